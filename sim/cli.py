@@ -1,0 +1,203 @@
+"""Command line: ``channel-sim`` (also ``python -m sim``).
+
+Exit codes: 0 success, 2 bad input (scenario, flag, path), 1 anything else. User mistakes
+print one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim.experiments.runner import SchedulerUnreachableError
+from sim.experiments.stats import mean_ci
+from sim.results.store import Results
+from sim.scenario.loader import ScenarioError, load_scenario
+
+app = typer.Typer(
+    name="channel-sim",
+    help="War-game channel shifts (distributor -> direct, e-commerce): margin, churn, conflict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a key: key.path=value (value read as YAML). Repeatable."),
+]
+ReplicationsOpt = Annotated[
+    int | None, typer.Option(min=1, help="Replications (default: the scenario's).")
+]
+SeedOpt = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
+OutOpt = Annotated[
+    Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")
+]
+WorkersOpt = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
+]
+
+HEADLINE = (
+    ("revenue", "Revenue", 1e6, "M"),
+    ("contribution_margin", "Contribution margin", 1e6, "M"),
+    ("npv_contribution", "NPV of contribution", 1e6, "M"),
+    ("cost_to_serve", "Cost to serve", 1e6, "M"),
+    ("churn_rate_annual", "Churn rate / year", 0.01, "%"),
+    ("conflict_incidents", "Conflict incidents", 1e3, "k"),
+    ("ecommerce_revenue_share", "E-commerce revenue share", 0.01, "%"),
+    ("distributors_active_end", "Distributors active at end", 1, ""),
+    ("channel_inventory_units_end", "Channel inventory at end (units)", 1e3, "k"),
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn user mistakes into a message and exit code 2, other failures into exit 1."""
+    try:
+        yield
+    except ScenarioError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, NotADirectoryError, SchedulerUnreachableError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        errors.print("interrupted: finished runs are kept; run the same command again to resume")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with ETA, fed by (done, total) calls."""
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=errors, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _study_options(**kwargs: Any) -> dict[str, Any]:
+    kwargs["overrides"] = kwargs.pop("set_") or ()
+    return kwargs
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    set_: SetOpt = None,
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+) -> None:
+    """Run a scenario's replications; write time series, summary and manifest."""
+    from sim.experiments.study import run as run_study
+
+    with user_errors(), progress_bar("simulating") as progress:
+        options = _study_options(
+            set_=set_, replications=replications, seed=seed, out=out, workers=workers
+        )
+        results = run_study(scenario, scheduler=scheduler, progress=progress, **options)
+    print_summary(results)
+
+
+@app.command()
+def compare(
+    scenario: ScenarioArg,
+    set_: SetOpt = None,
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+) -> None:
+    """Run all variants with common random numbers; paired differences vs the baseline."""
+    from sim.experiments.study import compare as compare_study
+
+    with user_errors(), progress_bar("simulating") as progress:
+        options = _study_options(
+            set_=set_, replications=replications, seed=seed, out=out, workers=workers
+        )
+        results = compare_study(scenario, scheduler=scheduler, progress=progress, **options)
+    print_comparison(results)
+
+
+@app.command()
+def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
+    """Check a scenario file; print the resolved scenario or the errors."""
+    with user_errors():
+        resolved = load_scenario(scenario, set_ or ())
+    console.print(
+        yaml.safe_dump(resolved.model_dump(mode="json", by_alias=True), sort_keys=False),
+        highlight=False,
+        markup=False,
+    )
+    variants = f", {len(resolved.variants)} variants" if resolved.variants else ""
+    errors.print(f"[green]ok[/]: {scenario} is a valid scenario{variants}")
+
+
+def print_summary(results: Results) -> None:
+    """Print the headline metrics, mean and 95% CI across replications, per variant."""
+    summary = results.summary
+    table = Table(title=f"{results.manifest['scenario']}: {results.path}", title_justify="left")
+    table.add_column("metric")
+    for variant in summary["variant"].unique():
+        table.add_column(f"{variant} (mean [95% CI])", justify="right")
+    for column, label, scale, unit in HEADLINE:
+        cells = []
+        for variant in summary["variant"].unique():
+            values = summary.loc[summary["variant"] == variant, column].to_numpy() / scale
+            mean, low, high = mean_ci(values)
+            interval = "" if low != low else f" [{low:,.2f}, {high:,.2f}]"
+            cells.append(f"{mean:,.2f}{unit}{interval}")
+        table.add_row(label, *cells)
+    console.print(table)
+
+
+def print_comparison(results: Results) -> None:
+    """Print the paired differences; mark those distinguishable from noise."""
+    print_summary(results)
+    comparison = results.comparison
+    if comparison is None or comparison.empty:
+        return
+    table = Table(title="difference vs baseline (paired, 95% CI); * = distinguishable from noise")
+    for header in ("variant", "metric", "mean difference", "95% CI", "n"):
+        table.add_column(header, justify="left" if header in ("variant", "metric") else "right")
+    wanted = {c for c, *_ in HEADLINE}
+    for row in comparison[comparison["metric"].isin(wanted)].itertuples():
+        star = "*" if row.distinguishable else " "
+        table.add_row(
+            row.variant,
+            row.metric,
+            f"{row.mean_difference:,.4g}{star}",
+            f"[{row.ci_low:,.4g}, {row.ci_high:,.4g}]",
+            str(row.n),
+        )
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

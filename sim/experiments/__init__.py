@@ -1,0 +1,1 @@
+"""Experiments: pure runs, executors, studies (run, compare, sweep) and their statistics."""

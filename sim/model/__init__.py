@@ -1,0 +1,1 @@
+"""The channel-conflict model: population, agents, policy, ledger and the weekly loop."""

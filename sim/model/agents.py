@@ -1,0 +1,292 @@
+"""Reps, distributors and campaigns: the players that react, as Mesa agents.
+
+Each agent keeps its own state and acts on the buyer population's columns through vectorised
+numpy operations over its own accounts; the weekly order of phases lives in ``model.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.model.population import ACTIVE, weekly_probability
+from sim.scenario.schema import CHANNELS, Campaign, RepTeam
+
+if TYPE_CHECKING:
+    from sim.model.model import ChannelModel
+
+
+class Rep(mesa.Agent):
+    """A field or inside sales rep.
+
+    Capacity is ``calls_per_week x selling_time`` calls; non-selling work eats the rest, and
+    conflicts in the rep's accounts eat into it further (one call per unresolved incident).
+    A share ``prospecting_share`` of calls works leads (referral leads first, then outbound);
+    the rest call accounts, chosen by habit (large accounts, weighted by spend) or, under
+    orchestration, by next-best-action score.
+    """
+
+    def __init__(self, model: ChannelModel, kind: str, team: RepTeam, index: int) -> None:
+        super().__init__(model)
+        self.kind = kind
+        self.channel = CHANNELS.index(kind)
+        self.team = team
+        self.index = index
+        self.accounts = np.empty(0, dtype=np.int64)
+        self.selling_time = team.selling_time
+        self.conflict_calls = 0.0
+        self.pipeline_referrals = 0
+        self.compensation_earned = 0.0
+        self.calls_made = 0
+
+    @property
+    def capacity_calls(self) -> float:
+        """Selling calls a week before conflicts: full-time calls x selling-time share."""
+        return self.team.calls_per_week * self.selling_time
+
+    def step(self) -> None:
+        """Spend this week's selling calls on accounts and prospects."""
+        model = self.model
+        rng = model.streams["reps"]
+        calls = max(0.0, self.capacity_calls - self.conflict_calls)
+        calls = int(np.floor(calls + rng.random()))  # unbiased rounding
+        self.conflict_calls = 0.0
+        prospecting = int(rng.binomial(calls, self.team.prospecting_share))
+        self._call_accounts(calls - prospecting, rng)
+        self._prospect(prospecting, rng)
+        self.calls_made = calls
+        model.ledger.book("cost_to_serve", calls * self.team.cost_per_call)
+
+    def _call_accounts(self, calls: int, rng: np.random.Generator) -> None:
+        pop = self.model.population
+        accounts = self.accounts[pop.status[self.accounts] == ACTIVE]
+        if calls <= 0 or len(accounts) == 0:
+            return
+        calls = min(calls, len(accounts))
+        targeted = int(rng.binomial(calls, self.model.orchestration_share))
+        pop.age_relationships(accounts, self.model.week, self.model.relationship_half_life)
+        spend = pop.spend_annual[accounts].astype(float)
+        # Next-best action: under-served, at-risk, high-potential accounts first.
+        score = (
+            spend * (1.0 - pop.relationship[accounts, self.channel]) * (1.0 + pop.effort[accounts])
+        )
+        best = np.argpartition(-score, targeted - 1)[:targeted] if targeted else np.empty(0, int)
+        rest = np.setdiff1d(np.arange(len(accounts)), best, assume_unique=True)
+        habit = rng.choice(
+            rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
+        )
+        called = accounts[np.concatenate([best, habit]).astype(np.int64)]
+        lift = self.team.call_lift
+        pop.relationship[called, self.channel] += lift * (
+            1.0 - pop.relationship[called, self.channel]
+        )
+        pop.effort[called] *= 1.0 - self.model.scenario.market.effort.recovery_per_order
+        pop.quote_channel[called] = self.channel
+        pop.quote_price[called] = self.model.realisation[self.channel]
+        pop.quote_week[called] = self.model.week
+
+    def _prospect(self, calls: int, rng: np.random.Generator) -> None:
+        model = self.model
+        pop = model.population
+        active = self.accounts[pop.status[self.accounts] == ACTIVE]
+        rate = pop.satisfaction[active].sum() * model.scenario.market.referrals_per_account_annual
+        self.pipeline_referrals += int(rng.poisson(rate / 52.0))
+        referral = min(calls, self.pipeline_referrals)
+        outbound = calls - referral
+        self.pipeline_referrals -= referral
+        reps = model.scenario.reps
+        won_referral = int(rng.binomial(referral, reps.referral.conversion))
+        won_outbound = int(rng.binomial(outbound, reps.outbound.conversion))
+        for name, value in (
+            ("leads_referral", referral),
+            ("leads_outbound", outbound),
+            ("won_referral", won_referral),
+            ("won_outbound", won_outbound),
+        ):
+            model.ledger.book(name, value)
+        if won_referral + won_outbound:
+            model.win_prospects(self, won_referral + won_outbound)
+
+
+class Distributor(mesa.Agent):
+    """An independent distributor carrying the manufacturer's line.
+
+    Holds stock per product, sells through to its accounts, restocks (sell-in) with an
+    order-up-to policy in weeks of cover, forward-buys in sell-in promotions, perceives the
+    threat of accounts moved direct, adjusts its effort, retaliates and may exit.
+    """
+
+    def __init__(self, model: ChannelModel, index: int, forecast_units: np.ndarray) -> None:
+        super().__init__(model)
+        cfg = model.scenario.distributors
+        self.cfg = cfg
+        self.index = index
+        self.status = "active"
+        self.forecast_units = forecast_units.astype(float)
+        # Stock between reorder point and order-up-to level, so restocks are not synchronised.
+        cover = model.streams["setup"].uniform(cfg.reorder_weeks_cover, cfg.target_weeks_cover)
+        self.stock_units = cover * self.forecast_units
+        self.effort = 1.0
+        self.threat = 0.0
+        self.book_value_annual = 0.0
+        self.moved_value = np.zeros(cfg.threat_window_weeks)
+        self.line_profit_history: list[float] = []
+        self.reference_profit: float | None = None
+        self.bad_weeks = 0
+        self.forward_bought_units = 0.0
+        self.week_demand_units = np.zeros_like(self.forecast_units)
+        self.week_sold_units = np.zeros_like(self.forecast_units)
+        self.week_income = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Still carrying the line (active or retaliating)."""
+        return self.status != "exited"
+
+    def fill(self, demand_units: np.ndarray) -> np.ndarray:
+        """Serve this week's demand from stock; return the filled share per product."""
+        self.week_demand_units = demand_units
+        sold = np.minimum(self.stock_units, demand_units)
+        self.stock_units = self.stock_units - sold
+        self.week_sold_units = sold
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(demand_units > 0, sold / demand_units, 1.0)
+
+    def step(self) -> None:
+        """Weekly update after orders: profit, threat, effort, status, then restock."""
+        if not self.active:
+            return
+        model = self.model
+        self._book_line_profit()
+        window_slot = model.week % self.cfg.threat_window_weeks
+        moved = self.moved_value.sum()
+        self.threat = moved / (self.book_value_annual + moved) if moved > 0 else 0.0
+        self.moved_value[(window_slot + 1) % self.cfg.threat_window_weeks] = 0.0
+        policy = model.scenario.policy
+        target = (
+            1.0
+            - self.cfg.threat_sensitivity * self.threat
+            + self.cfg.referral_fee_effort * policy.distributor_referral_fee
+            + self.cfg.deal_registration_effort * policy.deal_registration
+        )
+        self.effort += self.cfg.effort_adjust_rate * (min(1.0, max(0.0, target)) - self.effort)
+        self._update_status()
+        if self.active:
+            self._restock()
+
+    def record_moved(self, value_annual: float) -> None:
+        """Move the annual value of accounts taken direct this week from the book to the window."""
+        self.book_value_annual -= value_annual
+        self.moved_value[self.model.week % self.cfg.threat_window_weeks] += value_annual
+
+    def _book_line_profit(self) -> None:
+        model = self.model
+        margin_value = (self.week_sold_units * model.list_price).sum() * self.cfg.margin
+        carrying = (
+            (self.stock_units * model.sell_in_price).sum() * self.cfg.carrying_cost_annual / 52
+        )
+        profit = margin_value + self.week_income - carrying
+        self.week_income = 0.0
+        self.line_profit_history.append(profit)
+
+    def _update_status(self) -> None:
+        history = self.line_profit_history
+        window = self.cfg.threat_window_weeks
+        if self.reference_profit is None and len(history) >= window:
+            self.reference_profit = float(np.mean(history[:window]))
+        recent = float(np.mean(history[-window:]))
+        losing = (
+            self.reference_profit is not None
+            and recent < self.cfg.exit_profit_ratio * self.reference_profit
+        )
+        self.bad_weeks = self.bad_weeks + 1 if losing or self.threat > self.cfg.exit_threat else 0
+        if self.bad_weeks >= self.cfg.exit_after_weeks:
+            self.status = "exited"
+            self.model.distributor_exits(self)
+        elif self.threat > self.cfg.retaliation_threat:
+            self.status = "retaliating"
+        elif self.threat < 0.5 * self.cfg.retaliation_threat:
+            self.status = "active"
+
+    def _restock(self) -> None:
+        model = self.model
+        self.forecast_units = 0.8 * self.forecast_units + 0.2 * self.week_demand_units
+        sell_in_discount = model.sell_in_discount
+        forward_weeks = np.minimum(
+            self.cfg.max_forward_buy_weeks,
+            self.cfg.forward_buy_weeks_per_discount * sell_in_discount,
+        )
+        target = (self.cfg.target_weeks_cover + forward_weeks) * self.forecast_units
+        below = self.stock_units < self.cfg.reorder_weeks_cover * self.forecast_units
+        order = np.where(below | (forward_weeks > 0), np.maximum(target - self.stock_units, 0), 0)
+        self.stock_units = self.stock_units + order
+        self.forward_bought_units = float(
+            np.maximum(
+                self.stock_units - self.cfg.target_weeks_cover * self.forecast_units, 0
+            ).sum()
+        )
+        model.book_sell_in(self, order)
+
+
+class CampaignAgent(mesa.Agent):
+    """A marketing campaign: touches buyers of its segments while it runs.
+
+    Email campaigns skip do-not-email buyers. Touched non-adopters may adopt e-commerce
+    (Bass ``p`` raised by ``adoption_boost_annual``); an offer cuts the price in the nudged
+    channel and, in a siloed firm, can undercut a quote the buyer already holds.
+    """
+
+    def __init__(self, model: ChannelModel, spec: Campaign) -> None:
+        super().__init__(model)
+        self.spec = spec
+        segments = [s.name for s in model.scenario.market.segments]
+        chosen = spec.segments or segments
+        self.segment_mask = np.isin(np.arange(len(segments)), [segments.index(s) for s in chosen])
+        self.channel = CHANNELS.index(spec.channel)
+        self.reached = 0
+
+    def running(self, week: int) -> bool:
+        """True in the campaign's weeks."""
+        return self.spec.start_week <= week < self.spec.start_week + self.spec.weeks
+
+    def step(self) -> None:
+        """Touch this week's share of the target buyers."""
+        model = self.model
+        if not self.running(model.week):
+            return
+        pop = model.population
+        rng = model.streams["campaigns"]
+        eligible = (pop.status == ACTIVE) & self.segment_mask[pop.segment]
+        if self.spec.medium == "email":
+            eligible &= ~pop.do_not_email
+        candidates = np.flatnonzero(eligible)
+        touched = candidates[rng.random(len(candidates)) < self.spec.reach]
+        self.reached += len(touched)
+        model.ledger.book("campaign_costs", self.spec.cost_weekly)
+        if self.spec.adoption_boost_annual > 0:
+            extra = weekly_probability(self.spec.adoption_boost_annual)
+            newcomers = touched[~pop.adopter[touched]]
+            pop.adopter[newcomers[rng.random(len(newcomers)) < extra]] = True
+        if self.spec.offer_discount > 0:
+            self._make_offer(touched)
+
+    def _make_offer(self, touched: np.ndarray) -> None:
+        model = self.model
+        pop = model.population
+        offer_price = model.realisation[self.channel] * (1.0 - self.spec.offer_discount)
+        recent = model.week - pop.quote_week[touched] <= model.quote_validity_weeks
+        contradicts = (
+            recent
+            & (pop.quote_channel[touched] >= 0)
+            & (pop.quote_channel[touched] != self.channel)
+            & (pop.quote_price[touched] > offer_price + model.price_tolerance)
+        )
+        clash = touched[contradicts]
+        unresolved = model.conflicts("contradictory_price", clash)
+        # A resolved clash means the orchestrator aligned the offer: that buyer gets none.
+        receives = np.setdiff1d(touched, clash[~unresolved], assume_unique=True)
+        pop.offer_channel[receives] = self.channel
+        pop.offer_discount[receives] = self.spec.offer_discount
+        pop.offer_until[receives] = model.week + self.spec.offer_weeks - 1

@@ -1,0 +1,184 @@
+"""The buyer population, kept as a struct of numpy arrays (one row per account).
+
+Buyers are far too many for one Python object each, so their state lives in columns and every
+buyer rule is a vectorised function of those columns. Events that are rare per buyer-week
+(needs, churn checks, adoption checks) are scheduled with geometric waiting times, so a week
+only touches the buyers that have something happening (see docs/ODD.md, "Scheduling").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario.schema import CHANNELS, Scenario
+
+NEVER = np.iinfo(np.int16).max
+"""Week index meaning "not scheduled"."""
+
+PROSPECT, ACTIVE, CHURNED = 0, 1, 2
+"""Values of :attr:`Population.status`."""
+
+FIELD, INSIDE, DISTRIBUTOR, ECOMMERCE = range(len(CHANNELS))
+ASSISTED = np.array([True, True, True, False])
+"""Channels where a person serves the buyer."""
+
+
+def weekly_probability(rate_annual: np.ndarray | float) -> np.ndarray | float:
+    """Probability of at least one event in a week for a Poisson rate per year."""
+    return -np.expm1(-np.asarray(rate_annual) / 52.0)
+
+
+def geometric_weeks(
+    rng: np.random.Generator, p_weekly: np.ndarray | float, size: int
+) -> np.ndarray:
+    """Weeks until the next event of a weekly Bernoulli(p) process (>= 1); NEVER if p = 0."""
+    p = np.broadcast_to(np.asarray(p_weekly, dtype=float), (size,))
+    weeks = np.full(size, NEVER, dtype=np.int64)
+    live = p > 0
+    weeks[live] = rng.geometric(p[live])
+    return np.minimum(weeks, NEVER)
+
+
+@dataclass
+class Population:
+    """Columns of buyer state. Index ``b`` is a buyer; ``p`` a product; ``c`` a channel.
+
+    Attributes hold money in currency units and time as week numbers (1-based; 0 = before
+    the run). Shares and probabilities are in [0, 1].
+    """
+
+    segment: np.ndarray  # int8 (N,)
+    spend_annual: np.ndarray  # float32 (N,), at list price
+    status: np.ndarray  # int8 (N,): PROSPECT, ACTIVE, CHURNED
+    churn_week: np.ndarray  # int16 (N,), NEVER until churned
+    adopter: np.ndarray  # bool (N,): buys online
+    do_not_email: np.ndarray  # bool (N,)
+    effort: np.ndarray  # float32 (N,): 0 effortless .. 1 high effort
+    satisfaction: np.ndarray  # float32 (N,): running share of clean orders
+    relationship: np.ndarray  # float32 (N, 4): strength with each channel, 0..1
+    relationship_week: np.ndarray  # int16 (N,): week the relationship was last aged
+    current_channel: np.ndarray  # int8 (N, P): channel of the last order, -1 none
+    units_per_order: np.ndarray  # float32 (N, P): 0 where the product is not bought
+    next_need: np.ndarray  # int16 (N, P): week of the next need
+    next_churn_check: np.ndarray  # int16 (N,)
+    next_adoption_check: np.ndarray  # int16 (N,)
+    field_rep: np.ndarray  # int32 (N,): -1 none
+    inside_rep: np.ndarray  # int32 (N,): -1 none
+    distributor: np.ndarray  # int32 (N,): -1 none
+    quote_channel: np.ndarray  # int8 (N,): channel of the last quote, -1 none
+    quote_price: np.ndarray  # float32 (N,): last quote as a fraction of list
+    quote_week: np.ndarray  # int16 (N,)
+    offer_channel: np.ndarray  # int8 (N,): channel of a campaign offer, -1 none
+    offer_discount: np.ndarray  # float32 (N,)
+    offer_until: np.ndarray  # int16 (N,): last week the offer holds
+    migration_key: np.ndarray  # float32 (N,): order in which channel plans move accounts
+    protected_until: np.ndarray  # int16 (N,): deal registration; -1 never registered
+
+    @property
+    def size(self) -> int:
+        """Number of rows (customers and prospects)."""
+        return len(self.segment)
+
+    def active_mask(self) -> np.ndarray:
+        """Boolean mask of active customers."""
+        return self.status == ACTIVE
+
+    def age_relationships(self, buyers: np.ndarray, week: int, half_life_weeks: float) -> None:
+        """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing)."""
+        elapsed = week - self.relationship_week[buyers]
+        self.relationship[buyers] *= np.exp2(-elapsed / half_life_weeks)[:, None].astype(np.float32)
+        self.relationship_week[buyers] = week
+
+
+def create_population(scenario: Scenario, rng: np.random.Generator) -> Population:
+    """Draw the initial customers and prospects of a scenario.
+
+    Spend is lognormal with the segment's mean (``spend_annual``) and ``spend_sigma``; needs
+    per product arrive as a weekly Bernoulli process at ``orders_per_year``.
+    """
+    market = scenario.market
+    n = market.buyers + market.prospects
+    shares = np.array([s.share for s in market.segments])
+    segment = rng.choice(len(shares), size=n, p=shares).astype(np.int8)
+    sigma = np.array([s.spend_sigma for s in market.segments])[segment]
+    mean = np.array([s.spend_annual for s in market.segments])[segment]
+    spend = (mean * rng.lognormal(-0.5 * sigma**2, sigma)).astype(np.float32)
+
+    products = [p.name for p in scenario.products]
+    mix = np.array([[s.product_mix.get(p, 0.0) for p in products] for s in market.segments])
+    orders = np.array([s.orders_per_year for s in market.segments])
+    list_price = np.array([p.list_price for p in scenario.products])
+    units = (spend[:, None] * mix[segment] / orders[segment, None] / list_price).astype(np.float32)
+
+    need_p = weekly_probability(orders)[segment]
+    next_need = np.stack(
+        [
+            np.where(units[:, j] > 0, geometric_weeks(rng, need_p, n), NEVER)
+            for j in range(len(products))
+        ],
+        axis=1,
+    ).astype(np.int16)
+
+    status = np.full(n, PROSPECT, dtype=np.int8)
+    status[: market.buyers] = ACTIVE
+    adopt0 = np.array([s.digital_adopters_initial for s in market.segments])[segment]
+    dne = np.array([s.do_not_email for s in market.segments])[segment]
+    return Population(
+        segment=segment,
+        spend_annual=spend,
+        status=status,
+        churn_week=np.full(n, NEVER, dtype=np.int16),
+        adopter=rng.random(n) < adopt0,
+        do_not_email=rng.random(n) < dne,
+        effort=np.zeros(n, dtype=np.float32),
+        satisfaction=np.full(n, 0.7, dtype=np.float32),
+        relationship=np.zeros((n, len(CHANNELS)), dtype=np.float32),
+        relationship_week=np.zeros(n, dtype=np.int16),
+        current_channel=np.full((n, len(products)), -1, dtype=np.int8),
+        units_per_order=units,
+        next_need=next_need,
+        next_churn_check=np.zeros(n, dtype=np.int16),
+        next_adoption_check=np.zeros(n, dtype=np.int16),
+        field_rep=np.full(n, -1, dtype=np.int32),
+        inside_rep=np.full(n, -1, dtype=np.int32),
+        distributor=np.full(n, -1, dtype=np.int32),
+        quote_channel=np.full(n, -1, dtype=np.int8),
+        quote_price=np.ones(n, dtype=np.float32),
+        quote_week=np.zeros(n, dtype=np.int16),
+        offer_channel=np.full(n, -1, dtype=np.int8),
+        offer_discount=np.zeros(n, dtype=np.float32),
+        offer_until=np.zeros(n, dtype=np.int16),
+        migration_key=rng.random(n, dtype=np.float32),
+        protected_until=np.full(n, -1, dtype=np.int16),
+    )
+
+
+def choose_channels(
+    utility: np.ndarray, open_channels: np.ndarray, uniform: np.ndarray
+) -> np.ndarray:
+    """Sample one choice per row of a multinomial logit.
+
+    Parameters
+    ----------
+    utility
+        (n, k) systematic utilities.
+    open_channels
+        (n, k) booleans; closed alternatives have probability 0.
+    uniform
+        (n,) uniforms in [0, 1), one per choice (inverse-CDF sampling keeps common random
+        numbers aligned across policies).
+
+    Returns
+    -------
+    (n,) index of the chosen alternative, or -1 where nothing is open.
+
+    """
+    shifted = np.where(open_channels, utility, -np.inf)
+    top = shifted.max(axis=1, keepdims=True)
+    weights = np.exp(shifted - np.where(np.isfinite(top), top, 0.0))
+    cumulative = np.cumsum(weights, axis=1)
+    total = cumulative[:, -1]
+    choice = (cumulative < (uniform * total)[:, None]).sum(axis=1)
+    return np.where(total > 0, np.minimum(choice, utility.shape[1] - 1), -1)

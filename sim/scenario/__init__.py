@@ -1,0 +1,1 @@
+"""Scenario files: typed schema and loader."""

@@ -1,0 +1,240 @@
+"""Read scenario files: YAML, ``extends`` chains, ``--set`` overrides, variants.
+
+Validation happens once, here. Every user mistake becomes a :class:`ScenarioError` that names
+the file the offending key came from, the key path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario.schema import Scenario
+
+KeyPath = tuple[str, ...]
+Origins = dict[KeyPath, str]
+
+
+class ScenarioError(ValueError):
+    """A mistake in a scenario file or an override; the message is meant for the user."""
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Load, merge, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        YAML file; may ``extends:`` another file (relative to itself, or absolute).
+    overrides
+        ``key.path=value`` strings; each value is read as YAML.
+
+    Raises
+    ------
+    ScenarioError
+        For any problem with the file, its parents or the overrides.
+
+    """
+    raw, origins = load_raw(path, overrides)
+    return validate_raw(raw, origins)
+
+
+def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str, Any], Origins]:
+    """Return the merged, overridden mapping and, for each key path, where it was set."""
+    raw, origins = _read_with_parents(Path(path), chain=())
+    for text in overrides:
+        key_path, value = parse_override(text)
+        set_path(raw, key_path, value, source="--set")
+        origins[key_path] = "--set"
+    return raw, origins
+
+
+def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Scenario:
+    """Validate a merged mapping into a :class:`Scenario`, translating schema errors."""
+    origins = origins or {}
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, origins)) from None
+    for name, changes in scenario.variants.items():
+        variant_of(scenario, name, changes, origins)  # every variant must validate too
+    return scenario
+
+
+def variant_of(
+    scenario: Scenario, name: str, changes: Mapping[str, Any], origins: Origins | None = None
+) -> Scenario:
+    """Return ``scenario`` with one variant's ``key.path: value`` changes applied."""
+    raw = scenario.model_dump(by_alias=True, exclude={"variants", "sweep"})
+    for key, value in changes.items():
+        set_path(raw, _split(key), value, source=f"variants.{name}")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        prefix = f"variant {name!r}: "
+        raise ScenarioError(prefix + _describe(exc, origins or {})) from None
+
+
+def parse_override(text: str) -> tuple[KeyPath, Any]:
+    """Split ``key.path=value`` and read the value as YAML (numbers, booleans, lists)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError(f"--set {text!r}: expected key.path=value, e.g. --set seed=7")
+    try:
+        return _split(key.strip()), yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"--set {text!r}: the value is not valid YAML ({exc})") from None
+
+
+def set_path(tree: dict[str, Any], key_path: KeyPath, value: Any, *, source: str) -> None:
+    """Set ``tree[k1][k2]...`` to ``value``, creating mappings; digits index into lists."""
+    node: Any = tree
+    for depth, key in enumerate(key_path[:-1]):
+        node = _child(node, key, key_path[: depth + 1], source, create=True)
+    last = key_path[-1]
+    if isinstance(node, list):
+        node[_index(node, last, key_path, source)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError(
+            f"{source}: {'.'.join(key_path)}: {'.'.join(key_path[:-1])} is a value, not a mapping"
+        )
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Merge ``override`` onto ``base``: mappings key by key, lists and scalars replace."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base.get(key), value) if key in base else value
+        return merged
+    return override
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
+    path = path.expanduser().resolve()
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ScenarioError(f"{path}: extends: cycle detected: {cycle}")
+    data = _read_yaml(path)
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data, _origins_of(data, str(path))
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise ScenarioError(f"{path}: extends: {parent_ref!r} is not a file path")
+    parent_path = Path(parent_ref).expanduser()
+    if not parent_path.is_absolute():
+        parent_path = path.parent / parent_path
+    if not parent_path.is_file():
+        raise ScenarioError(f"{path}: extends: file not found: {parent_path}")
+    parent, origins = _read_with_parents(parent_path, (*chain, path))
+    origins.update(_origins_of(data, str(path)))
+    return merge(parent, data), origins
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: the top level must be a mapping of keys, got {data!r:.80}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ScenarioError(f"{path}: keys must be text, got {bad[0]!r}")
+    return data
+
+
+def _origins_of(data: Any, source: str, prefix: KeyPath = ()) -> Origins:
+    origins: Origins = {prefix: source} if prefix else {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            origins.update(_origins_of(value, source, (*prefix, str(key))))
+    return origins
+
+
+def _split(key: str) -> KeyPath:
+    parts = tuple(key.split("."))
+    if any(not p for p in parts):
+        raise ScenarioError(f"key path {key!r} has an empty part")
+    return parts
+
+
+def _child(node: Any, key: str, at: KeyPath, source: str, *, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, key, at, source)]
+    if not isinstance(node, dict):
+        raise ScenarioError(f"{source}: {'.'.join(at)}: parent is a value, not a mapping")
+    if key not in node or node[key] is None:
+        node[key] = {}
+    return node[key]
+
+
+def _index(node: list[Any], key: str, at: KeyPath, source: str) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise ScenarioError(
+            f"{source}: {'.'.join(at)}: {key!r} is not a list index; allowed: 0..{len(node) - 1}"
+        )
+    return int(key)
+
+
+def _describe(exc: ValidationError, origins: Origins) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        where = _origin(loc, origins)
+        key = ".".join(loc) or "(top level)"
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            lines.append(f"{where}: {key}: unknown key; allowed keys here: {allowed}")
+        elif error["type"] == "missing":
+            lines.append(f"{where}: {key}: required key is missing")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {key}: {message} (got {_short(value)})")
+    return "\n".join(lines)
+
+
+def _origin(loc: KeyPath, origins: Origins) -> str:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in origins:
+            return origins[loc[:end]]
+    return next(iter(origins.values()), "scenario")
+
+
+def _allowed_keys(loc: KeyPath) -> list[str]:
+    model: Any = Scenario
+    for part in loc:
+        if part.isdigit() or model is None:
+            continue
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field else None
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -74,8 +74,12 @@ class Rep(mesa.Agent):
         )
         best = np.argpartition(-score, targeted - 1)[:targeted] if targeted else np.empty(0, int)
         rest = np.setdiff1d(np.arange(len(accounts)), best, assume_unique=True)
-        habit = rng.choice(
-            rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
+        habit = (
+            rng.choice(
+                rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
+            )
+            if calls > targeted
+            else np.empty(0, dtype=np.int64)
         )
         called = accounts[np.concatenate([best, habit]).astype(np.int64)]
         lift = self.team.call_lift

@@ -192,11 +192,11 @@ class ChannelModel(mesa.Model):
         demand = np.zeros((count, len(self.list_price)))
         for p in range(len(self.list_price)):
             expected = weekly_units[:, p] * probabilities[:, p, DISTRIBUTOR] * active
-            demand[:, p] = np.bincount(pop.distributor, weights=expected, minlength=count)[:count]
+            demand[:, p] = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)[1:]
         distributors = [Distributor(self, d, demand[d]) for d in range(count)]
         book = self._annual_value() * (pop.current_channel == DISTRIBUTOR) * active[:, None]
         for d, value in enumerate(
-            np.bincount(pop.distributor, weights=book.sum(axis=1), minlength=count)[:count]
+            np.bincount(pop.distributor + 1, weights=book.sum(axis=1), minlength=count + 1)[1:]
         ):
             distributors[d].book_value_annual = float(value)
         return distributors

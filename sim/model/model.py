@@ -192,7 +192,8 @@ class ChannelModel(mesa.Model):
         demand = np.zeros((count, len(self.list_price)))
         for p in range(len(self.list_price)):
             expected = weekly_units[:, p] * probabilities[:, p, DISTRIBUTOR] * active
-            demand[:, p] = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)[1:]
+            slot = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)
+            demand[:, p] = slot[1:]  # slot 0 holds buyers without a distributor
         distributors = [Distributor(self, d, demand[d]) for d in range(count)]
         book = self._annual_value() * (pop.current_channel == DISTRIBUTOR) * active[:, None]
         for d, value in enumerate(

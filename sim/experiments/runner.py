@@ -8,10 +8,12 @@ it, on how many workers there are, or on the other runs (docs/ODD.md, "Stochasti
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,12 +39,13 @@ class RunKey:
 
 @dataclass
 class RunOutput:
-    """Weekly metrics of one run plus the levels before week 1."""
+    """Weekly metrics of one run plus the levels before week 1 (or the error it raised)."""
 
     key: RunKey
     weekly: dict[str, np.ndarray]
     initial: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    error: str | None = None
 
 
 def simulate(scenario: Scenario, key: RunKey) -> RunOutput:
@@ -60,6 +63,21 @@ def simulate(scenario: Scenario, key: RunKey) -> RunOutput:
 
 Task = tuple[Scenario, RunKey]
 
+SCHEDULER_TIMEOUT_SECONDS = 10.0
+"""How long to wait for a Dask scheduler before giving up."""
+
+
+def attempt(scenario: Scenario, key: RunKey) -> RunOutput:
+    """:func:`simulate`, but a failure is returned as a run with ``error`` set, not raised.
+
+    One failing parameter combination must not lose the rest of a sweep (STYLE.md point 6);
+    the study records the failure in the manifest and leaves the run to be retried.
+    """
+    try:
+        return simulate(scenario, key)
+    except Exception as exc:  # recorded and reported by the study
+        return RunOutput(key, {}, error=f"{type(exc).__name__}: {exc}")
+
 
 def execute(
     tasks: Iterable[Task],
@@ -69,6 +87,9 @@ def execute(
 ) -> Iterator[RunOutput]:
     """Run ``tasks``, yielding outputs as they finish (in any order).
 
+    All executors share this one interface and run the same pure function, so the outputs do
+    not depend on the executor. A run that raises comes back with ``error`` set.
+
     Parameters
     ----------
     tasks
@@ -77,35 +98,85 @@ def execute(
         Local worker processes; 1 runs in this process.
     scheduler
         Address of a Dask distributed scheduler (``tcp://host:port``); overrides ``workers``.
+
+    Raises
+    ------
+    SchedulerUnreachableError
+        If ``scheduler`` is given but cannot be reached.
     """
     tasks = list(tasks)
     if scheduler:
         yield from _on_dask(tasks, scheduler)
     elif workers <= 1 or len(tasks) <= 1:
         for scenario, key in tasks:
-            yield simulate(scenario, key)
+            yield attempt(scenario, key)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(simulate, scenario, key) for scenario, key in tasks]
-            for future in as_completed(futures):
+        yield from _on_processes(tasks, workers)
+
+
+def _on_processes(tasks: list[Task], workers: int) -> Iterator[RunOutput]:
+    """Local processes, a bounded number of runs in flight (quick to stop on Ctrl-C)."""
+    pool = ProcessPoolExecutor(max_workers=workers)
+    pending = iter(tasks)
+    running: set[Future[RunOutput]] = set()
+    try:
+        while True:
+            while len(running) < 2 * workers:
+                task = next(pending, None)
+                if task is None:
+                    break
+                running.add(pool.submit(attempt, *task))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
                 yield future.result()
+    finally:
+        pool.shutdown(wait=not running, cancel_futures=True)
 
 
 class SchedulerUnreachableError(ConnectionError):
     """The Dask scheduler named by ``--scheduler`` could not be reached."""
 
 
-def _on_dask(tasks: list[Task], address: str) -> Iterator[RunOutput]:
+def connect(address: str, *, timeout: float = SCHEDULER_TIMEOUT_SECONDS) -> Any:
+    """A Dask ``Client`` for the scheduler at ``address``.
+
+    A plain ``tcp://`` address is probed with one socket connection first, so a wrong host or
+    a closed port fails at once instead of after Dask's retries.
+
+    Raises
+    ------
+    SchedulerUnreachableError
+        If the address is malformed or nothing answers there within ``timeout`` seconds.
+    """
     from dask.distributed import Client
-    from dask.distributed import as_completed as dask_completed
+    from distributed.comm import parse_address, parse_host_port
+
+    def unreachable(reason: object) -> SchedulerUnreachableError:
+        return SchedulerUnreachableError(
+            f"cannot reach the Dask scheduler at {address!r}: {reason}. Start one with "
+            "`dask scheduler` (and workers with `dask worker ADDRESS`), or drop --scheduler "
+            "to run on local processes."
+        )
 
     try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise SchedulerUnreachableError(
-            f"cannot reach the Dask scheduler at {address!r}: {exc}"
-        ) from None
-    with client:
-        futures = [client.submit(simulate, s, k, pure=False) for s, k in tasks]
-        for future in dask_completed(futures):
-            yield future.result()
+        scheme, location = parse_address(address)
+        if scheme == "tcp":
+            host, port = parse_host_port(location)
+            socket.create_connection((host, port), timeout=timeout).close()
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise unreachable(exc) from None
+
+
+def _on_dask(tasks: list[Task], address: str) -> Iterator[RunOutput]:
+    from dask.distributed import as_completed as dask_completed
+
+    with connect(address) as client:
+        futures = [client.submit(attempt, s, k, pure=False) for s, k in tasks]
+        try:
+            for future in dask_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel([f for f in futures if not f.done()])

@@ -1,8 +1,10 @@
 """Studies: a plan of runs for a scenario (its replications, its variants), executed and saved.
 
-``run`` and ``compare`` share one path: build the run keys, skip the runs already on disk,
-execute the rest (in this process, in local processes or on Dask), write each run as it
-finishes, then combine the tables and write the manifest.
+``run``, ``compare`` and ``sweep`` (:mod:`sim.experiments.sweep`) share one path,
+:func:`study`: a list of :class:`Cell` (variants or sweep samples) times the replications gives
+the run keys; runs already on disk are skipped, the rest execute (in this process, in local
+processes or on Dask), each is written as it finishes, then the tables are combined and the
+manifest written.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sim.experiments.runner import RunKey, RunOutput, execute
+from sim.experiments.runner import RunKey, execute
 from sim.experiments.stats import paired_differences
 from sim.results.store import Results, RunStore
 from sim.results.tables import run_frame, summarise
@@ -83,7 +86,16 @@ def run(
         With ``.timeseries`` (one row per replication x week) and ``.summary``.
     """
     resolved = resolve(scenario, overrides=overrides, replications=replications, seed=seed)
-    return _study(resolved, {BASE_VARIANT: resolved}, "run", out, workers, scheduler, progress)
+    cells = [Cell(BASE_VARIANT, resolved)]
+    return study(
+        resolved,
+        cells,
+        command="run",
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
 
 
 def compare(
@@ -105,10 +117,20 @@ def compare(
     Parameters are those of :func:`run`; the result also has ``.comparison``.
     """
     resolved = resolve(scenario, overrides=overrides, replications=replications, seed=seed)
-    variants = {BASE_VARIANT: resolved}
-    for name, changes in resolved.variants.items():
-        variants[name] = variant_of(resolved, name, changes)
-    results = _study(resolved, variants, "compare", out, workers, scheduler, progress)
+    cells = [Cell(BASE_VARIANT, resolved)]
+    cells += [
+        Cell(name, variant_of(resolved, name, changes))
+        for name, changes in resolved.variants.items()
+    ]
+    results = study(
+        resolved,
+        cells,
+        command="compare",
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
     results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
     results.save()
     return results
@@ -120,52 +142,125 @@ def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _study(
+@dataclass(frozen=True)
+class Cell:
+    """One point of a study, replicated: a variant of the scenario, or one sweep sample.
+
+    Parameters
+    ----------
+    variant
+        Variant name (``baseline`` for the unmodified scenario and for sweep samples).
+    scenario
+        The scenario this cell runs.
+    sample
+        Index of the sweep sample, ``None`` outside sweeps.
+    columns
+        Extra identifying columns of its rows: the swept key paths and their values.
+    """
+
+    variant: str
+    scenario: Scenario
+    sample: int | None = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RunsFailedError(RuntimeError):
+    """Some runs raised; the others are saved and the same command retries the failed ones."""
+
+
+def study(
     scenario: Scenario,
-    variants: dict[str, Scenario],
+    cells: Sequence[Cell],
+    *,
     command: str,
-    out: str | Path | None,
-    workers: int,
-    scheduler: str | None,
-    progress: ProgressHook | None,
+    out: str | Path | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: ProgressHook | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> Results:
+    """Run every cell's replications, resuming from the runs already on disk.
+
+    The one path behind ``run``, ``compare`` and ``sweep``. Replication *i* of every cell uses
+    the same seed (common random numbers). Each finished run is written atomically to
+    ``runs/<stem>.parquet`` as it arrives; the combined tables are built from those files.
+
+    Parameters
+    ----------
+    scenario
+        The resolved scenario (its name, seed, replications and hash define the study).
+    cells
+        What to replicate.
+    command
+        ``run``, ``compare`` or ``sweep``, for the manifest.
+    out, workers, scheduler, progress
+        As for :func:`run`.
+    manifest
+        Extra manifest entries.
+
+    Raises
+    ------
+    RunsFailedError
+        After saving the rest, if any run raised.
+    """
     started = time.perf_counter()
     root = Path(out) if out is not None else Path("results") / scenario.name
     store = RunStore(root, scenario_hash(scenario))
-    keys = [
-        (variant, RunKey(name, replication, scenario.seed))
-        for name, variant in variants.items()
-        for replication in range(scenario.replications)
-    ]
+    for stale in (*root.glob(".*.tmp"), *store.runs.glob(".*.tmp")):
+        stale.unlink(missing_ok=True)  # left by a killed job, mid-write
+    plan = {
+        key.stem: (cell, key)
+        for cell in cells
+        for key in (
+            RunKey(cell.variant, replication, scenario.seed, cell.sample)
+            for replication in range(scenario.replications)
+        )
+    }
     done = store.finished()
-    todo = [(v, k) for v, k in keys if k.stem not in done]
+    todo = [(cell.scenario, key) for stem, (cell, key) in plan.items() if stem not in done]
+    resumed = len(plan) - len(todo)
     timings: dict[str, float] = {}
-
-    def finish(output: RunOutput) -> None:
-        store.save(output.key.stem, run_frame(scenario.name, output))
-        timings[output.key.stem] = round(output.seconds, 3)
-        if progress:
-            progress(len(keys) - len(todo) + len(timings), len(keys))
-
+    failures: dict[str, str] = {}
     if progress:
-        progress(len(keys) - len(todo), len(keys))
+        progress(resumed, len(plan))
     for output in execute(todo, workers=workers, scheduler=scheduler):
-        finish(output)
-    timeseries = store.load(k.stem for _, k in keys)
+        stem = output.key.stem
+        if output.error is None:
+            store.save(stem, run_frame(scenario.name, output, plan[stem][0].columns))
+            timings[stem] = round(output.seconds, 3)
+        else:
+            failures[stem] = output.error
+        if progress:
+            progress(resumed + len(timings) + len(failures), len(plan))
+    finished = [stem for stem in plan if stem not in failures]
+    if not finished:
+        raise RunsFailedError(_failure_message(failures, len(plan)))
+    timeseries = store.load(finished)
+    record = _manifest(scenario, plan, command, workers, scheduler, timings, started)
+    record.update(resumed_runs=resumed, failed_runs=failures, **dict(manifest or {}))
     results = Results(
         path=root,
         timeseries=timeseries,
         summary=summarise(timeseries, scenario.discount_rate_annual),
-        manifest=_manifest(scenario, keys, command, workers, scheduler, timings, started),
+        manifest=record,
     )
-    results.manifest["resumed_runs"] = len(keys) - len(todo)
     results.save()
+    if failures:
+        raise RunsFailedError(_failure_message(failures, len(plan)))
     return results
+
+
+def _failure_message(failures: Mapping[str, str], total: int) -> str:
+    stem, error = next(iter(failures.items()))
+    return (
+        f"{len(failures)} of {total} runs failed (first: {stem}: {error}); the other runs are "
+        "saved and listed in manifest.json; run the same command again to retry the failed ones"
+    )
 
 
 def _manifest(
     scenario: Scenario,
-    keys: Sequence[tuple[Scenario, RunKey]],
+    plan: Mapping[str, tuple[Cell, RunKey]],
     command: str,
     workers: int,
     scheduler: str | None,
@@ -184,12 +279,13 @@ def _manifest(
         "replications": scenario.replications,
         "runs": [
             {
-                "variant": k.variant,
-                "replication": k.replication,
-                "seed": k.seed,
-                "file": f"runs/{k.stem}.parquet",
+                "variant": key.variant,
+                "replication": key.replication,
+                "seed": key.seed,
+                **({} if key.sample is None else {"sample": key.sample, **cell.columns}),
+                "file": f"runs/{stem}.parquet",
             }
-            for _, k in keys
+            for stem, (cell, key) in plan.items()
         ],
         "workers": workers,
         "scheduler": scheduler,

@@ -6,10 +6,12 @@ The Python API mirrors the command line::
     results = sim.run("scenarios/direct_shift.yaml", replications=5)
     results.timeseries  # one row per replication x week
     results.summary     # one row per replication
+    sim.sweep("scenarios/direct_shift.yaml", replications=1)  # .sensitivity
     sim.load_results("results/direct_shift")
 """
 
 from sim.experiments.study import compare, run
+from sim.experiments.sweep import sweep
 from sim.model.model import ChannelModel
 from sim.results.store import Results, load_results
 from sim.scenario.loader import ScenarioError, load_scenario
@@ -22,4 +24,5 @@ __all__ = [
     "load_results",
     "load_scenario",
     "run",
+    "sweep",
 ]

@@ -145,6 +145,47 @@ def compare(
 
 
 @app.command()
+def sweep(
+    scenario: ScenarioArg,
+    set_: SetOpt = None,
+    replications: ReplicationsOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+) -> None:
+    """Run the scenario's sweep block (grid, lhs, sobol); write sensitivity.csv."""
+    from sim.experiments.study import RunsFailedError
+    from sim.experiments.sweep import sweep as sweep_study
+
+    with user_errors(), progress_bar("sweeping") as progress:
+        options = _study_options(
+            set_=set_, replications=replications, seed=seed, out=out, workers=workers
+        )
+        try:
+            results = sweep_study(scenario, scheduler=scheduler, progress=progress, **options)
+        except RunsFailedError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    print_sensitivity(results)
+
+
+def print_sensitivity(results: Results) -> None:
+    """Print the sensitivity indices of a sweep, one row per output x parameter."""
+    table = results.sensitivity
+    if table is None or table.empty:
+        return
+    values = [c for c in table.columns if c not in ("output", "parameter", "note")]
+    view = Table(title=f"sensitivity ({results.manifest['sweep']['method']}): {results.path}")
+    for header in ("output", "parameter", *values, "note"):
+        view.add_column(header, justify="left" if header in ("output", "parameter") else "right")
+    for row in table.itertuples(index=False):
+        cells = [f"{getattr(row, c):.3f}" for c in values]
+        view.add_row(row.output, row.parameter, *cells, row.note if row.note == row.note else "")
+    console.print(view)
+
+
+@app.command()
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     """Check a scenario file; print the resolved scenario or the errors."""
     with user_errors():

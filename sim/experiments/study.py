@@ -20,6 +20,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from sim.experiments.runner import RunKey, execute
 from sim.experiments.stats import paired_differences
 from sim.results.store import Results, RunStore
@@ -241,13 +244,28 @@ def study(
     results = Results(
         path=root,
         timeseries=timeseries,
-        summary=summarise(timeseries, scenario.discount_rate_annual),
+        summary=_in_plan_order(summarise(timeseries, scenario.discount_rate_annual), plan),
         manifest=record,
     )
     results.save()
     if failures:
         raise RunsFailedError(_failure_message(failures, len(plan)))
     return results
+
+
+def _in_plan_order(summary: pd.DataFrame, plan: Mapping[str, tuple[Cell, RunKey]]) -> pd.DataFrame:
+    """Rows in the order of the plan (cells, then replications), whatever the grouping did."""
+    position = {
+        (key.variant, key.sample, key.replication): i for i, (_, key) in enumerate(plan.values())
+    }
+    samples = summary["sample"] if "sample" in summary else [None] * len(summary)
+    order = [
+        position[(variant, None if sample is None else int(sample), int(replication))]
+        for variant, sample, replication in zip(
+            summary["variant"], samples, summary["replication"], strict=True
+        )
+    ]
+    return summary.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 def _failure_message(failures: Mapping[str, str], total: int) -> str:

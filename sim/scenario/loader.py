@@ -6,6 +6,8 @@ the file the offending key came from, the key path, the bad value and what is al
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sim.scenario.schema import Scenario
 
 KeyPath = tuple[str, ...]
+_KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
 Origins = dict[KeyPath, str]
 
 
@@ -70,13 +73,17 @@ def variant_of(
 ) -> Scenario:
     """Return ``scenario`` with one variant's ``key.path: value`` changes applied."""
     raw = scenario.model_dump(by_alias=True, exclude={"variants", "sweep"})
+    origins = dict(origins or {})
+    defined_in = origins.get(("variants", name))
+    source = f"{defined_in}: variants.{name}" if defined_in else f"variants.{name}"
     for key, value in changes.items():
-        set_path(raw, _split(key), value, source=f"variants.{name}")
+        set_path(raw, _split(key), value, source=source)
+        origins[_split(key)] = source
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         prefix = f"variant {name!r}: "
-        raise ScenarioError(prefix + _describe(exc, origins or {})) from None
+        raise ScenarioError(prefix + _describe(exc, origins)) from None
 
 
 def parse_override(text: str) -> tuple[KeyPath, Any]:
@@ -149,6 +156,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the top level must be a mapping of keys, got {data!r:.80}")
+    try:
+        json.dumps(data, default=repr, skipkeys=True)  # finds cycles made with YAML aliases
+    except ValueError:
+        raise ScenarioError(f"{path}: a YAML alias (*name) refers to itself") from None
     bad = [k for k in data if not isinstance(k, str)]
     if bad:
         raise ScenarioError(f"{path}: keys must be text, got {bad[0]!r}")
@@ -182,8 +193,9 @@ def _child(node: Any, key: str, at: KeyPath, source: str, *, create: bool) -> An
 
 def _index(node: list[Any], key: str, at: KeyPath, source: str) -> int:
     if not key.isdigit() or int(key) >= len(node):
+        allowed = f"0..{len(node) - 1}" if node else "none, the list is empty"
         raise ScenarioError(
-            f"{source}: {'.'.join(at)}: {key!r} is not a list index; allowed: 0..{len(node) - 1}"
+            f"{source}: {'.'.join(at)}: {key!r} is not a list index; allowed: {allowed}"
         )
     return int(key)
 
@@ -202,7 +214,13 @@ def _describe(exc: ValidationError, origins: Origins) -> str:
             lines.append(f"{where}: {key}: required key is missing")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {key}: {message} (got {_short(value)})")
+            head, sep, rest = message.partition(": ")
+            if sep and _KEY_PATH.fullmatch(head):  # a cross-field check names the key it checked
+                loc, message = (*loc, *head.split(".")), rest
+                where, key = _origin(loc, origins), ".".join(loc)
+            whole_block = error["type"] == "value_error" and isinstance(value, dict)
+            got = "" if whole_block else f" (got {_short(value)})"
+            lines.append(f"{where}: {key}: {message}{got}")
     return "\n".join(lines)
 
 

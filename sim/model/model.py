@@ -202,9 +202,20 @@ class ChannelModel(mesa.Model):
             distributors[d].book_value_annual = float(value)
         return distributors
 
-    def _annual_value(self) -> np.ndarray:
-        """(N, P) annual spend of each buyer on each product, at list price."""
+    def _annual_value(
+        self, buyer: np.ndarray | None = None, product: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, P) annual spend of each buyer on each product, at list price.
+
+        With ``buyer`` and ``product``, only those (n,) pairs (no full-population pass).
+        """
         pop = self.population
+        if buyer is not None:
+            return (
+                pop.units_per_order[buyer, product]
+                * self.orders_per_year[pop.segment[buyer]]
+                * self.list_price[product]
+            )
         return pop.units_per_order * self.orders_per_year[pop.segment, None] * self.list_price
 
     def _initial_channel_probabilities(self) -> np.ndarray:
@@ -518,7 +529,7 @@ class ChannelModel(mesa.Model):
         incident = np.flatnonzero(taken)
         self.conflicts("account_taken_direct", needs.buyer[incident], resolvable=False)
         needs.incidents[incident] += 1
-        value = self._annual_value()[needs.buyer[taken], needs.product[taken]]
+        value = self._annual_value(needs.buyer[taken], needs.product[taken])
         moved = np.bincount(d[taken], weights=value, minlength=len(self.distributors))
         for distributor, amount in zip(self.distributors, moved, strict=True):
             if amount:

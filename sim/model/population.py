@@ -175,10 +175,20 @@ def choose_channels(
     (n,) index of the chosen alternative, or -1 where nothing is open.
 
     """
-    shifted = np.where(open_channels, utility, -np.inf)
-    top = shifted.max(axis=1, keepdims=True)
-    weights = np.exp(shifted - np.where(np.isfinite(top), top, 0.0))
-    cumulative = np.cumsum(weights, axis=1)
-    total = cumulative[:, -1]
-    choice = (cumulative < (uniform * total)[:, None]).sum(axis=1)
-    return np.where(total > 0, np.minimum(choice, utility.shape[1] - 1), -1)
+    # Column by column on (n,) arrays: the same sums in the same order as a row-wise cumsum
+    # (so the same choices), without numpy's slow reductions along a short last axis.
+    n, k = utility.shape
+    columns = np.where(open_channels, utility, -np.inf).T
+    top = columns[0].copy()
+    for j in range(1, k):
+        np.maximum(top, columns[j], out=top)
+    top[~np.isfinite(top)] = 0.0
+    cumulative = np.empty((k, n))
+    weight = np.empty(n)
+    np.exp(np.subtract(columns[0], top, out=cumulative[0]), out=cumulative[0])
+    for j in range(1, k):
+        np.exp(np.subtract(columns[j], top, out=weight), out=weight)
+        np.add(cumulative[j - 1], weight, out=cumulative[j])
+    total = cumulative[-1]
+    choice = (cumulative < uniform * total).sum(axis=0)
+    return np.where(total > 0, np.minimum(choice, k - 1), -1)

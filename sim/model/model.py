@@ -298,7 +298,8 @@ class ChannelModel(mesa.Model):
         buyer, product = self._arriving_needs()
         pop.age_relationships(buyer, self.week, self.relationship_half_life)
         open_ = self._open_channels(buyer)
-        utility = self._utility(buyer, product)
+        prices = self._prices(buyer, product)
+        utility = self._utility(buyer, product, prices=prices)
         choice_rng = self.streams["choice"]
         choice = choose_channels(
             utility,
@@ -309,7 +310,7 @@ class ChannelModel(mesa.Model):
         lost_units = pop.units_per_order[buyer[~ours], product[~ours]].sum()
         buyer, product, choice, open_ = buyer[ours], product[ours], choice[ours], open_[ours]
         channel, taken = self._follow_plan(buyer, product, choice)
-        price = self._prices(buyer, product)[np.arange(len(buyer)), channel]
+        price = prices[ours][np.arange(len(buyer)), channel]
         touched = open_ & (
             self.streams["journey"].random(open_.shape)
             < self.scenario.market.journey.extra_touch_prob
@@ -380,15 +381,21 @@ class ChannelModel(mesa.Model):
         price[rows, pop.offer_channel[buyer[rows]]] *= 1.0 - pop.offer_discount[buyer[rows]]
         return price
 
-    def _utility(self, buyer: np.ndarray, product: np.ndarray) -> np.ndarray:
-        """(n, 5) logit utilities of the four channels and the competitor's line."""
+    def _utility(
+        self, buyer: np.ndarray, product: np.ndarray, *, prices: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n, 5) logit utilities of the four channels and the competitor's line.
+
+        ``prices``: this week's :meth:`_prices` of the same rows, if already computed.
+        """
         pop = self.population
         choice = self.scenario.market.choice
         effort = pop.effort[buyer, None].astype(float)
         utility = np.empty((len(buyer), COMPETITOR + 1))
         utility[:, :COMPETITOR] = (
             self.preference[pop.segment[buyer]]
-            - choice.price_weight * (self._prices(buyer, product) - 1.0)
+            - choice.price_weight
+            * ((self._prices(buyer, product) if prices is None else prices) - 1.0)
             + choice.relationship_weight * pop.relationship[buyer]
             - choice.effort_weight * effort * ASSISTED
         )
@@ -556,7 +563,8 @@ class ChannelModel(mesa.Model):
         ledger.book("stockout_units", float((needs.units - served_units).sum()))
         value = served_units * self.list_price[p] * needs.price
         direct = c != DISTRIBUTOR
-        revenue_by_channel = np.bincount(c, weights=np.where(direct, value, 0.0), minlength=4)
+        direct_value = np.where(direct, value, 0.0)
+        revenue_by_channel = np.bincount(c, weights=direct_value, minlength=4)
         for ch, name in enumerate(CHANNELS):
             if ch != DISTRIBUTOR:
                 ledger.book(f"revenue_{name}", revenue_by_channel[ch])
@@ -570,8 +578,8 @@ class ChannelModel(mesa.Model):
         )
         ledger.book("sell_through_units", float(served_units[~direct].sum()))
         self._book_rebates(needs, served_units)
-        self._book_commissions(b, c, np.where(direct, value, 0.0))
-        self._book_referral_fees(b, c, np.where(direct, value, 0.0))
+        self._book_commissions(b, c, direct_value)
+        self._book_referral_fees(b, c, direct_value)
         assisted_direct = (c == FIELD) | (c == INSIDE)
         pop.quote_channel[b[assisted_direct]] = c[assisted_direct]
         pop.quote_price[b[assisted_direct]] = needs.price[assisted_direct]
@@ -582,6 +590,8 @@ class ChannelModel(mesa.Model):
 
     def _book_rebates(self, needs: Needs, served_units: np.ndarray) -> None:
         """Sell-through promotion payments and deal-registration margin, paid to distributors."""
+        if not self.sell_through_discount.any() and not self.scenario.policy.deal_registration:
+            return  # nothing to pay: no sell-through promotion, no registered deals
         pop = self.population
         cfg = self.scenario.distributors
         at = needs.channel == DISTRIBUTOR

@@ -1,0 +1,477 @@
+"""The engine against theory and independent computations.
+
+- reproducibility: one SeedSequence per run, replications independent of each other;
+- accounting identities of the weekly ledger, every week;
+- Bass diffusion of e-commerce adoption against the mean-field recursion and the closed form;
+- churn survival against (1 - base_churn_annual) ** (t / 52);
+- every shipped scenario (and each of its variants) runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SCENARIOS, run_model, small
+
+from sim.experiments.runner import RunKey, RunOutput, simulate
+from sim.model.ledger import CONFLICT_TYPES, METRICS
+from sim.model.model import ChannelModel
+from sim.model.population import ACTIVE, CHURNED, weekly_probability
+from sim.results.tables import run_frame, summarise
+from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.schema import CHANNELS, Scenario
+
+DIRECT_SHIFT = SCENARIOS / "direct_shift.yaml"
+TRADE_PROMOTIONS = SCENARIOS / "trade_promotions.yaml"
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_outputs(small_scenario):
+    a = run_model(small_scenario, seed=11).ledger.rows
+    b = run_model(small_scenario, seed=11).ledger.rows
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_different_seed_different_outputs(small_scenario):
+    a = run_model(small_scenario, seed=11).ledger.rows
+    b = run_model(small_scenario, seed=12).ledger.rows
+    assert not np.array_equal(a["revenue"], b["revenue"])
+    assert not np.array_equal(a["churned_customers"], b["churned_customers"])
+
+
+def test_seed_sequence_and_int_seed_agree(small_scenario):
+    scenario = small_scenario.model_copy(update={"horizon_weeks": 6})
+    a = run_model(scenario, seed=5).ledger.rows
+    b = run_model(scenario, seed=np.random.SeedSequence(5)).ledger.rows
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_replication_independent_of_other_runs(small_scenario):
+    """Replication 1 computed alone equals replication 1 computed after replication 0."""
+    scenario = small_scenario.model_copy(update={"horizon_weeks": 20})
+    seed = scenario.seed
+    together = [simulate(scenario, RunKey("baseline", r, seed)) for r in (0, 1)]
+    alone = simulate(scenario, RunKey("baseline", 1, seed))
+    frame_together = run_frame(scenario.name, together[1])
+    frame_alone = run_frame(scenario.name, alone)
+    assert frame_together.equals(frame_alone)
+    assert not run_frame(scenario.name, together[0])[list(METRICS)].equals(
+        frame_alone[list(METRICS)]
+    )
+
+
+def test_replication_seed_is_a_spawn_of_the_root(small_scenario):
+    """RunKey(seed, replication) uses what SeedSequence(seed).spawn hands that replication."""
+    scenario = small_scenario.model_copy(update={"horizon_weeks": 6})
+    spawned = np.random.SeedSequence(scenario.seed).spawn(3)[2]
+    direct = run_model(scenario, seed=spawned).ledger.rows
+    via_key = simulate(scenario, RunKey("baseline", 2, scenario.seed)).weekly
+    for name in METRICS:
+        np.testing.assert_array_equal(direct[name], via_key[name], err_msg=name)
+
+
+def test_policy_change_keeps_common_random_numbers():
+    """Variants share the buyers drawn at set-up (common random numbers)."""
+    base = small(DIRECT_SHIFT)
+    fee = variant_of(base, "referral_fee", base.variants["referral_fee"])
+    a, b = ChannelModel(base, 3), ChannelModel(fee, 3)
+    np.testing.assert_array_equal(a.population.spend_annual, b.population.spend_annual)
+    np.testing.assert_array_equal(a.population.segment, b.population.segment)
+    np.testing.assert_array_equal(a.population.adopter, b.population.adopter)
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+def _accounting_cases() -> dict[str, Scenario]:
+    promo = small(TRADE_PROMOTIONS, "horizon_weeks=40")
+    shift = small(DIRECT_SHIFT)
+    campaign = small(
+        DIRECT_SHIFT,
+        "horizon_weeks=30",
+        "policy.distributor_referral_fee=0.05",
+        "policy.coordination=orchestrated",
+        "policy.orchestration_coverage=0.5",
+        "policy.rep_compensation=channel_neutral",
+        "campaigns=[{name: push, start_week: 2, weeks: 10, reach: 0.2, cost_weekly: 5000,"
+        " adoption_boost_annual: 1.0, offer_discount: 0.05}]",
+        "policy.trade_promotions=[{product: valves, discount: 0.1, start_week: 5, weeks: 3,"
+        " basis: sell_through}]",
+    )
+    return {
+        "baseline": small(),
+        "sell_in_promotion": promo,
+        "direct_shift_fast": variant_of(shift, "fast", shift.variants["fast"]),
+        "direct_shift_deal_registration": variant_of(
+            shift,
+            "both",
+            {**shift.variants["fast"], **shift.variants["deal_registration"]},
+        ),
+        "campaign_referral_orchestrated": campaign,
+    }
+
+
+ACCOUNTING_CASES = _accounting_cases()
+
+
+def assert_identities(rows: dict[str, np.ndarray], initial_inventory: float) -> None:
+    """Check the ledger's identities week by week."""
+    rtol, atol = 1e-9, 1e-6
+    channels = sum(rows[f"revenue_{c}"] for c in CHANNELS)
+    np.testing.assert_allclose(rows["revenue"], channels, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        rows["gross_margin"], rows["revenue"] - rows["cogs"], rtol=rtol, atol=atol
+    )
+    contribution = (
+        rows["revenue"]
+        - rows["cogs"]
+        - rows["cost_to_serve"]
+        - rows["commissions"]
+        - rows["referral_fees"]
+        - rows["campaign_costs"]
+    )
+    np.testing.assert_allclose(rows["contribution_margin"], contribution, rtol=rtol, atol=atol)
+    incidents = sum(rows[f"conflicts_{t}"] for t in CONFLICT_TYPES)
+    np.testing.assert_array_equal(rows["conflict_incidents"], incidents)
+
+    stock = np.concatenate([[initial_inventory], rows["channel_inventory_units"]])
+    removed = rows["channel_inventory_removed_units"]
+    flow = rows["sell_in_units"] - rows["sell_through_units"] - removed
+    scale = max(stock.max(), 1.0)
+    np.testing.assert_allclose(np.diff(stock), flow, rtol=0, atol=1e-9 * scale)
+
+    for name in (
+        "cogs",
+        "cost_to_serve",
+        "commissions",
+        "referral_fees",
+        "campaign_costs",
+        "sell_in_units",
+        "sell_through_units",
+        "channel_inventory_removed_units",
+        "channel_inventory_units",
+        "active_customers",
+        "churned_customers",
+    ):
+        assert (rows[name] >= -1e-9).all(), name
+    assert (np.diff(rows["churned_customers"]) >= 0).all()  # cumulative
+    assert ((rows["ecommerce_adopters_share"] >= 0) & (rows["ecommerce_adopters_share"] <= 1)).all()
+
+
+@pytest.fixture(scope="module", params=sorted(ACCOUNTING_CASES))
+def accounting_run(request) -> tuple[str, ChannelModel]:
+    model = ChannelModel(ACCOUNTING_CASES[request.param], 2)
+    initial = model.channel_inventory_units()
+    assert model.initial_channel_inventory_units == pytest.approx(initial, rel=1e-12)
+    model.run()
+    return request.param, model
+
+
+def test_accounting_identities(accounting_run):
+    _, model = accounting_run
+    assert_identities(model.ledger.rows, model.initial_channel_inventory_units)
+
+
+def test_churned_plus_active_counts_every_account(accounting_run):
+    _, model = accounting_run
+    pop = model.population
+    rows = model.ledger.rows
+    assert rows["active_customers"][-1] == np.count_nonzero(pop.status == ACTIVE)
+    assert rows["churned_customers"][-1] == np.count_nonzero(pop.status == CHURNED)
+
+
+def test_exits_write_stock_off():
+    """A distributor exit removes its stock in the week it exits, and only then."""
+    model = run_model(ACCOUNTING_CASES["direct_shift_fast"], seed=2)
+    rows = model.ledger.rows
+    active = np.concatenate([[model.scenario.distributors.count], rows["distributors_active"]])
+    exits = -np.diff(active)
+    assert exits.sum() > 0, "the fast direct shift should push some distributors out"
+    removed = rows["channel_inventory_removed_units"]
+    assert (removed[exits == 0] == 0).all()
+    assert (removed[exits > 0] > 0).all()
+    exited = [d for d in model.distributors if not d.active]
+    assert len(exited) == exits.sum()
+    assert all(d.stock_units.sum() == 0 for d in exited)
+
+
+def test_sell_in_promotion_builds_channel_stock():
+    """Forward buying: a sell-in discount raises channel stock, not sell-through."""
+    scenario = ACCOUNTING_CASES["sell_in_promotion"]
+    none = variant_of(scenario, "no_promotion", {"policy.trade_promotions": []})
+    promo, plain = run_model(scenario, seed=4), run_model(none, seed=4)
+    start = scenario.policy.trade_promotions[0].start_week
+    weeks = scenario.policy.trade_promotions[0].weeks
+    before = slice(0, start - 1)
+    during = slice(start - 1, start - 1 + weeks)
+    a, b = promo.ledger.rows, plain.ledger.rows
+    np.testing.assert_array_equal(a["sell_in_units"][before], b["sell_in_units"][before])
+    assert a["sell_in_units"][during].sum() > 1.2 * b["sell_in_units"][during].sum()
+    assert a["channel_inventory_units"][start - 1 + weeks - 1] > (
+        1.2 * b["channel_inventory_units"][start - 1 + weeks - 1]
+    )
+    # Sell-through is demand-driven: the promotion does not move it by more than noise.
+    through_a = a["sell_through_units"][during].sum()
+    through_b = b["sell_through_units"][during].sum()
+    assert through_a == pytest.approx(through_b, rel=0.15)
+
+
+# --------------------------------------------------------------------------- Bass diffusion
+
+BASS_P, BASS_Q = 0.03, 0.38
+BASS_N, BASS_WEEKS = 20_000, 260
+
+
+def bass_closed_form(t_years: np.ndarray, p: float, q: float) -> np.ndarray:
+    """Continuous Bass adoption share F(t) with F(0) = 0."""
+    e = np.exp(-(p + q) * t_years)
+    return (1.0 - e) / (1.0 + (q / p) * e)
+
+
+def bass_mean_field(weeks: int, p: float, q: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly mean-field recursion of the model's rule and its linear-noise variance.
+
+    Each week every non-adopter adopts with probability h(F) = 1 - exp(-(p + q F) / 52), F the
+    share at the start of the week. Mean: F' = F + (1 - F) h(F). Variance (delta method on the
+    map g(F) = F + (1 - F) h(F), plus the binomial noise of the week's adopters):
+    V' = g'(F)^2 V + (1 - F) h (1 - h) / n. Returns F and V for weeks 1..weeks.
+    """
+    mean = np.zeros(weeks + 1)
+    variance = np.zeros(weeks + 1)
+    for k in range(weeks):
+        f = mean[k]
+        h = -np.expm1(-(p + q * f) / 52.0)
+        dh = q / 52.0 * np.exp(-(p + q * f) / 52.0)
+        slope = 1.0 - h + (1.0 - f) * dh
+        mean[k + 1] = f + (1.0 - f) * h
+        variance[k + 1] = slope**2 * variance[k] + (1.0 - f) * h * (1.0 - h) / n
+    return mean[1:], variance[1:]
+
+
+def bass_scenario(**extra: str) -> Scenario:
+    overrides = [
+        f"market.buyers={BASS_N}",
+        "market.prospects=0",
+        "market.inbound_accounts_annual=0",
+        "market.base_churn_annual=0",
+        f"market.ecommerce_adoption.p={BASS_P}",
+        f"market.ecommerce_adoption.q={BASS_Q}",
+        "campaigns=[]",
+        "policy.channel_plan=[]",
+        f"horizon_weeks={BASS_WEEKS}",
+        "reps.field.count=0",  # reps do not touch adoption; leaving them out saves time
+        "reps.inside.count=0",
+        "distributors.count=0",
+        *(f"{k}={v}" for k, v in extra.items()),
+    ]
+    base = load_scenario(SCENARIOS / "baseline.yaml", overrides)
+    segments = len(base.market.segments)
+    zero = [f"market.segments.{i}.digital_adopters_initial=0" for i in range(segments)]
+    return load_scenario(SCENARIOS / "baseline.yaml", [*overrides, *zero])
+
+
+@pytest.fixture(scope="module")
+def bass_run() -> np.ndarray:
+    model = run_model(bass_scenario(), seed=2026)
+    assert model.ledger.rows["active_customers"][-1] == BASS_N  # nobody left
+    return model.ledger.rows["ecommerce_adopters_share"]
+
+
+def test_bass_mean_field_against_discrete_recursion(bass_run):
+    mean, variance = bass_mean_field(BASS_WEEKS, BASS_P, BASS_Q, BASS_N)
+    sd = np.sqrt(variance)
+    # Linear-noise SD is the sharp reference: 4.5 SD over 260 correlated weeks.
+    z = (bass_run - mean) / sd
+    assert np.abs(z).max() < 4.5, f"max |z| = {np.abs(z).max():.2f} at week {np.abs(z).argmax()}"
+    # The noise is centred: the average standardised deviation is small.
+    assert abs(z.mean()) < 3.0
+
+
+def test_bass_closed_form(bass_run):
+    t = np.arange(1, BASS_WEEKS + 1) / 52.0
+    closed = bass_closed_form(t, BASS_P, BASS_Q)
+    mean, variance = bass_mean_field(BASS_WEEKS, BASS_P, BASS_Q, BASS_N)
+    # Weekly stepping with the hazard read at the start of the week: O(1/52) discretisation.
+    discretisation = np.abs(mean - closed)
+    assert discretisation.max() < 0.01
+    binomial_sd = np.sqrt(closed * (1.0 - closed) / BASS_N)
+    tolerance = 4.0 * np.maximum(binomial_sd, np.sqrt(variance)) + discretisation + 1e-4
+    assert (np.abs(bass_run - closed) <= tolerance).all()
+    # A landmark: F(t) = y at t = -ln((1 - y) / (1 + y q / p)) / (p + q). There F rises by
+    # (p + q y)(1 - y) / 52 a week, so 4 SD of F is this many weeks of timing.
+    y = 0.2
+    t_y = -np.log((1.0 - y) / (1.0 + y * BASS_Q / BASS_P)) / (BASS_P + BASS_Q)
+    assert t_y * 52 < BASS_WEEKS - 20
+    week_y = int(np.argmax(bass_run >= y)) + 1
+    weekly_rise = (BASS_P + BASS_Q * y) * (1.0 - y) / 52.0
+    slack = 4.0 * np.sqrt(variance).max() / weekly_rise + 1.0
+    assert abs(week_y - t_y * 52.0) <= slack
+
+
+def test_adoption_only_among_active_buyers_with_thinning():
+    """_adopt_ecommerce accepts a check with probability hazard / max hazard, active only."""
+    scenario = bass_scenario(**{"horizon_weeks": "4", "market.buyers": "40000"})
+    model = ChannelModel(scenario, 9)
+    pop = model.population
+    n = pop.size
+    half = n // 2
+    pop.status[:half] = CHURNED
+    pop.adopter[:] = False
+    model.week = 1
+    pop.next_adoption_check[:] = 1
+    model._adopt_ecommerce()
+    assert not pop.adopter[:half].any(), "churned buyers must not adopt"
+    # Share of adopters among active buyers is 0, so the hazard is p only.
+    accept = weekly_probability(BASS_P) / weekly_probability(BASS_P + BASS_Q)
+    observed = pop.adopter[half:].mean()
+    sd = np.sqrt(accept * (1 - accept) / (n - half))
+    assert abs(observed - accept) < 4.5 * sd
+    # Every checked buyer got a new check date in the future.
+    assert (pop.next_adoption_check > 1).all()
+
+
+def test_phase_order_and_adoption_in_phase_three():
+    """Record the calls of one week: the nine phases in order, adoption inside phase 3."""
+    scenario = small(
+        DIRECT_SHIFT,
+        "horizon_weeks=3",
+        "campaigns=[{name: c, start_week: 1, weeks: 2, reach: 0.1}]",
+    )
+    model = ChannelModel(scenario, 1)
+    calls: list[str] = []
+
+    def spy(owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            calls.append(label)
+            return original(*args, **kwargs)
+
+        setattr(owner, name, wrapper)
+
+    phases = [
+        ("_apply_policy", "1 policy"),
+        ("_buyers_act", "3 buyers"),
+        ("_adopt_ecommerce", "3 adoption"),
+        ("_respond", "4 respond"),
+        ("_resolve_conflicts", "5 conflict"),
+        ("_book_orders", "6 orders"),
+        ("_experience_and_churn", "7 churn"),
+        ("_collect", "9 collect"),
+    ]
+    for name, label in phases:
+        spy(model, name, label)
+    spy(model.campaigns[0], "step", "2 campaigns")
+    for distributor in model.distributors:
+        spy(distributor, "step", "8 distributors")
+    model.step()
+    order = list(dict.fromkeys(calls))  # first call of each, in order
+    assert order == [
+        "1 policy",
+        "2 campaigns",
+        "3 buyers",
+        "3 adoption",
+        "4 respond",
+        "5 conflict",
+        "6 orders",
+        "7 churn",
+        "8 distributors",
+        "9 collect",
+    ]
+    assert calls.count("3 adoption") == 1
+    assert calls.count("8 distributors") == len(model.distributors)
+
+
+# --------------------------------------------------------------------------- survival
+
+CHURN, SURVIVAL_N, SURVIVAL_WEEKS = 0.2, 20_000, 156
+
+
+@pytest.fixture(scope="module")
+def survival_run() -> ChannelModel:
+    scenario = load_scenario(
+        SCENARIOS / "baseline.yaml",
+        [
+            f"market.buyers={SURVIVAL_N}",
+            "market.prospects=0",
+            "market.inbound_accounts_annual=0",
+            f"market.base_churn_annual={CHURN}",
+            "market.effort_churn_multiplier=1",
+            "distributors.exit_churn_share=0",
+            "distributors.exit_after_weeks=260",
+            "reps.field.count=0",
+            "reps.inside.count=0",
+            f"horizon_weeks={SURVIVAL_WEEKS}",
+        ],
+    )
+    return run_model(scenario, seed=77)
+
+
+def test_survival_follows_base_churn(survival_run):
+    rows = survival_run.ledger.rows
+    t = np.arange(1, SURVIVAL_WEEKS + 1)
+    expected = (1.0 - CHURN) ** (t / 52.0)
+    observed = rows["active_customers"] / SURVIVAL_N
+    sd = np.sqrt(expected * (1.0 - expected) / SURVIVAL_N)
+    z = (observed - expected) / sd
+    assert np.abs(z).max() < 4.5, f"max |z| = {np.abs(z).max():.2f}"
+    np.testing.assert_array_equal(rows["churned_customers"], SURVIVAL_N - rows["active_customers"])
+    assert rows["distributors_active"].min() == survival_run.scenario.distributors.count
+
+
+def test_survival_churn_weeks_are_geometric(survival_run):
+    """Churn weeks are geometric with p = 1 - (1 - churn) ** (1 / 52)."""
+    pop = survival_run.population
+    weeks = pop.churn_week[pop.status == CHURNED].astype(int)
+    p = 1.0 - (1.0 - CHURN) ** (1.0 / 52.0)
+    # Mean week of churn among churners, for a geometric truncated at the horizon.
+    k = np.arange(1, SURVIVAL_WEEKS + 1)
+    pmf = p * (1 - p) ** (k - 1)
+    mean = (k * pmf).sum() / pmf.sum()
+    sd = np.sqrt(((k - mean) ** 2 * pmf).sum() / pmf.sum() / len(weeks))
+    assert abs(weeks.mean() - mean) < 4.5 * sd
+
+
+def test_summary_churn_rate_annual(survival_run):
+    frame = run_frame("survival", RunOutput(RunKey("baseline", 0, 0), survival_run.ledger.rows))
+    summary = summarise(frame, 0.08)
+    s = (1.0 - CHURN) ** (SURVIVAL_WEEKS / 52.0)
+    sd_s = np.sqrt(s * (1 - s) / SURVIVAL_N)
+    years = SURVIVAL_WEEKS / 52.0
+    sd_rate = sd_s * s ** (1.0 / years - 1.0) / years  # delta method on 1 - s ** (1 / years)
+    assert summary["churn_rate_annual"].iloc[0] == pytest.approx(CHURN, abs=4.5 * sd_rate)
+
+
+# --------------------------------------------------------------------------- shipped scenarios
+
+
+def _shipped() -> list[tuple[str, str]]:
+    cases = []
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        scenario = load_scenario(path)
+        cases.append((path.name, "<none>"))
+        cases.extend((path.name, name) for name in scenario.variants)
+    return cases
+
+
+@pytest.mark.parametrize(("file", "variant"), _shipped())
+def test_shipped_scenario_runs(file, variant):
+    scenario = load_scenario(
+        SCENARIOS / file,
+        ["market.buyers=1000", "market.prospects=200", "horizon_weeks=8", "replications=1"],
+    )
+    if variant != "<none>":
+        scenario = variant_of(scenario, variant, scenario.variants[variant])
+    output = simulate(scenario, RunKey(variant, 0, scenario.seed))
+    frame = run_frame(scenario.name, output)
+    assert len(frame) == 8
+    assert np.isfinite(frame[list(METRICS)].to_numpy()).all()
+    assert (frame["active_customers"] > 0).all()
+    assert_identities(output.weekly, output.initial["channel_inventory_units"])
+    assert isinstance(summarise(frame, scenario.discount_rate_annual), pd.DataFrame)

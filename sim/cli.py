@@ -48,6 +48,9 @@ WorkersOpt = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
 SchedulerOpt = Annotated[
     str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
 ]
+ReportOpt = Annotated[
+    bool, typer.Option("--report/--no-report", help="Build figures/ and report.html at the end.")
+]
 
 HEADLINE = (
     ("revenue", "Revenue", 1e6, "M"),
@@ -111,6 +114,7 @@ def run(
     out: OutOpt = None,
     workers: WorkersOpt = 1,
     scheduler: SchedulerOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Run a scenario's replications; write time series, summary and manifest."""
     from sim.experiments.study import run as run_study
@@ -121,6 +125,8 @@ def run(
         )
         results = run_study(scenario, scheduler=scheduler, progress=progress, **options)
     print_summary(results)
+    if report:
+        write_report(results)
 
 
 @app.command()
@@ -132,6 +138,7 @@ def compare(
     out: OutOpt = None,
     workers: WorkersOpt = 1,
     scheduler: SchedulerOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Run all variants with common random numbers; paired differences vs the baseline."""
     from sim.experiments.study import compare as compare_study
@@ -142,6 +149,8 @@ def compare(
         )
         results = compare_study(scenario, scheduler=scheduler, progress=progress, **options)
     print_comparison(results)
+    if report:
+        write_report(results)
 
 
 @app.command()
@@ -237,6 +246,41 @@ def print_comparison(results: Results) -> None:
             str(row.n),
         )
     console.print(table)
+
+
+@app.command()
+def report(
+    results_dir: Annotated[
+        Path, typer.Argument(help="Results folder of a run, compare or sweep.", show_default=False)
+    ],
+) -> None:
+    """(Re)build figures/ (PNG and SVG) and a self-contained report.html."""
+    write_report(results_dir)
+
+
+def write_report(results: Results | Path) -> None:
+    """Build figures and report.html from finished results; say where they are."""
+    from sim.report import build_report
+
+    with user_errors(), errors.status("building figures and report.html"):
+        target = build_report(results)
+    errors.print(f"report: {target}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free).")] = 8765,
+    scenarios: Annotated[
+        Path, typer.Option(help="Folder of scenario files offered in the dashboard.")
+    ] = Path("scenarios"),
+) -> None:
+    """Workshop dashboard in the browser: move policy levers, run, compare A vs B."""
+    from sim.dashboard import serve
+
+    with user_errors():
+        code = serve(host=host, port=port, scenarios=scenarios)
+    raise typer.Exit(code)
 
 
 def main() -> None:

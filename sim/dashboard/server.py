@@ -1,0 +1,68 @@
+"""Start the dashboard: Solara's own server (``solara run``) in a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+"""The Solara page module."""
+
+SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
+"""Environment variable through which the server tells the app where scenario files are."""
+
+
+def command(*, host: str = "127.0.0.1", port: int = 8765) -> list[str]:
+    """The ``solara run`` command line for the dashboard (production mode, no browser)."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        str(APP),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--log-level",
+        "warning",
+    ]
+
+
+def environment(scenarios: str | Path) -> dict[str, str]:
+    """The child's environment: ours plus the scenario folder (absolute)."""
+    env = dict(os.environ)
+    env[SCENARIOS_ENV] = str(Path(scenarios).resolve())
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    return env
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = "scenarios") -> int:
+    """Run the dashboard until interrupted; return the server's exit code.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``scenarios`` is not a folder of ``*.yaml`` files.
+    """
+    folder = Path(scenarios)
+    if not folder.is_dir() or not any(folder.glob("*.yaml")):
+        raise FileNotFoundError(
+            f"{folder}: no scenario files (*.yaml) here; run from the project folder "
+            "or pass --scenarios DIR"
+        )
+    print(f"channel-sim dashboard on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+    child = subprocess.Popen(command(host=host, port=port), env=environment(folder))
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        return 0

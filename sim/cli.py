@@ -203,6 +203,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
         yaml.safe_dump(resolved.model_dump(mode="json", by_alias=True), sort_keys=False),
         highlight=False,
         markup=False,
+        soft_wrap=True,  # never wrap: the output must stay valid YAML at any terminal width
     )
     variants = f", {len(resolved.variants)} variants" if resolved.variants else ""
     errors.print(f"[green]ok[/]: {scenario} is a valid scenario{variants}")

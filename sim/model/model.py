@@ -364,7 +364,7 @@ class ChannelModel(mesa.Model):
 
     def _open_channels(self, buyer: np.ndarray) -> np.ndarray:
         pop = self.population
-        open_ = self.segment_open[pop.segment[buyer]].copy()
+        open_ = self.segment_open[pop.segment[buyer]]  # fancy indexing: already a copy
         open_[:, FIELD] &= pop.field_rep[buyer] >= 0
         open_[:, INSIDE] &= pop.inside_rep[buyer] >= 0
         open_[:, DISTRIBUTOR] &= self.distributor_open[pop.distributor[buyer]]

@@ -1,0 +1,325 @@
+"""Command line (``python -m sim``) and Python API (``sim.run``, ``sim.load_results``).
+
+The command-line invocations are real subprocesses. They are started together by one
+module fixture (each pays the interpreter start-up once, in parallel) and checked by the
+tests below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import BASELINE, ROOT, SCENARIOS, SMALL
+from typer.testing import CliRunner
+
+import sim
+from sim.cli import app
+from sim.experiments.runner import RunKey, simulate
+from sim.results.tables import run_frame
+
+TIMESERIES_COLUMNS = [
+    "scenario",
+    "variant",
+    "replication",
+    "seed",
+    "week",
+    "revenue",
+    "revenue_field",
+    "revenue_inside",
+    "revenue_distributor",
+    "revenue_ecommerce",
+    "gross_margin",
+    "contribution_margin",
+    "cost_to_serve",
+    "active_customers",
+    "churned_customers",
+    "conflict_incidents",
+    "distributors_active",
+    "distributor_effort_mean",
+    "channel_inventory_units",
+    "sell_in_units",
+    "sell_through_units",
+    "ecommerce_adopters_share",
+    "customer_effort_mean",
+    "rep_selling_time",
+    "channel_inventory_removed_units",
+]
+"""SPEC §6 ``timeseries.parquet`` columns."""
+
+SUMMARY_COLUMNS = [
+    "revenue",
+    "gross_margin",
+    "contribution_margin",
+    "cost_to_serve",
+    "churned_customers",
+    "churn_rate_annual",
+    "conflict_incidents",
+    "active_customers_end",
+    "distributors_active_end",
+    "ecommerce_revenue_share",
+    "sell_in_units",
+    "sell_through_units",
+    "channel_inventory_units_end",
+    "npv_contribution",
+]
+"""SPEC §6 ``summary.csv`` columns."""
+
+RUN_WEEKS, RUN_REPLICATIONS = 6, 2
+
+
+@dataclass
+class Done:
+    """A finished command."""
+
+    args: list[str]
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory) -> dict[str, Done]:
+    """Start every command-line case at once; wait for all."""
+    folder = tmp_path_factory.mktemp("cli")
+    broken = folder / "broken.yaml"
+    broken.write_text(f"extends: {BASELINE}\nmarket:\n  buyers: lots\n", encoding="utf-8")
+    small_run = ["--set", "market.buyers=800", "--set", "market.prospects=100"]
+    small_run += ["--set", f"horizon_weeks={RUN_WEEKS}", "--replications", str(RUN_REPLICATIONS)]
+    cases = {
+        "help": ["--help"],
+        "validate_ok": ["validate", str(BASELINE)],
+        "validate_broken": ["validate", str(broken)],
+        "unknown_flag": ["run", str(BASELINE), "--bogus", "3"],
+        "run": ["run", str(BASELINE), *small_run, "--seed", "42", "--out", str(folder / "out")],
+    }
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "sim", *args],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+        )
+        for name, args in cases.items()
+    }
+    done = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        done[name] = Done(cases[name], process.returncode, stdout, stderr)
+    done["run"].out = folder / "out"  # type: ignore[attr-defined]
+    return done
+
+
+def test_help(cli_runs):
+    result = cli_runs["help"]
+    assert result.code == 0, result.stderr
+    for command in ("run", "compare", "validate"):
+        assert command in result.stdout
+
+
+def test_validate_ok(cli_runs):
+    result = cli_runs["validate_ok"]
+    assert result.code == 0, result.stderr
+    resolved = _yaml_of(result.stdout)  # stdout is a pipe: must be valid YAML, unwrapped
+    assert resolved["name"] == "baseline"
+    assert resolved["market"]["buyers"] == 20000
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_broken_file(cli_runs):
+    result = cli_runs["validate_broken"]
+    assert result.code == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip()
+    assert message.startswith("error:")
+    assert "broken.yaml" in message and "market.buyers" in message and "'lots'" in message
+    assert len(message.splitlines()) == 1  # one clear message
+    assert result.stdout.strip() == ""
+
+
+def test_validate_missing_file(tmp_path):
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr and "not found" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_unknown_flag(cli_runs):
+    result = cli_runs["unknown_flag"]
+    assert result.code == 2
+    assert "--bogus" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "validate"])
+def test_bad_set_syntax(command, tmp_path):
+    args = [command, str(BASELINE), "--set", "seed"]
+    if command != "validate":
+        args += ["--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "key.path=value" in result.stderr
+    assert not (tmp_path / "timeseries.parquet").exists()
+
+
+def test_run_missing_scenario(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--replications=0", "--workers=0", "--seed=-1"])
+def test_out_of_range_flags(flag, tmp_path):
+    result = CliRunner().invoke(app, ["run", str(BASELINE), flag, "--out", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_run_writes_outputs(cli_runs):
+    result = cli_runs["run"]
+    assert result.code == 0, result.stderr
+    out: Path = result.out  # type: ignore[attr-defined]
+    timeseries = pd.read_parquet(out / "timeseries.parquet")
+    missing = set(TIMESERIES_COLUMNS) - set(timeseries.columns)
+    assert not missing, missing
+    assert len(timeseries) == RUN_WEEKS * RUN_REPLICATIONS
+    assert sorted(timeseries["replication"].unique()) == list(range(RUN_REPLICATIONS))
+    assert (timeseries["seed"] == 42).all()
+    assert (timeseries["scenario"] == "baseline").all()
+    assert (
+        timeseries.groupby("replication")["week"]
+        .apply(list)
+        .map(lambda w: w == list(range(1, RUN_WEEKS + 1)))
+        .all()
+    )
+
+    summary = pd.read_csv(out / "summary.csv")
+    missing = set(SUMMARY_COLUMNS) - set(summary.columns)
+    assert not missing, missing
+    assert len(summary) == RUN_REPLICATIONS
+    for replication, rows in timeseries.groupby("replication"):
+        row = summary[summary["replication"] == replication].iloc[0]
+        assert row["revenue"] == pytest.approx(rows["revenue"].sum(), rel=1e-12)
+        assert row["active_customers_end"] == rows["active_customers"].iloc[-1]
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"] == "baseline"
+    assert manifest["seed"] == 42
+    assert manifest["resolved_scenario"]["market"]["buyers"] == 800
+    assert manifest["resolved_scenario"]["horizon_weeks"] == RUN_WEEKS
+    assert len(manifest["scenario_hash"]) == 64
+    assert "numpy" in manifest["versions"]
+
+
+def test_run_output_matches_a_fresh_simulation(cli_runs):
+    """The CLI's replication 1 equals the same replication simulated here, alone."""
+    out: Path = cli_runs["run"].out  # type: ignore[attr-defined]
+    timeseries = pd.read_parquet(out / "timeseries.parquet")
+    scenario = sim.load_scenario(
+        BASELINE,
+        ["market.buyers=800", "market.prospects=100", f"horizon_weeks={RUN_WEEKS}"],
+    )
+    expected = run_frame(scenario.name, simulate(scenario, RunKey("baseline", 1, 42)))
+    got = timeseries[timeseries["replication"] == 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_validate_every_shipped_scenario(path):
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_with_set_prints_resolved():
+    result = CliRunner().invoke(app, ["validate", str(BASELINE), "--set", "seed=9"])
+    assert result.exit_code == 0
+    assert _yaml_of(result.stdout)["seed"] == 9
+
+
+def _yaml_of(text: str) -> dict:
+    return yaml.safe_load(text)
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+@pytest.fixture(scope="module")
+def api_results(tmp_path_factory) -> sim.Results:
+    out = tmp_path_factory.mktemp("api") / "baseline"
+    return sim.run(BASELINE, overrides=[*SMALL, "horizon_weeks=10"], out=out)
+
+
+def test_api_run_returns_frames(api_results):
+    assert isinstance(api_results, sim.Results)
+    assert isinstance(api_results.timeseries, pd.DataFrame)
+    assert isinstance(api_results.summary, pd.DataFrame)
+    assert len(api_results.timeseries) == 2 * 10
+    assert len(api_results.summary) == 2
+    assert set(TIMESERIES_COLUMNS) <= set(api_results.timeseries.columns)
+    assert set(SUMMARY_COLUMNS) <= set(api_results.summary.columns)
+
+
+def test_load_results_reads_back_equal(api_results):
+    loaded = sim.load_results(api_results.path)
+    pd.testing.assert_frame_equal(loaded.timeseries, api_results.timeseries)
+    pd.testing.assert_frame_equal(
+        loaded.summary, api_results.summary, check_exact=False, rtol=1e-12, atol=0
+    )
+    assert loaded.manifest["scenario_hash"] == api_results.manifest["scenario_hash"]
+
+
+def test_load_results_of_a_non_results_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        sim.load_results(tmp_path)
+
+
+def test_rerun_resumes_with_identical_output(api_results):
+    again = sim.run(BASELINE, overrides=[*SMALL, "horizon_weeks=10"], out=api_results.path)
+    assert again.manifest["resumed_runs"] == 2
+    pd.testing.assert_frame_equal(again.timeseries, api_results.timeseries)
+
+
+def test_workers_do_not_change_outputs(api_results, tmp_path):
+    parallel = sim.run(BASELINE, overrides=[*SMALL, "horizon_weeks=10"], out=tmp_path, workers=2)
+    pd.testing.assert_frame_equal(parallel.timeseries, api_results.timeseries)
+    np.testing.assert_array_equal(
+        parallel.summary["npv_contribution"], api_results.summary["npv_contribution"]
+    )
+
+
+def test_api_accepts_a_scenario_object(small_scenario, tmp_path):
+    scenario = small_scenario.model_copy(update={"horizon_weeks": 4, "replications": 1})
+    results = sim.run(scenario, out=tmp_path, seed=3)
+    assert len(results.timeseries) == 4
+    assert (results.timeseries["seed"] == 3).all()
+
+
+def test_api_bad_scenario_raises_scenario_error(tmp_path):
+    with pytest.raises(sim.ScenarioError):
+        sim.run(BASELINE, overrides=["market.buyers=-1"], out=tmp_path)
+
+
+def test_repository_layout():
+    assert (ROOT / "scenarios" / "baseline.yaml").is_file()
+    assert (ROOT / "sim" / "__main__.py").is_file()

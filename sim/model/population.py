@@ -35,8 +35,10 @@ def geometric_weeks(
 ) -> np.ndarray:
     """Weeks until the next event of a weekly Bernoulli(p) process (>= 1); NEVER if p = 0."""
     p = np.broadcast_to(np.asarray(p_weekly, dtype=float), (size,))
-    weeks = np.full(size, NEVER, dtype=np.int64)
     live = p > 0
+    if live.all():  # the usual case: the same draws without masking
+        return np.minimum(rng.geometric(p), NEVER)
+    weeks = np.full(size, NEVER, dtype=np.int64)
     weeks[live] = rng.geometric(p[live])
     return np.minimum(weeks, NEVER)
 

@@ -23,6 +23,7 @@ from sim.scenario.loader import load_scenario, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
 
 BASELINE = SCENARIOS / "baseline.yaml"
+SMALL_REPS = ("reps.field.count=4", "reps.inside.count=2")
 DIRECT_SHIFT = SCENARIOS / "direct_shift.yaml"
 TRADE_PROMOTIONS = SCENARIOS / "trade_promotions.yaml"
 
@@ -626,3 +627,63 @@ def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
     np.testing.assert_allclose(
         rows["gross_margin"], units_sold * (50 * 0.97 - 20), rtol=1e-9, atol=1e-6
     )
+
+
+# --------------------------------------------------------------------------- edge configurations
+
+EDGE_BASE = ("market.buyers=500", "market.prospects=50", "horizon_weeks=30")
+EDGE_CASES = {
+    "no_distributors": (BASELINE, ["distributors.count=0"]),
+    "no_reps": (BASELINE, ["reps.field.count=0", "reps.inside.count=0"]),
+    "one_buyer": (BASELINE, ["market.buyers=1"]),
+    "one_week": (BASELINE, ["horizon_weeks=1"]),
+    "prospecting_without_prospects": (
+        BASELINE,
+        [
+            "market.prospects=0",
+            "reps.field.prospecting_share=0.5",
+            "reps.inside.prospecting_share=1",
+        ],
+    ),
+    "every_distributor_exits_with_deal_registration": (
+        DIRECT_SHIFT,
+        [
+            "distributors.count=2",
+            "distributors.exit_after_weeks=1",
+            "distributors.exit_threat=0",
+            "distributors.exit_profit_ratio=1",
+            "policy.deal_registration=true",
+            "policy.distributor_referral_fee=0.1",
+            "policy.channel_plan.0.start_week=1",
+        ],
+    ),
+    "one_channel_per_segment": (
+        BASELINE,
+        [
+            "market.segments.0.channels=[field]",
+            "market.segments.1.channels=[inside]",
+            "market.segments.2.channels=[ecommerce]",
+        ],
+    ),
+    "aggressive_campaign": (
+        BASELINE,
+        [
+            "campaigns=[{name: c, reach: 1.0, offer_discount: 0.5, adoption_boost_annual: 5,"
+            " medium: direct_mail, channel: field, cost_weekly: 100}]"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_edge_configurations_run_and_balance(case):
+    path, overrides = EDGE_CASES[case]
+    scenario = load_scenario(path, [*SMALL_REPS, *EDGE_BASE, *overrides])
+    model = run_model(scenario, seed=1)
+    rows = model.ledger.rows
+    assert all(np.isfinite(values).all() for values in rows.values())
+    assert_identities(rows, model.initial_channel_inventory_units)
+    if case.startswith("every_distributor_exits"):
+        assert rows["distributors_active"][-1] == 0
+        assert rows["channel_inventory_units"][-1] == 0
+        assert rows["sell_through_units"][-1] == 0  # nobody left to sell through

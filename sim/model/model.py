@@ -36,6 +36,7 @@ from sim.model.population import (
     choose_channels,
     create_population,
     geometric_weeks,
+    rows_any,
     weekly_probability,
 )
 from sim.scenario.schema import CHANNELS, Scenario
@@ -496,7 +497,7 @@ class ChannelModel(mesa.Model):
             needs.incidents += unresolved
             return unresolved
 
-        double = assisted & touched[:, ASSISTED].any(axis=1)
+        double = assisted & rows_any(touched & ASSISTED)
         wasted = incident("double_coverage", double)
         calls = touched[wasted][:, [FIELD, INSIDE]].sum(axis=0)
         self.ledger.book(
@@ -507,8 +508,8 @@ class ChannelModel(mesa.Model):
         prices = self._prices(b, needs.product)
         # The buyer saw a lower price from another of our channels than the one it pays.
         undercut = prices < needs.price[:, None] - self.price_tolerance
-        incident("contradictory_price", (touched & undercut).any(axis=1))
-        incident("repeated_information", assisted & touched.any(axis=1))
+        incident("contradictory_price", rows_any(touched & undercut))
+        incident("repeated_information", assisted & rows_any(touched))
 
         has_rep = (pop.field_rep[b] >= 0) | (pop.inside_rep[b] >= 0)
         if sc.policy.rep_compensation == "channel_specific":

@@ -194,3 +194,18 @@ def choose_channels(
     total = cumulative[-1]
     choice = (cumulative < uniform * total).sum(axis=0)
     return np.where(total > 0, np.minimum(choice, k - 1), -1)
+
+
+def rows_any(mask: np.ndarray) -> np.ndarray:
+    """Row-wise ``any`` of an (n, k) boolean array: ``mask.any(axis=1)``, fast.
+
+    numpy reduces a short last axis slowly (~90 ns a row for k = 4); a C-contiguous boolean
+    row of 1, 2, 4 or 8 bytes is read as one unsigned integer instead (~1 ns a row).
+    """
+    n, k = mask.shape
+    if mask.dtype == np.bool_ and mask.flags.c_contiguous and k in (1, 2, 4, 8):
+        return mask.view(f"u{k}").reshape(n) != 0
+    result = np.zeros(n, dtype=bool)
+    for j in range(k):
+        result |= mask[:, j]
+    return result

@@ -323,3 +323,46 @@ def test_api_bad_scenario_raises_scenario_error(tmp_path):
 def test_repository_layout():
     assert (ROOT / "scenarios" / "baseline.yaml").is_file()
     assert (ROOT / "sim" / "__main__.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["validate"],
+        ["run"],
+        ["run", "{tmp}/nope.yaml", "--out", "{tmp}/o"],
+        ["run", str(BASELINE), "--set", "market.buyers=300", "--out", "{tmp}/a_file"],
+        ["validate", "{tmp}"],
+    ],
+    ids=["unknown-command", "validate-no-arg", "run-no-arg", "missing", "out-is-file", "dir"],
+)
+def test_bad_input_exits_2(args, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_summary_is_computed_from_the_timeseries(api_results):
+    """Each summary.csv row recomputed by hand from its replication's weekly rows."""
+    rate = sim.load_scenario(BASELINE).discount_rate_annual
+    ts, summary = api_results.timeseries, api_results.summary
+    for replication, weekly in ts.groupby("replication"):
+        row = summary[summary["replication"] == replication].iloc[0]
+        weekly = weekly.sort_values("week")
+        discount = (1.0 + rate) ** (-weekly["week"].to_numpy() / 52.0)
+        npv = float((weekly["contribution_margin"].to_numpy() * discount).sum())
+        assert row["npv_contribution"] == pytest.approx(npv, rel=1e-12)
+        for column in ("revenue", "contribution_margin", "cost_to_serve", "sell_in_units"):
+            assert row[column] == pytest.approx(weekly[column].sum(), rel=1e-12)
+        share = weekly["revenue_ecommerce"].sum() / weekly["revenue"].sum()
+        assert row["ecommerce_revenue_share"] == pytest.approx(share, rel=1e-12)
+        last = weekly.iloc[-1]
+        assert row["churned_customers"] == last["churned_customers"]
+        assert row["channel_inventory_units_end"] == last["channel_inventory_units"]
+        assert row["distributors_active_end"] == last["distributors_active"]
+        ever = last["active_customers"] + last["churned_customers"]
+        churn = 1 - (1 - last["churned_customers"] / ever) ** (52 / len(weekly))
+        assert row["churn_rate_annual"] == pytest.approx(churn, rel=1e-12)

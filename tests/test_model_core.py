@@ -3,11 +3,15 @@
 - reproducibility: one SeedSequence per run, replications independent of each other;
 - accounting identities of the weekly ledger, every week;
 - Bass diffusion of e-commerce adoption against the mean-field recursion and the closed form;
-- churn survival against (1 - base_churn_annual) ** (t / 52);
-- every shipped scenario (and each of its variants) runs.
+- churn survival against (1 - base_churn_annual) ** (t / 52), and the effort multiplier;
+- need arrivals against 1 - exp(-orders_per_year / 52);
+- sell-in, sell-through rebates and e-commerce revenue against sums computed here;
+- every shipped scenario (and each of its variants) runs, as do edge configurations.
 """
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,12 @@ TRADE_PROMOTIONS = SCENARIOS / "trade_promotions.yaml"
 
 
 def test_same_seed_same_outputs(small_scenario):
+    # Global generators in different states must not matter: all randomness is the run's own.
+    random.seed(1)
+    np.random.seed(1)
     a = run_model(small_scenario, seed=11).ledger.rows
+    random.seed(2)
+    np.random.seed(2)
     b = run_model(small_scenario, seed=11).ledger.rows
     assert a.keys() == b.keys()
     for name in a:

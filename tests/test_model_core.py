@@ -21,7 +21,7 @@ from conftest import SCENARIOS, run_model, small
 from sim.experiments.runner import RunKey, RunOutput, simulate
 from sim.model.ledger import CONFLICT_TYPES, METRICS
 from sim.model.model import ChannelModel
-from sim.model.population import ACTIVE, CHURNED, weekly_probability
+from sim.model.population import ACTIVE, CHURNED, PROSPECT, weekly_probability
 from sim.results.tables import run_frame, summarise
 from sim.scenario.loader import load_scenario, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
@@ -696,3 +696,65 @@ def test_edge_configurations_run_and_balance(case):
         assert rows["distributors_active"][-1] == 0
         assert rows["channel_inventory_units"][-1] == 0
         assert rows["sell_through_units"][-1] == 0  # nobody left to sell through
+
+
+# --------------------------------------------------------------------------- campaigns, conflict
+
+
+@pytest.mark.parametrize(("medium", "reaches_opted_out"), [("email", False), ("direct_mail", True)])
+def test_campaigns_respect_do_not_email(medium, reaches_opted_out):
+    """Bass off, no initial adopters: only touched buyers can adopt, and email skips opt-outs."""
+    segments = len(load_scenario(BASELINE).market.segments)
+    scenario = small(
+        BASELINE,
+        "market.buyers=4000",
+        "market.ecommerce_adoption.p=0",
+        "market.ecommerce_adoption.q=0",
+        "policy.channel_plan=[]",
+        "horizon_weeks=3",
+        *(f"market.segments.{i}.digital_adopters_initial=0" for i in range(segments)),
+        *(f"market.segments.{i}.do_not_email=0.3" for i in range(segments)),
+        f"campaigns=[{{name: c, medium: {medium}, start_week: 2, weeks: 1, reach: 1.0,"
+        " adoption_boost_annual: 2000, cost_weekly: 1234.5}]",
+    )
+    model = run_model(scenario, seed=3)
+    pop = model.population
+    rows = model.ledger.rows
+    np.testing.assert_array_equal(rows["campaign_costs"], [0.0, 1234.5, 0.0])
+    assert rows["ecommerce_adopters_share"][0] == 0.0  # nothing before the campaign
+    active = pop.status == ACTIVE
+    opted_out = pop.do_not_email & active
+    assert opted_out.sum() > 500
+    assert pop.adopter[active & ~pop.do_not_email].mean() > 0.99
+    assert pop.adopter[opted_out].any() == reaches_opted_out
+    assert not pop.adopter[pop.status == PROSPECT].any()  # only customers are touched
+
+
+def test_full_orchestration_resolves_every_resolvable_conflict():
+    scenario = small(
+        DIRECT_SHIFT,
+        "policy.coordination=orchestrated",
+        "policy.orchestration_coverage=1",
+        "horizon_weeks=30",
+    )
+    rows = run_model(scenario, seed=6).ledger.rows
+    for kind in CONFLICT_TYPES:
+        if kind != "account_taken_direct":
+            assert rows[f"conflicts_{kind}"].sum() == 0, kind
+    assert rows["conflicts_resolved"].sum() > 0
+    assert rows["conflicts_account_taken_direct"].sum() > 0  # not resolvable by design
+    taken = rows["conflicts_account_taken_direct"]
+    np.testing.assert_array_equal(rows["conflict_incidents"], taken)
+
+
+def test_siloed_firm_counts_the_conflicts_orchestration_would_resolve():
+    rows = run_model(small(DIRECT_SHIFT, "horizon_weeks=30"), seed=6).ledger.rows
+    assert rows["conflicts_resolved"].sum() == 0
+    for kind in ("double_coverage", "repeated_information", "rep_vs_web_credit"):
+        assert rows[f"conflicts_{kind}"].sum() > 0, kind
+
+
+def test_channel_neutral_pay_removes_rep_vs_web_fights():
+    scenario = small(DIRECT_SHIFT, "policy.rep_compensation=channel_neutral", "horizon_weeks=30")
+    rows = run_model(scenario, seed=6).ledger.rows
+    assert rows["conflicts_rep_vs_web_credit"].sum() == 0

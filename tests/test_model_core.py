@@ -21,7 +21,17 @@ from conftest import SCENARIOS, run_model, small
 from sim.experiments.runner import RunKey, RunOutput, simulate
 from sim.model.ledger import CONFLICT_TYPES, METRICS
 from sim.model.model import ChannelModel
-from sim.model.population import ACTIVE, CHURNED, PROSPECT, weekly_probability
+from sim.model.policy import ChannelPlan
+from sim.model.population import (
+    ACTIVE,
+    CHURNED,
+    DISTRIBUTOR,
+    ECOMMERCE,
+    FIELD,
+    INSIDE,
+    PROSPECT,
+    weekly_probability,
+)
 from sim.results.tables import run_frame, summarise
 from sim.scenario.loader import load_scenario, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
@@ -758,3 +768,52 @@ def test_channel_neutral_pay_removes_rep_vs_web_fights():
     scenario = small(DIRECT_SHIFT, "policy.rep_compensation=channel_neutral", "horizon_weeks=30")
     rows = run_model(scenario, seed=6).ledger.rows
     assert rows["conflicts_rep_vs_web_credit"].sum() == 0
+
+
+# --------------------------------------------------------------------------- channel plan
+
+
+def test_channel_plan_ramps_linearly():
+    scenario = load_scenario(DIRECT_SHIFT, ["policy.channel_plan.0.ramp_weeks=4"])
+    plan = ChannelPlan(scenario)
+    share = {week: plan.moved_share(week)[0] for week in (1, 12, 13, 14, 16, 17, 100)}
+    assert share[1] == share[12] == 0.0
+    assert share[13] == pytest.approx(0.6 * 1 / 4)
+    assert share[14] == pytest.approx(0.6 * 2 / 4)
+    assert share[16] == share[17] == share[100] == pytest.approx(0.6)
+    instant = ChannelPlan(load_scenario(DIRECT_SHIFT, ["policy.channel_plan.0.ramp_weeks=0"]))
+    assert instant.moved_share(12)[0] == 0.0 and instant.moved_share(13)[0] == pytest.approx(0.6)
+
+
+def test_channel_plan_redirects_the_planned_share():
+    """Rows on the same product x segment x source take disjoint key ranges."""
+    scenario = load_scenario(
+        BASELINE,
+        [
+            "policy.channel_plan=["
+            "{product: valves, segment: mid_market, from: distributor, to: ecommerce,"
+            " start_week: 1, share: 0.3},"
+            "{product: valves, segment: mid_market, from: distributor, to: inside,"
+            " start_week: 1, share: 0.5}]"
+        ],
+    )
+    plan = ChannelPlan(scenario)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    segment = np.full(n, 1)  # mid_market
+    product = np.full(n, 1)  # valves
+    chosen = rng.choice([FIELD, DISTRIBUTOR], size=n)
+    key = rng.random(n)
+    channel, moved = plan.redirect(5, segment, product, chosen, key)
+    at_distributor = chosen == DISTRIBUTOR
+    assert not moved[~at_distributor].any()
+    np.testing.assert_array_equal(channel[~at_distributor], chosen[~at_distributor])
+    for target, share in ((ECOMMERCE, 0.3), (INSIDE, 0.5)):
+        observed = np.mean(channel[at_distributor] == target)
+        sd = np.sqrt(share * (1 - share) / at_distributor.sum())
+        assert abs(observed - share) < 4.5 * sd
+    np.testing.assert_array_equal(moved, channel != chosen)
+    # Another product or segment is untouched.
+    other, moved_other = plan.redirect(5, segment, np.full(n, 0), chosen, key)
+    assert not moved_other.any()
+    np.testing.assert_array_equal(other, chosen)

@@ -817,3 +817,44 @@ def test_channel_plan_redirects_the_planned_share():
     other, moved_other = plan.redirect(5, segment, np.full(n, 0), chosen, key)
     assert not moved_other.any()
     np.testing.assert_array_equal(other, chosen)
+
+
+# --------------------------------------------------------------------------- accounts, reps
+
+
+def test_inbound_accounts_arrive_as_a_poisson_process():
+    """No churn, no prospecting: new accounts per year = inbound_accounts_annual x initial."""
+    buyers, inbound, weeks = 2000, 0.5, 52
+    scenario = small(
+        BASELINE,
+        f"market.buyers={buyers}",
+        "market.prospects=3000",
+        f"market.inbound_accounts_annual={inbound}",
+        "market.base_churn_annual=0",
+        "distributors.exit_churn_share=0",
+        f"horizon_weeks={weeks}",
+    )
+    rows = run_model(scenario, seed=17).ledger.rows
+    won = rows["active_customers"] - buyers
+    assert (np.diff(won) >= 0).all()
+    mean = inbound * buyers * weeks / 52
+    assert abs(won[-1] - mean) < 4.5 * np.sqrt(mean)
+    assert rows["won_referral"].sum() == rows["won_outbound"].sum() == 0
+
+
+def test_rep_selling_time_is_the_selling_share_without_conflicts():
+    """Integer call capacities, every conflict resolved: reps sell exactly their selling time."""
+    scenario = small(
+        BASELINE,
+        "policy.coordination=orchestrated",
+        "policy.orchestration_coverage=1",
+        "reps.field.selling_time=0.3",
+        "reps.inside.selling_time=0.3",
+        "horizon_weeks=12",
+    )
+    rows = run_model(scenario, seed=2).ledger.rows
+    np.testing.assert_allclose(rows["rep_selling_time"], 0.3, rtol=1e-12)
+    siloed = small(BASELINE, "horizon_weeks=12")
+    rows = run_model(siloed, seed=2).ledger.rows
+    assert (rows["rep_selling_time"] <= 0.3 + 1e-12).all()
+    assert rows["rep_selling_time"].mean() < 0.3  # conflicts eat selling time

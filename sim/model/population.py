@@ -90,7 +90,8 @@ class Population:
     def age_relationships(self, buyers: np.ndarray, week: int, half_life_weeks: float) -> None:
         """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing)."""
         elapsed = week - self.relationship_week[buyers]
-        self.relationship[buyers] *= np.exp2(-elapsed / half_life_weeks)[:, None].astype(np.float32)
+        factor = np.exp2(-elapsed / half_life_weeks)[:, None].astype(np.float32)
+        self.relationship[buyers] = np.take(self.relationship, buyers, axis=0) * factor
         self.relationship_week[buyers] = week
 
 

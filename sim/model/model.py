@@ -36,7 +36,9 @@ from sim.model.population import (
     choose_channels,
     create_population,
     geometric_weeks,
+    put_cells,
     rows_any,
+    take_cells,
     weekly_probability,
 )
 from sim.scenario.schema import CHANNELS, Scenario
@@ -308,7 +310,7 @@ class ChannelModel(mesa.Model):
             choice_rng.random(len(buyer)),
         )
         ours = (choice >= 0) & (choice < COMPETITOR)
-        lost_units = pop.units_per_order[buyer[~ours], product[~ours]].sum()
+        lost_units = take_cells(pop.units_per_order, buyer[~ours], product[~ours]).sum()
         # np.compress filters rows of 2-D arrays ~7x faster than boolean indexing, same rows
         buyer, product, choice = buyer[ours], product[ours], choice[ours]
         open_ = np.compress(ours, open_, axis=0)
@@ -319,7 +321,7 @@ class ChannelModel(mesa.Model):
             < self.scenario.market.journey.extra_touch_prob
         )
         touched[np.arange(len(buyer)), channel] = False
-        units = pop.units_per_order[buyer, product].astype(float)
+        units = take_cells(pop.units_per_order, buyer, product).astype(float)
         keep = self._distributor_keeps(buyer, channel)
         self.ledger.book("lost_to_competitor_units", lost_units + units[~keep].sum())
         return Needs(
@@ -403,9 +405,14 @@ class ChannelModel(mesa.Model):
             + choice.relationship_weight * np.take(pop.relationship, buyer, axis=0)
             - choice.effort_weight * effort * ASSISTED
         )
-        current = pop.current_channel[buyer, product]
+        current = take_cells(pop.current_channel, buyer, product)
         habit = np.flatnonzero(current >= 0)
-        utility[habit, current[habit]] += choice.habit_weight
+        put_cells(
+            utility,
+            habit,
+            current[habit],
+            take_cells(utility, habit, current[habit]) + choice.habit_weight,
+        )
         utility[:, ECOMMERCE] -= choice.non_adopter_ecommerce_penalty * ~pop.adopter[buyer]
         if self.scenario.distributors.digital_ordering:
             utility[:, DISTRIBUTOR] += choice.digital_ordering_utility * pop.adopter[buyer]
@@ -437,7 +444,7 @@ class ChannelModel(mesa.Model):
         newly_online = forced[(channel[moved] == ECOMMERCE) & ~pop.adopter[forced]]
         pop.adopter[newly_online] = True
         effort = self.scenario.market.choice.forced_switch_effort
-        current = pop.current_channel[buyer, product]
+        current = take_cells(pop.current_channel, buyer, product)
         switched = moved & (current != channel)
         pop.effort[buyer[switched]] = np.minimum(1.0, pop.effort[buyer[switched]] + effort)
         return channel, switched & (current == DISTRIBUTOR)
@@ -588,9 +595,9 @@ class ChannelModel(mesa.Model):
         pop.quote_channel[b[assisted_direct]] = c[assisted_direct]
         pop.quote_price[b[assisted_direct]] = needs.price[assisted_direct]
         pop.quote_week[b[assisted_direct]] = self.week
-        rel = pop.relationship[b, c]
-        pop.relationship[b, c] = rel + self.order_lift * (1.0 - rel)
-        pop.current_channel[b, p] = c
+        rel = take_cells(pop.relationship, b, c)
+        put_cells(pop.relationship, b, c, rel + self.order_lift * (1.0 - rel))
+        put_cells(pop.current_channel, b, p, c)
 
     def _book_rebates(self, needs: Needs, served_units: np.ndarray) -> None:
         """Sell-through promotion payments and deal-registration margin, paid to distributors."""

@@ -210,3 +210,13 @@ def rows_any(mask: np.ndarray) -> np.ndarray:
     for j in range(k):
         result |= mask[:, j]
     return result
+
+
+def take_cells(table: np.ndarray, row: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """``table[row, column]`` of a 2-D array, read by flat index (faster than tuple indexing)."""
+    return np.take(table, np.asarray(row, dtype=np.intp) * table.shape[1] + column)
+
+
+def put_cells(table: np.ndarray, row: np.ndarray, column: np.ndarray, values: np.ndarray) -> None:
+    """``table[row, column] = values`` of a 2-D array, written in place by flat index."""
+    np.put(table, np.asarray(row, dtype=np.intp) * table.shape[1] + column, values)

@@ -324,16 +324,21 @@ class ChannelModel(mesa.Model):
         units = take_cells(pop.units_per_order, buyer, product).astype(float)
         keep = self._distributor_keeps(buyer, channel)
         self.ledger.book("lost_to_competitor_units", lost_units + units[~keep].sum())
+        if not keep.all():  # drop the needs a distributor sold from a competitor's line
+            buyer, product, units, channel, price, taken = (
+                x[keep] for x in (buyer, product, units, channel, price, taken)
+            )
+            touched = np.compress(keep, touched, axis=0)
         return Needs(
-            buyer=buyer[keep],
-            product=product[keep],
-            units=units[keep],
-            channel=channel[keep],
-            price=price[keep],
-            touched=np.compress(keep, touched, axis=0),
-            filled=np.ones(int(keep.sum())),
-            incidents=np.zeros(int(keep.sum())),
-            taken=taken[keep],
+            buyer=buyer,
+            product=product,
+            units=units,
+            channel=channel,
+            price=price,
+            touched=touched,
+            filled=np.ones(len(buyer)),
+            incidents=np.zeros(len(buyer)),
+            taken=taken,
         )
 
     def _adopt_ecommerce(self) -> None:

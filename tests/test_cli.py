@@ -14,7 +14,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -298,14 +297,6 @@ def test_rerun_resumes_with_identical_output(api_results):
     again = sim.run(BASELINE, overrides=[*SMALL, "horizon_weeks=10"], out=api_results.path)
     assert again.manifest["resumed_runs"] == 2
     pd.testing.assert_frame_equal(again.timeseries, api_results.timeseries)
-
-
-def test_workers_do_not_change_outputs(api_results, tmp_path):
-    parallel = sim.run(BASELINE, overrides=[*SMALL, "horizon_weeks=10"], out=tmp_path, workers=2)
-    pd.testing.assert_frame_equal(parallel.timeseries, api_results.timeseries)
-    np.testing.assert_array_equal(
-        parallel.summary["npv_contribution"], api_results.summary["npv_contribution"]
-    )
 
 
 def test_api_accepts_a_scenario_object(small_scenario, tmp_path):

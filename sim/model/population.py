@@ -9,6 +9,7 @@ only touches the buyers that have something happening (see docs/ODD.md, "Schedul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,6 +24,12 @@ PROSPECT, ACTIVE, CHURNED = 0, 1, 2
 FIELD, INSIDE, DISTRIBUTOR, ECOMMERCE = range(len(CHANNELS))
 ASSISTED = np.array([True, True, True, False])
 """Channels where a person serves the buyer."""
+
+
+@lru_cache(maxsize=8)
+def _decay_factors(half_life_weeks: float) -> np.ndarray:
+    """float32 ``2 ** (-k / half_life_weeks)`` for k = 0 .. NEVER weeks (a lookup, not exp2)."""
+    return np.exp2(-np.arange(NEVER + 1) / half_life_weeks).astype(np.float32)
 
 
 def weekly_probability(rate_annual: np.ndarray | float) -> np.ndarray | float:
@@ -90,7 +97,7 @@ class Population:
     def age_relationships(self, buyers: np.ndarray, week: int, half_life_weeks: float) -> None:
         """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing)."""
         elapsed = week - self.relationship_week[buyers]
-        factor = np.exp2(-elapsed / half_life_weeks)[:, None].astype(np.float32)
+        factor = _decay_factors(half_life_weeks)[elapsed][:, None]
         self.relationship[buyers] = np.take(self.relationship, buyers, axis=0) * factor
         self.relationship_week[buyers] = week
 

@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sim.dashboard.live import SCENARIOS_ENV
+
 APP = Path(__file__).with_name("app.py")
 """The Solara page module."""
-
-SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
-"""Environment variable through which the server tells the app where scenario files are."""
 
 
 def command(*, host: str = "127.0.0.1", port: int = 8765) -> list[str]:
@@ -55,6 +54,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = 
             f"{folder}: no scenario files (*.yaml) here; run from the project folder "
             "or pass --scenarios DIR"
         )
+    _ensure_assets()
     print(f"channel-sim dashboard on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     child = subprocess.Popen(command(host=host, port=port), env=environment(folder))
     try:
@@ -66,3 +66,19 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = 
         except subprocess.TimeoutExpired:
             child.kill()
         return 0
+
+
+def _ensure_assets() -> None:
+    """Install Solara's front-end files if missing, so the page needs no network."""
+    from sim.dashboard import assets
+
+    if not assets.missing():
+        return
+    try:
+        assets.install()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(
+            f"warning: Solara's front-end files are missing and could not be installed ({exc}); "
+            "the page will try the network. Run scripts/setup-browser.sh once with a network.",
+            file=sys.stderr,
+        )

@@ -125,7 +125,8 @@ class Money:
 
 
 @contextmanager
-def _style() -> Any:
+def style() -> Any:
+    """Apply the local style (:data:`RC`) inside a ``with`` block."""
     with mpl.rc_context(RC):
         yield
 
@@ -244,7 +245,7 @@ def overview_figures(
         ``channel_stock``, ``conflicts``, ``ecommerce`` -> Figure.
     """
     runs = timeseries.groupby(run_columns(timeseries)).ngroups
-    with _style():
+    with style():
         figures = {
             "revenue_by_channel": _revenue_by_channel(timeseries),
             "contribution_margin": _contribution_margin(timeseries, discount_rate_annual),
@@ -438,7 +439,7 @@ def comparison_figures(
     colours = variant_colours(names)
     by_variant = {v: timeseries[timeseries["variant"] == v] for v in names}
     runs = by_variant[reference].groupby(run_columns(timeseries)).ngroups
-    with _style():
+    with style():
         figures = {
             "compare_contribution_margin": _compare_margin(
                 by_variant, colours, discount_rate_annual
@@ -616,7 +617,7 @@ def save(figures: Mapping[str, Figure], folder: Path, *, prefix: str = "") -> di
     """Write each figure as PNG and SVG; return the PNG paths by figure name."""
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    with _style():
+    with style():
         for name, figure in figures.items():
             stem = folder / f"{prefix}{name}"
             figure.savefig(stem.with_suffix(".png"), dpi=120)

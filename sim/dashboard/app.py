@@ -1,0 +1,314 @@
+"""Workshop dashboard (Solara): two policies side by side, simulated live.
+
+Choose a scenario file, start each side (A, B) from one of its variants, move the policy
+levers, press **Run**: both models step a few weeks at a time with the same seed (common
+random numbers) and the charts and numbers update as the weeks go by.
+
+Served by ``channel-sim dashboard`` (``solara run sim/dashboard/app.py``); the scenario folder
+comes from ``$CHANNEL_SIM_SCENARIOS`` (default ``./scenarios``).
+"""
+
+# ruff: noqa: N802  (Solara components are CamelCase; the server looks for `Page`)
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import solara
+import solara.lab
+
+from sim.dashboard import live
+from sim.dashboard.charts import dashboard_png, nan_to_dash
+from sim.scenario.loader import ScenarioError
+from sim.scenario.schema import Scenario
+
+UPDATE_SECONDS = 0.8
+"""Simulate at least this long between two redraws (seconds)."""
+
+STEP_WEEKS = 2
+"""Weeks each side advances per inner step."""
+
+PREFERRED = ("direct_shift.yaml", "orchestration.yaml")
+"""Scenario offered first, if present."""
+
+
+def _default_file(files: list[Path]) -> str:
+    names = [f.name for f in files]
+    for name in PREFERRED:
+        if name in names:
+            return name
+    return names[0] if names else ""
+
+
+FILES = live.scenario_files()
+scenario_name = solara.reactive(_default_file(FILES))
+buyers = solara.reactive(2_000)
+horizon = solara.reactive(104)
+seed = solara.reactive(1)
+variant = {"A": solara.reactive(live.BASE), "B": solara.reactive(live.BASE)}
+levers = {"A": solara.reactive(live.Levers()), "B": solara.reactive(live.Levers())}
+frames: solara.Reactive[dict[str, pd.DataFrame]] = solara.reactive({})
+chart: solara.Reactive[bytes | None] = solara.reactive(None)
+message = solara.reactive("")
+
+
+def _scenario(name: str) -> Scenario | None:
+    try:
+        return live.load(live.scenario_folder() / name)
+    except (ScenarioError, OSError) as exc:
+        message.set(f"Cannot load {name}: {exc}")
+        return None
+
+
+def _reset_sides(scenario: Scenario) -> None:
+    """A = the scenario as filed, B = its first variant (or the same)."""
+    names = live.variants_of(scenario)
+    choice = {"A": names[0], "B": names[1] if len(names) > 1 else names[0]}
+    for side, name in choice.items():
+        variant[side].set(name)
+        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+    frames.set({})
+    chart.set(None)
+
+
+def _label(side: str) -> str:
+    return f"{side}: {variant[side].value}"
+
+
+@solara.lab.task
+def simulate(scenario: Scenario, setup: dict[str, tuple[str, live.Levers]]) -> str:
+    """Step both sides to the horizon, publishing charts and numbers as it goes."""
+    runs: dict[str, live.LiveRun] = {}
+    try:
+        for side, (name, side_levers) in setup.items():
+            small = live.workshop_scenario(
+                scenario, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
+            )
+            runs[side] = live.LiveRun(small, seed.value)
+    except ScenarioError as exc:
+        message.set(str(exc))
+        return "error"
+    names = {side: f"{side}: {name}" for side, (name, _) in setup.items()}
+    started = time.monotonic()
+    while True:
+        tick = time.monotonic()
+        while time.monotonic() - tick < UPDATE_SECONDS and not all(r.done for r in runs.values()):
+            for run in runs.values():
+                run.advance(STEP_WEEKS)
+        if not simulate.is_current():
+            return "cancelled"
+        now = {side: run.frame() for side, run in runs.items()}
+        chart.set(dashboard_png(now, horizon_weeks=horizon.value, names=names))
+        frames.set(now)
+        week = min(r.week for r in runs.values())
+        message.set(f"week {week} of {horizon.value} · {time.monotonic() - started:.0f} s")
+        if all(r.done for r in runs.values()):
+            message.set(f"done: {week} weeks in {time.monotonic() - started:.0f} s")
+            return "done"
+
+
+@solara.component
+def LeverPanel(side: str, scenario: Scenario) -> None:
+    """The levers of one side, starting from one of the scenario's variants."""
+    current = levers[side].value
+
+    def set_lever(**change: Any) -> None:
+        levers[side].set(levers[side].value.with_(**change))
+
+    def choose_variant(name: str) -> None:
+        variant[side].set(name)
+        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+
+    with solara.Card(f"Policy {side}", classes=[f"policy-{side}"]):
+        solara.Select(
+            "Start from variant",
+            values=live.variants_of(scenario),
+            value=variant[side].value,
+            on_value=choose_variant,
+        )
+        if current.plan_share is not None:
+            solara.SliderFloat(
+                f"Migration share (channel plan): {current.plan_share:.0%}",
+                value=current.plan_share,
+                min=0.0,
+                max=1.0,
+                step=0.05,
+                on_value=lambda v: set_lever(plan_share=v),
+            )
+            solara.SliderInt(
+                f"Migration ramp: {current.ramp_weeks or 0} weeks",
+                value=current.ramp_weeks or 0,
+                min=0,
+                max=104,
+                on_value=lambda v: set_lever(ramp_weeks=v),
+            )
+        else:
+            solara.Text("No channel plan in this scenario.", style={"color": "#666"})
+        solara.ToggleButtonsSingle(
+            value=current.coordination,
+            values=["siloed", "orchestrated"],
+            on_value=lambda v: set_lever(coordination=v),
+        )
+        solara.SliderFloat(
+            f"Orchestration coverage: {current.orchestration_coverage:.0%}",
+            value=current.orchestration_coverage,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            on_value=lambda v: set_lever(orchestration_coverage=v),
+            disabled=current.coordination != "orchestrated",
+        )
+        solara.Select(
+            "Rep compensation",
+            values=["channel_specific", "channel_neutral"],
+            value=current.rep_compensation,
+            on_value=lambda v: set_lever(rep_compensation=v),
+        )
+        solara.SliderFloat(
+            f"Distributor referral fee: {current.distributor_referral_fee:.0%}",
+            value=current.distributor_referral_fee,
+            min=0.0,
+            max=0.20,
+            step=0.01,
+            on_value=lambda v: set_lever(distributor_referral_fee=v),
+        )
+        solara.Checkbox(
+            label="Deal registration",
+            value=current.deal_registration,
+            on_value=lambda v: set_lever(deal_registration=v),
+        )
+        if current.promotion_basis is not None:
+            solara.Select(
+                "Trade promotion basis",
+                values=["sell_in", "sell_through"],
+                value=current.promotion_basis,
+                on_value=lambda v: set_lever(promotion_basis=v),
+            )
+
+
+ROWS: tuple[tuple[str, str, float, str], ...] = (
+    ("contribution_margin", "Contribution margin so far (M)", 1e6, ",.2f"),
+    ("npv_contribution", "NPV of contribution so far (M)", 1e6, ",.2f"),
+    ("revenue", "Revenue so far (M)", 1e6, ",.2f"),
+    ("active_customers", "Active customers", 1, ",.0f"),
+    ("churned_customers", "Customers churned", 1, ",.0f"),
+    ("distributors_active", "Distributors active", 1, ",.0f"),
+    ("distributor_effort_mean", "Distributors' effort (0-1)", 1, ".2f"),
+    ("conflict_incidents", "Conflict incidents so far", 1, ",.0f"),
+    ("ecommerce_revenue_share", "E-commerce revenue share (%)", 0.01, ".1f"),
+)
+"""Numbers shown for A, B and B - A: key, label, divisor, format."""
+
+
+def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:
+    """The numbers table (A, B, B - A) as HTML."""
+    heads = {side: live.headline(frame, rate) for side, frame in current.items()}
+    cols = [s for s in ("A", "B") if s in heads]
+    cell = "padding:4px 14px;text-align:right;border-bottom:1px solid #ddd"
+    head = "".join(f'<th style="{cell}">{html.escape(_label(s))}</th>' for s in cols)
+    if len(cols) == 2:
+        head += f'<th style="{cell}">B − A</th>'
+    rows = []
+    for key, label, scale, fmt in ROWS:
+        values = [heads[s].get(key, float("nan")) / scale for s in cols]
+        cells = "".join(f'<td style="{cell}">{nan_to_dash(v, fmt)}</td>' for v in values)
+        if len(values) == 2:
+            diff = values[1] - values[0]
+            cells += f'<td style="{cell};font-weight:bold">{nan_to_dash(diff, "+" + fmt)}</td>'
+        rows.append(f'<tr><td style="{cell};text-align:left">{html.escape(label)}</td>{cells}</tr>')
+    return (
+        '<table id="numbers" style="border-collapse:collapse;font-size:18px">'
+        f'<thead><tr><th style="{cell};text-align:left">Metric</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+@solara.component
+def Page() -> None:
+    """The dashboard page."""
+    solara.Title("channel-sim workshop dashboard")
+    files = [f.name for f in live.scenario_files()]
+    scenario = solara.use_memo(lambda: _scenario(scenario_name.value), [scenario_name.value])
+
+    def on_load() -> None:
+        if scenario is not None:
+            _reset_sides(scenario)
+
+    solara.use_effect(on_load, [scenario_name.value])
+
+    solara.Style(
+        """
+        .v-application { font-size: 17px; }
+        .v-card__title { font-size: 1.3rem; font-weight: bold; }
+        .v-label, .v-select__selection { font-size: 16px !important; }
+        """
+    )
+    with solara.Column(style={"padding": "12px 20px"}):
+        solara.HTML(
+            tag="h1",
+            unsafe_innerHTML="Channel-shift workshop: policy A vs policy B",
+            style={"font-size": "2rem", "margin": "4px 0 8px"},
+        )
+        if not files:
+            solara.Error(
+                f"No scenario files in {live.scenario_folder()}: start the dashboard from the "
+                "project folder or pass --scenarios DIR."
+            )
+            return
+        with solara.Columns([1, 3]):
+            with solara.Column():
+                with solara.Card("Scenario"):
+                    solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
+                    if scenario is not None:
+                        solara.Text(scenario.description, style={"color": "#444"})
+                    solara.SliderInt(
+                        f"Buyer accounts: {buyers.value:,}",
+                        value=buyers,
+                        min=500,
+                        max=10_000,
+                        step=500,
+                    )
+                    solara.SliderInt(
+                        f"Weeks: {horizon.value}", value=horizon, min=13, max=260, step=13
+                    )
+                    solara.InputInt("Seed", value=seed)
+                    with solara.Row():
+                        solara.Button(
+                            "Run",
+                            color="primary",
+                            icon_name="mdi-play",
+                            disabled=scenario is None or simulate.pending,
+                            on_click=lambda: simulate(
+                                scenario,
+                                {s: (variant[s].value, levers[s].value) for s in ("A", "B")},
+                            ),
+                        )
+                        solara.Button(
+                            "Stop",
+                            icon_name="mdi-stop",
+                            disabled=not simulate.pending,
+                            on_click=simulate.cancel,
+                        )
+                    solara.Text(message.value, classes=["run-status"])
+                if scenario is not None:
+                    LeverPanel("A", scenario)
+                    LeverPanel("B", scenario)
+            with solara.Column():
+                if frames.value and scenario is not None:
+                    solara.HTML(
+                        tag="div",
+                        unsafe_innerHTML=numbers_html(frames.value, scenario.discount_rate_annual),
+                    )
+                else:
+                    solara.Info("Set the levers of A and B, then press Run.")
+                if chart.value is not None:
+                    solara.Image(chart.value, width="100%", classes=["live-chart"])
+                solara.Text(
+                    "Same seed for A and B (common random numbers). Reps and prospects are "
+                    "scaled with the buyer accounts; weekly flows are 4-week moving averages.",
+                    style={"color": "#666", "font-size": "14px"},
+                )

@@ -1,0 +1,212 @@
+"""The dashboard's engine, free of any UI: scenario + levers -> a model stepped live.
+
+A workshop moves a handful of policy levers; :func:`workshop_scenario` turns a scenario file,
+one of its variants and the levers into a validated :class:`~sim.scenario.schema.Scenario`,
+scaled down so that it runs live (fewer buyer accounts, with reps and prospects scaled in
+proportion so coverage per account stays as in the file). :class:`LiveRun` steps a
+:class:`~sim.model.ChannelModel` a few weeks at a time and exposes the weeks done so far.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sim.model.ledger import METRICS
+from sim.model.model import ChannelModel
+from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.schema import Scenario
+
+SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
+"""Environment variable naming the folder of scenario files (set by ``channel-sim dashboard``)."""
+
+BASE = "baseline"
+"""Name of the unchanged scenario among the variants offered."""
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The policy levers a workshop moves (SPEC §4 ``policy.*``).
+
+    ``plan_share`` and ``ramp_weeks`` apply to every entry of ``policy.channel_plan`` and
+    ``promotion_basis`` to every trade promotion; ``None`` where the scenario has none.
+    """
+
+    plan_share: float | None = None
+    ramp_weeks: int | None = None
+    coordination: Literal["siloed", "orchestrated"] = "siloed"
+    orchestration_coverage: float = 0.0
+    rep_compensation: Literal["channel_specific", "channel_neutral"] = "channel_specific"
+    distributor_referral_fee: float = 0.0
+    deal_registration: bool = False
+    promotion_basis: Literal["sell_in", "sell_through"] | None = None
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Levers:
+        """The levers as the scenario sets them (first plan entry, first promotion)."""
+        policy = scenario.policy
+        plan = policy.channel_plan
+        promotions = policy.trade_promotions
+        return cls(
+            plan_share=plan[0].share if plan else None,
+            ramp_weeks=plan[0].ramp_weeks if plan else None,
+            coordination=policy.coordination,
+            orchestration_coverage=policy.orchestration_coverage,
+            rep_compensation=policy.rep_compensation,
+            distributor_referral_fee=policy.distributor_referral_fee,
+            deal_registration=policy.deal_registration,
+            promotion_basis=promotions[0].basis if promotions else None,
+        )
+
+    def changes(self, scenario: Scenario) -> dict[str, Any]:
+        """``key.path: value`` overrides that set these levers on ``scenario``."""
+        out: dict[str, Any] = {
+            "policy.coordination": self.coordination,
+            "policy.orchestration_coverage": self.orchestration_coverage,
+            "policy.rep_compensation": self.rep_compensation,
+            "policy.distributor_referral_fee": self.distributor_referral_fee,
+            "policy.deal_registration": self.deal_registration,
+        }
+        for i in range(len(scenario.policy.channel_plan)):
+            if self.plan_share is not None:
+                out[f"policy.channel_plan.{i}.share"] = self.plan_share
+            if self.ramp_weeks is not None:
+                out[f"policy.channel_plan.{i}.ramp_weeks"] = self.ramp_weeks
+        if self.promotion_basis is not None:
+            for i in range(len(scenario.policy.trade_promotions)):
+                out[f"policy.trade_promotions.{i}.basis"] = self.promotion_basis
+        return out
+
+    def with_(self, **changes: Any) -> Levers:
+        """A copy with some levers changed."""
+        return replace(self, **changes)
+
+    def describe(self) -> dict[str, Any]:
+        """The levers as a plain dict (for display)."""
+        return asdict(self)
+
+
+def scenario_folder() -> Path:
+    """Where scenario files are: ``$CHANNEL_SIM_SCENARIOS``, else ``./scenarios``."""
+    return Path(os.environ.get(SCENARIOS_ENV, "scenarios"))
+
+
+def scenario_files(folder: str | Path | None = None) -> list[Path]:
+    """Scenario files offered, sorted by name (``*.yaml``)."""
+    return sorted(Path(folder or scenario_folder()).glob("*.yaml"))
+
+
+def variants_of(scenario: Scenario) -> list[str]:
+    """Variant names of a scenario: ``baseline`` (unchanged) first, then its variants."""
+    return [BASE, *[v for v in scenario.variants if v != BASE]]
+
+
+def variant_scenario(scenario: Scenario, variant: str) -> Scenario:
+    """The scenario with one variant's changes applied (``baseline``: unchanged)."""
+    changes = scenario.variants.get(variant, {})
+    if variant == BASE and not changes:
+        return scenario
+    return variant_of(scenario, variant, changes)
+
+
+def workshop_scenario(
+    scenario: Scenario,
+    variant: str,
+    levers: Levers,
+    *,
+    buyers: int = 2_000,
+    horizon_weeks: int = 104,
+) -> Scenario:
+    """One side of the dashboard: a variant of ``scenario``, the levers, scaled to ``buyers``.
+
+    Reps and prospects are scaled by ``buyers / market.buyers`` (at least one rep in a team
+    that has any), so each rep covers as many accounts as in the file; distributors keep
+    their number.
+    """
+    base = variant_scenario(scenario, variant)
+    factor = buyers / base.market.buyers
+    changes: dict[str, Any] = {
+        **scenario.variants.get(variant, {}),
+        "market.buyers": int(buyers),
+        "market.prospects": round(base.market.prospects * factor),
+        "horizon_weeks": int(horizon_weeks),
+        **levers.changes(base),
+    }
+    for team in ("field", "inside"):
+        count = getattr(base.reps, team).count
+        if count:
+            changes[f"reps.{team}.count"] = max(1, math.ceil(count * factor))
+    return variant_of(scenario, variant, changes)
+
+
+def load(path: str | Path) -> Scenario:
+    """Load a scenario file (raises ``ScenarioError`` with a readable message)."""
+    return load_scenario(path)
+
+
+class LiveRun:
+    """A model stepped a few weeks at a time, its weekly metrics readable at any point.
+
+    Parameters
+    ----------
+    scenario
+        A validated (small) scenario.
+    seed
+        Root seed; both sides of an A/B comparison use the same one (common random numbers).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.model = ChannelModel(scenario, seed)
+
+    @property
+    def week(self) -> int:
+        """Weeks simulated so far."""
+        return self.model.week
+
+    @property
+    def done(self) -> bool:
+        """Whether the horizon is reached."""
+        return self.model.week >= self.scenario.horizon_weeks
+
+    def advance(self, weeks: int) -> None:
+        """Step up to ``weeks`` more weeks (not past the horizon)."""
+        for _ in range(max(0, min(weeks, self.scenario.horizon_weeks - self.model.week))):
+            self.model.step()
+
+    def frame(self) -> pd.DataFrame:
+        """Weekly metrics of the weeks done so far (``week`` 1..n and every metric)."""
+        n = self.model.week
+        rows: Mapping[str, np.ndarray] = self.model.ledger.rows
+        frame = pd.DataFrame({m: rows[m][:n] for m in METRICS})
+        frame.insert(0, "week", np.arange(1, n + 1))
+        return frame
+
+
+def headline(frame: pd.DataFrame, discount_rate_annual: float = 0.08) -> dict[str, float]:
+    """Running totals shown as numbers: money so far, levels at the latest week."""
+    if frame.empty:
+        return {}
+    last = frame.iloc[-1]
+    revenue = float(frame["revenue"].sum())
+    discount = (1.0 + discount_rate_annual) ** (-frame["week"].to_numpy() / 52.0)
+    return {
+        "revenue": revenue,
+        "contribution_margin": float(frame["contribution_margin"].sum()),
+        "npv_contribution": float((frame["contribution_margin"].to_numpy() * discount).sum()),
+        "active_customers": float(last["active_customers"]),
+        "churned_customers": float(last["churned_customers"]),
+        "distributors_active": float(last["distributors_active"]),
+        "distributor_effort_mean": float(last["distributor_effort_mean"]),
+        "conflict_incidents": float(frame["conflict_incidents"].sum()),
+        "ecommerce_revenue_share": float(frame["revenue_ecommerce"].sum()) / revenue
+        if revenue
+        else 0.0,
+    }

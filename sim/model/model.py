@@ -385,7 +385,8 @@ class ChannelModel(mesa.Model):
         pop = self.population
         price = np.tile(self.realisation, (len(buyer), 1))
         pass_through = self.scenario.distributors.promotion_pass_through
-        price[:, DISTRIBUTOR] *= 1.0 - pass_through * self.sell_through_discount[product]
+        if self.sell_through_discount.any():  # otherwise a multiplication by exactly 1
+            price[:, DISTRIBUTOR] *= 1.0 - pass_through * self.sell_through_discount[product]
         has_offer = (pop.offer_channel[buyer] >= 0) & (pop.offer_until[buyer] >= self.week)
         rows = np.flatnonzero(has_offer)
         price[rows, pop.offer_channel[buyer[rows]]] *= 1.0 - pop.offer_discount[buyer[rows]]
@@ -596,10 +597,11 @@ class ChannelModel(mesa.Model):
         self._book_rebates(needs, served_units)
         self._book_commissions(b, c, direct_value)
         self._book_referral_fees(b, c, direct_value)
-        assisted_direct = (c == FIELD) | (c == INSIDE)
-        pop.quote_channel[b[assisted_direct]] = c[assisted_direct]
-        pop.quote_price[b[assisted_direct]] = needs.price[assisted_direct]
-        pop.quote_week[b[assisted_direct]] = self.week
+        assisted_direct = np.flatnonzero((c == FIELD) | (c == INSIDE))
+        quoted = b[assisted_direct]
+        pop.quote_channel[quoted] = c[assisted_direct]
+        pop.quote_price[quoted] = needs.price[assisted_direct]
+        pop.quote_week[quoted] = self.week
         rel = take_cells(pop.relationship, b, c)
         put_cells(pop.relationship, b, c, rel + self.order_lift * (1.0 - rel))
         put_cells(pop.current_channel, b, p, c)

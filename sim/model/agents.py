@@ -198,9 +198,14 @@ class Distributor(mesa.Agent):
     def _update_status(self) -> None:
         history = self.line_profit_history
         window = self.cfg.threat_window_weeks
-        if self.reference_profit is None and len(history) >= window:
-            self.reference_profit = float(np.mean(history[:window]))
         recent = float(np.mean(history[-window:]))
+        if self.reference_profit is None:
+            if len(history) >= window:
+                self.reference_profit = recent
+        else:
+            # The reference adapts: a slow decline is absorbed, a sudden one is a loss.
+            gap = recent - self.reference_profit
+            self.reference_profit += gap / self.cfg.profit_adaptation_weeks
         losing = (
             self.reference_profit is not None
             and recent < self.cfg.exit_profit_ratio * self.reference_profit

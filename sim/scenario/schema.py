@@ -283,16 +283,19 @@ class Distributors(Block):
         default=0.05, ge=0.0, lt=1.0, description="extra margin on registered deals"
     )
     deal_protection_weeks: int = Field(default=13, ge=0, le=104, description="90 days typical")
-    retaliation_threat: float = unit_interval(0.25, "threat above which a distributor retaliates")
+    retaliation_threat: float = unit_interval(0.10, "threat above which a distributor retaliates")
     retaliation_steer: float = unit_interval(
         0.3, "share of its accounts' needs a retaliating one steers away"
     )
-    exit_threat: float = unit_interval(0.4, "threat above which a distributor counts a bad week")
+    exit_threat: float = unit_interval(0.15, "threat above which a distributor counts a bad week")
     exit_profit_ratio: float = Field(
         default=0.5, ge=0.0, le=1.0, description="bad week when line profit < ratio x initial"
     )
     exit_churn_share: float = unit_interval(
         0.3, "share of an exiting distributor's accounts it takes along"
+    )
+    profit_adaptation_weeks: float = Field(
+        default=52.0, ge=1.0, description="time constant of the reference line profit"
     )
     exit_after_weeks: int = Field(default=8, ge=1, le=260, description="bad weeks in a row to exit")
     effort_leak: float = unit_interval(

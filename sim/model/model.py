@@ -312,7 +312,7 @@ class ChannelModel(mesa.Model):
         ours = (choice >= 0) & (choice < COMPETITOR)
         lost_units = take_cells(pop.units_per_order, buyer[~ours], product[~ours]).sum()
         # np.compress filters rows of 2-D arrays ~7x faster than boolean indexing, same rows
-        buyer, product, choice = buyer[ours], product[ours], choice[ours]
+        buyer, product, choice = (np.compress(ours, x) for x in (buyer, product, choice))
         open_ = np.compress(ours, open_, axis=0)
         channel, taken = self._follow_plan(buyer, product, choice)
         price = prices[np.flatnonzero(ours), channel]
@@ -370,7 +370,7 @@ class ChannelModel(mesa.Model):
         )
         pop.next_need.ravel()[flat] = np.minimum(self.week + gap, NEVER)
         active = pop.status[buyer] == ACTIVE
-        return buyer[active], product[active]
+        return np.compress(active, buyer), np.compress(active, product)
 
     def _open_channels(self, buyer: np.ndarray) -> np.ndarray:
         pop = self.population
@@ -389,6 +389,10 @@ class ChannelModel(mesa.Model):
             price[:, DISTRIBUTOR] *= 1.0 - pass_through * self.sell_through_discount[product]
         has_offer = (pop.offer_channel[buyer] >= 0) & (pop.offer_until[buyer] >= self.week)
         rows = np.flatnonzero(has_offer)
+        covered = (pop.offer_products[buyer[rows]] >> product[rows].astype(np.uint64)) & np.uint64(
+            1
+        )
+        rows = rows[covered.astype(bool)]
         price[rows, pop.offer_channel[buyer[rows]]] *= 1.0 - pop.offer_discount[buyer[rows]]
         return price
 

@@ -218,3 +218,30 @@ def test_distributor_app_keeps_the_account_direct_ecommerce_takes_it(digital):
     )
     taken = digital.timeseries.groupby("variant").conflicts_account_taken_direct.sum()
     assert taken["distributor_app"] == 0 < taken["direct_ecommerce"]
+
+
+def test_campaign_offer_cuts_only_its_products_and_channel():
+    scenario = sim.load_scenario(
+        SCENARIOS / "orchestration.yaml",
+        (
+            *SMALL,
+            "horizon_weeks=2",
+            "campaigns.0.products=[pumps]",
+            "campaigns.0.start_week=1",
+            "campaigns.0.reach=1.0",
+            "campaigns.0.offer_discount=0.5",
+            "campaigns.0.medium=digital_ad",
+        ),
+    )
+    model = sim.ChannelModel(scenario, seed=3)
+    model.step()
+    pop = model.population
+    offered = np.flatnonzero(pop.offer_channel >= 0)
+    assert len(offered) > 0
+    pumps, valves = (np.full(len(offered), i) for i in (0, 1))
+    realised = model.realisation[3]  # e-commerce price realisation
+    np.testing.assert_allclose(model._prices(offered, pumps)[:, 3], realised * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(model._prices(offered, valves)[:, 3], realised, rtol=1e-12)
+    np.testing.assert_allclose(
+        model._prices(offered, pumps)[:, :3], model.realisation[:3][None].repeat(len(offered), 0)
+    )

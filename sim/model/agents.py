@@ -254,6 +254,9 @@ class CampaignAgent(mesa.Agent):
         chosen = spec.segments or segments
         self.segment_mask = np.isin(np.arange(len(segments)), [segments.index(s) for s in chosen])
         self.channel = CHANNELS.index(spec.channel)
+        products = [p.name for p in model.scenario.products]
+        offered = spec.products or products
+        self.product_bits = np.uint64(sum(1 << products.index(p) for p in offered))
         self.reached = 0
 
     def running(self, week: int) -> bool:
@@ -299,3 +302,4 @@ class CampaignAgent(mesa.Agent):
         pop.offer_channel[receives] = self.channel
         pop.offer_discount[receives] = self.spec.offer_discount
         pop.offer_until[receives] = model.week + self.spec.offer_weeks - 1
+        pop.offer_products[receives] = self.product_bits

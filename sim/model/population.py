@@ -82,6 +82,7 @@ class Population:
     offer_channel: np.ndarray  # int8 (N,): channel of a campaign offer, -1 none
     offer_discount: np.ndarray  # float32 (N,)
     offer_until: np.ndarray  # int16 (N,): last week the offer holds
+    offer_products: np.ndarray  # uint64 (N,): bit p set if the offer covers product p
     migration_key: np.ndarray  # float32 (N,): order in which channel plans move accounts
     protected_until: np.ndarray  # int16 (N,): deal registration; -1 never registered
 
@@ -160,6 +161,7 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         offer_channel=np.full(n, -1, dtype=np.int8),
         offer_discount=np.zeros(n, dtype=np.float32),
         offer_until=np.zeros(n, dtype=np.int16),
+        offer_products=np.zeros(n, dtype=np.uint64),
         migration_key=rng.random(n, dtype=np.float32),
         protected_until=np.full(n, -1, dtype=np.int16),
     )

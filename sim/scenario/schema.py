@@ -314,7 +314,9 @@ class Campaign(Block):
 
     name: str = Field(min_length=1)
     segments: list[str] = Field(default_factory=list, description="empty = all segments")
-    products: list[str] = Field(default_factory=list, description="empty = all products")
+    products: list[str] = Field(
+        default_factory=list, description="products the offer covers; empty = all products"
+    )
     channel: Channel = "ecommerce"
     medium: Literal["email", "digital_ad", "direct_mail"] = "email"
     start_week: int = Field(default=1, ge=1)
@@ -405,7 +407,7 @@ class Scenario(Block):
     replications: int = Field(default=10, ge=1, le=100_000)
     discount_rate_annual: float = Field(default=0.08, ge=0.0, le=1.0, description="for NPV")
     market: Market
-    products: list[Product] = Field(min_length=1)
+    products: list[Product] = Field(min_length=1, max_length=64)
     channels: Channels = Channels()
     reps: Reps = Reps()
     distributors: Distributors = Distributors()

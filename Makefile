@@ -19,8 +19,9 @@ install-dev: $(BIN)/python
 run: install
 	$(BIN)/channel-sim run scenarios/direct_shift.yaml --workers 2
 
-## test: install with development tools, then run the test suite
+## test: install with development tools (and the browser the dashboard test drives), then test
 test: install-dev
+	bash scripts/setup-browser.sh $(BIN)/python
 	$(BIN)/python -m pytest -q
 
 lint: install-dev

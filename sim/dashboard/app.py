@@ -204,6 +204,36 @@ ROWS: tuple[tuple[str, str, float, str], ...] = (
 """Numbers shown for A, B and B - A: key, label, divisor, format."""
 
 
+LEVER_NAMES: dict[str, str] = {
+    "plan_share": "migration share",
+    "ramp_weeks": "ramp weeks",
+    "coordination": "coordination",
+    "orchestration_coverage": "orchestration coverage",
+    "rep_compensation": "rep compensation",
+    "distributor_referral_fee": "referral fee",
+    "deal_registration": "deal registration",
+    "promotion_basis": "promotion basis",
+}
+
+
+def lever_differences(a: live.Levers, b: live.Levers) -> str:
+    """How B's levers differ from A's, in words (empty if they are the same)."""
+    first, second = a.describe(), b.describe()
+    return "; ".join(
+        f"{LEVER_NAMES[k]} {_show(first[k])} → {_show(second[k])}"
+        for k in LEVER_NAMES
+        if first[k] != second[k]
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:.0%}"
+    return str(value)
+
+
 def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:
     """The numbers table (A, B, B - A) as HTML."""
     heads = {side: live.headline(frame, rate) for side, frame in current.items()}
@@ -244,7 +274,6 @@ def Page() -> None:
         """
         .v-application { font-size: 17px; }
         .v-card__title { font-size: 1.3rem; font-weight: bold; }
-        .v-label, .v-select__selection { font-size: 16px !important; }
         """
     )
     with solara.Column(style={"padding": "12px 20px"}):
@@ -298,6 +327,12 @@ def Page() -> None:
                     LeverPanel("A", scenario)
                     LeverPanel("B", scenario)
             with solara.Column():
+                differences = lever_differences(levers["A"].value, levers["B"].value)
+                solara.Text(
+                    f"A → B: {differences}" if differences else "A and B levers are the same.",
+                    classes=["lever-diff"],
+                    style={"font-size": "16px", "font-weight": "bold"},
+                )
                 if frames.value and scenario is not None:
                     solara.HTML(
                         tag="div",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.report.figures import (
     CHANNEL_COLOURS,
@@ -97,7 +97,10 @@ def dashboard_figure(
             ax.set_ylabel(unit)
             if metric == "ecommerce_adopters_share":
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
-            elif not metric.endswith("_mean"):
+            elif metric.endswith("_mean"):
+                ax.set_ylim(0, 1.05)
+            else:
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         for ax in axes:
             ax.set_xlim(0, horizon_weeks)
@@ -129,5 +132,10 @@ def dashboard_png(
 
 
 def nan_to_dash(value: float, fmt: str) -> str:
-    """Format a number, or an en dash for NaN."""
-    return "–" if value is None or not np.isfinite(value) else format(value, fmt)
+    """Format a number (no "-0.00"), or an en dash for NaN."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    text = format(value, fmt)
+    if not text.strip("+-0.,"):  # rounds to zero: drop the sign
+        text = format(0.0, fmt.lstrip("+"))
+    return text

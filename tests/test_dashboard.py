@@ -1,0 +1,221 @@
+"""Workshop dashboard: the live engine, and the page driven in headless Chromium."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sim.dashboard import live
+from sim.dashboard.charts import dashboard_figure, dashboard_png
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# ------------------------------------------------------------------ engine (no browser)
+
+
+def test_levers_round_trip_through_a_scenario() -> None:
+    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    levers = live.Levers.of(scenario)
+    assert levers.plan_share == scenario.policy.channel_plan[0].share
+    assert levers.ramp_weeks == scenario.policy.channel_plan[0].ramp_weeks
+    changed = levers.with_(
+        plan_share=0.3,
+        ramp_weeks=8,
+        coordination="orchestrated",
+        orchestration_coverage=0.6,
+        rep_compensation="channel_neutral",
+        distributor_referral_fee=0.04,
+        deal_registration=True,
+    )
+    small = live.workshop_scenario(scenario, "slow", changed, buyers=1000, horizon_weeks=10)
+    policy = small.policy
+    assert all(p.share == 0.3 and p.ramp_weeks == 8 for p in policy.channel_plan)
+    assert policy.coordination == "orchestrated" and policy.orchestration_coverage == 0.6
+    assert policy.rep_compensation == "channel_neutral"
+    assert policy.distributor_referral_fee == 0.04 and policy.deal_registration
+    assert small.market.buyers == 1000 and small.horizon_weeks == 10
+    # reps scale with the accounts (at least one per team)
+    expected = max(1, math.ceil(scenario.reps.field.count * 1000 / scenario.market.buyers))
+    assert small.reps.field.count == expected
+    assert small.reps.inside.count >= 1
+
+
+def test_variants_start_from_their_own_levers() -> None:
+    scenario = live.load(SCENARIOS / "orchestration.yaml")
+    assert live.variants_of(scenario)[0] == live.BASE
+    orchestrated = live.Levers.of(live.variant_scenario(scenario, "orchestrated"))
+    assert orchestrated.coordination == "orchestrated"
+    assert live.Levers.of(scenario).coordination == "siloed"
+
+
+def test_live_run_steps_in_chunks_and_draws() -> None:
+    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    small = live.workshop_scenario(
+        scenario, live.BASE, live.Levers.of(scenario), buyers=800, horizon_weeks=6
+    )
+    run = live.LiveRun(small, seed=3)
+    run.advance(4)
+    assert run.week == 4 and not run.done
+    assert list(run.frame()["week"]) == [1, 2, 3, 4]
+    run.advance(10)  # never past the horizon
+    assert run.done and run.week == 6
+    numbers = live.headline(run.frame())
+    assert numbers["revenue"] > 0 and numbers["active_customers"] > 0
+    frames = {"A": run.frame(), "B": run.frame()}
+    figure = dashboard_figure(frames, horizon_weeks=6, names={"A": "A: x", "B": "B: y"})
+    assert len(figure.axes) == 8
+    assert len(figure.axes[1].get_lines()) == 2  # A and B on one axis
+    assert dashboard_png(frames, horizon_weeks=6, names={})[:4] == b"\x89PNG"
+
+
+def test_same_seed_same_numbers() -> None:
+    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    small = live.workshop_scenario(
+        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=4
+    )
+    first, second = live.LiveRun(small, 5), live.LiveRun(small, 5)
+    first.advance(4)
+    second.advance(1)
+    second.advance(3)
+    assert first.frame().equals(second.frame())
+
+
+# ------------------------------------------------------------------ the page in a browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"dashboard server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"dashboard did not answer at {url} within {seconds} s")
+
+
+@pytest.fixture
+def dashboard_url():
+    """``channel-sim dashboard`` on a free localhost port, killed afterwards."""
+    from sim.dashboard import assets
+
+    assets.install()  # Solara's front-end files, so the page needs no network
+    port = _free_port()
+    log = open(ROOT / "results" / "dashboard-server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "dashboard",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--scenarios",
+            str(SCENARIOS),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the solara child dies with it
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for(url, 45, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no Debian chromium at /usr/bin/chromium")
+def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            outside: list[str] = []
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if "127.0.0.1" not in r.url else None,
+            )
+            page.goto(dashboard_url, timeout=30_000)
+            run = page.get_by_role("button", name="Run")
+            expect(run).to_be_enabled(timeout=30_000)
+            expect(page.get_by_text("Policy B")).to_be_visible()
+
+            # few weeks so the test is quick: the plan starts at week 13, so 26 weeks
+            weeks = page.get_by_role("slider").nth(1)
+            weeks.focus()
+            weeks.press("Home")
+            weeks.press("ArrowRight")
+            expect(page.get_by_text("Weeks: 26")).to_be_visible()
+
+            # a lever: deal registration for policy B
+            deal = page.get_by_label("Deal registration").nth(1)
+            deal.check()
+            expect(deal).to_be_checked()
+            expect(page.locator(".lever-diff")).to_contain_text("deal registration off → on")
+
+            run.click()
+            expect(page.get_by_text("done:")).to_be_visible(timeout=40_000)
+            numbers = page.locator("#numbers")
+            expect(numbers).to_be_visible()
+            expect(numbers).to_contain_text("Contribution margin so far")
+            expect(numbers).to_contain_text("B − A")
+            cells = numbers.locator("td").all_inner_texts()
+            assert any(any(ch.isdigit() for ch in cell) for cell in cells)
+            chart = page.locator(".live-chart").first
+            expect(chart).to_be_visible()
+            box = chart.bounding_box()
+            assert box is not None and box["width"] > 600 and box["height"] > 250
+
+            shot = ROOT / "results" / "dashboard.png"
+            shot.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            assert outside == [], outside[:5]
+        finally:
+            browser.close()
+    assert time.monotonic() - started < 60

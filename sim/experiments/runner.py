@@ -8,6 +8,7 @@ it, on how many workers there are, or on the other runs (docs/ODD.md, "Stochasti
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -114,9 +115,21 @@ def execute(
         yield from _on_processes(tasks, workers)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Fork workers where the platform can: they start at once with the engine imported.
+
+    Importing mesa forces the "spawn" start method on the whole process (its batch runner sets
+    it at import), which would re-import numpy, pandas and mesa in every worker and re-run an
+    unguarded ``__main__`` script. Workers only run :func:`attempt` and write nothing to the
+    parent's console, so forking is safe here.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 def _on_processes(tasks: list[Task], workers: int) -> Iterator[RunOutput]:
     """Local processes, a bounded number of runs in flight (quick to stop on Ctrl-C)."""
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
     pending = iter(tasks)
     running: set[Future[RunOutput]] = set()
     try:

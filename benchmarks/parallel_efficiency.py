@@ -1,0 +1,78 @@
+"""Parallel efficiency of a sweep: the same sweep on 1 and on 2 local worker processes.
+
+Runs a small Latin-hypercube sweep of the direct-shift scenario twice, in the same process,
+once with ``workers=1`` and once with ``workers=2`` (fresh results folders, so nothing is
+resumed), checks both give the same table, and prints::
+
+    speed-up             = T1 / T2
+    parallel efficiency  = T1 / (2 * T2)
+
+Wall-clock times include everything a user waits for: starting the worker processes, the runs,
+writing each run, combining the tables. Other load on the machine lowers the efficiency; run
+it on an idle machine with at least 2 cores.
+
+Usage::
+
+    .venv/bin/python benchmarks/parallel_efficiency.py [--samples 12] [--buyers 5000] [--weeks 52]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import sim
+from sim.scenario.loader import load_scenario
+from sim.scenario.schema import Sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--samples", type=int, default=12, help="LHS samples (runs)")
+    parser.add_argument("--buyers", type=int, default=5000)
+    parser.add_argument("--weeks", type=int, default=52)
+    args = parser.parse_args()
+
+    scenario = load_scenario(
+        ROOT / "scenarios" / "direct_shift.yaml",
+        [f"market.buyers={args.buyers}", f"horizon_weeks={args.weeks}"],
+    )
+    block = Sweep(
+        method="lhs",
+        samples=args.samples,
+        parameters={
+            "policy.channel_plan.0.ramp_weeks": (4, 104),
+            "policy.distributor_referral_fee": (0, 0.1),
+            "distributors.threat_sensitivity": (1, 5),
+        },
+        outputs=["contribution_margin", "churn_rate_annual"],
+    )
+    scenario = scenario.model_copy(update={"sweep": block, "replications": 1})
+    print(
+        f"sweep: lhs, {args.samples} samples x 1 replication, {args.buyers} buyers, "
+        f"{args.weeks} weeks; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}"
+    )
+    seconds = {}
+    tables = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (1, 2):
+            start = time.perf_counter()
+            results = sim.sweep(scenario, out=Path(tmp) / f"w{workers}", workers=workers)
+            seconds[workers] = time.perf_counter() - start
+            tables[workers] = results.timeseries
+            print(f"  workers={workers}: {seconds[workers]:.2f} s")
+    if not tables[1].equals(tables[2]):
+        raise SystemExit("outputs differ between 1 and 2 workers")
+    speedup = seconds[1] / seconds[2]
+    print(f"speed-up T1/T2 = {speedup:.2f}")
+    print(f"parallel efficiency T1/(2*T2) = {speedup / 2:.2f}")
+    print(f"per run (1 worker): {seconds[1] / args.samples:.2f} s; outputs identical: yes")
+
+
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,9 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     """Draw the initial customers and prospects of a scenario.
 
     Spend is lognormal with the segment's mean (``spend_annual``) and ``spend_sigma``; needs
-    per product arrive as a weekly Bernoulli process at ``orders_per_year``.
+    per product arrive as a weekly Bernoulli process at ``orders_per_year`` (at most one a
+    week, so ``52 * (1 - exp(-orders_per_year / 52))`` orders a year); an order's size makes
+    the expected annual spend equal the drawn spend potential.
     """
     market = scenario.market
     n = market.buyers + market.prospects
@@ -121,9 +123,10 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     mix = np.array([[s.product_mix.get(p, 0.0) for p in products] for s in market.segments])
     orders = np.array([s.orders_per_year for s in market.segments])
     list_price = np.array([p.list_price for p in scenario.products])
-    units = (spend[:, None] * mix[segment] / orders[segment, None] / list_price).astype(np.float32)
-
     need_p = weekly_probability(orders)[segment]
+    orders_a_year = 52.0 * need_p[:, None]
+    units = (spend[:, None] * mix[segment] / orders_a_year / list_price).astype(np.float32)
+
     next_need = np.stack(
         [
             np.where(units[:, j] > 0, geometric_weeks(rng, need_p, n), NEVER)

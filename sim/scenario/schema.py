@@ -21,7 +21,7 @@ Channel = Literal["field", "inside", "distributor", "ecommerce"]
 class Block(BaseModel):
     """Base for every scenario block: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def unit_interval(default: float, description: str) -> Any:
@@ -351,7 +351,9 @@ class ChannelShift(Block):
     ramp_weeks: int = Field(default=0, ge=0)
     share: float = Field(default=1.0, ge=0.0, le=1.0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> ChannelShift:

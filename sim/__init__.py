@@ -8,21 +8,34 @@ The Python API mirrors the command line::
     results.summary     # one row per replication
     sim.sweep("scenarios/direct_shift.yaml", replications=1)  # .sensitivity
     sim.load_results("results/direct_shift")
+
+Names are imported on first use, so ``import sim`` (and ``channel-sim --help``) stays quick.
 """
 
-from sim.experiments.study import compare, run
-from sim.experiments.sweep import sweep
-from sim.model.model import ChannelModel
-from sim.results.store import Results, load_results
-from sim.scenario.loader import ScenarioError, load_scenario
+from __future__ import annotations
 
-__all__ = [
-    "ChannelModel",
-    "Results",
-    "ScenarioError",
-    "compare",
-    "load_results",
-    "load_scenario",
-    "run",
-    "sweep",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ChannelModel": "sim.model.model",
+    "Results": "sim.results.store",
+    "ScenarioError": "sim.scenario.loader",
+    "compare": "sim.experiments.study",
+    "load_results": "sim.results.store",
+    "load_scenario": "sim.scenario.loader",
+    "run": "sim.experiments.study",
+    "sweep": "sim.experiments.sweep",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

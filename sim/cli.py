@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim.experiments.runner import SchedulerUnreachableError
-from sim.experiments.stats import mean_ci
-from sim.results.store import Results
 from sim.scenario.loader import ScenarioError, load_scenario
+
+if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
+    from sim.results.store import Results
 
 app = typer.Typer(
     name="channel-sim",
@@ -73,7 +73,7 @@ def user_errors() -> Iterator[None]:
     except ScenarioError as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    except (FileNotFoundError, NotADirectoryError, SchedulerUnreachableError) as exc:
+    except (FileNotFoundError, NotADirectoryError, ConnectionError) as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
@@ -211,6 +211,8 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 def print_summary(results: Results) -> None:
     """Print the headline metrics, mean and 95% CI across replications, per variant."""
+    from sim.experiments.stats import mean_ci
+
     summary = results.summary
     table = Table(title=f"{results.manifest['scenario']}: {results.path}", title_justify="left")
     table.add_column("metric")

@@ -149,7 +149,8 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
+        problem = "is a folder, not a scenario file" if path.is_dir() else "scenario file not found"
+        raise ScenarioError(f"{path}: {problem}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

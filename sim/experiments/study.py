@@ -247,6 +247,9 @@ def study(
         summary=_in_plan_order(summarise(timeseries, scenario.discount_rate_annual), plan),
         manifest=record,
     )
+    for table, owner in (("comparison.csv", "compare"), ("sensitivity.csv", "sweep")):
+        if command != owner:  # a previous command's table would not describe these results
+            (root / table).unlink(missing_ok=True)
     results.save()
     if failures:
         raise RunsFailedError(_failure_message(failures, len(plan)))

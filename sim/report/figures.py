@@ -29,7 +29,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.model.ledger import CONFLICT_TYPES
 from sim.report.bridge import margin_bridge, revenue_shift
@@ -204,6 +204,8 @@ def plot_band(
 
 
 def _thousands(ax: Axes) -> None:
+    """Counts: whole-number ticks with thousands separators."""
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
@@ -226,8 +228,8 @@ def _note(figure: Figure, runs: int) -> None:
 
 
 def _footnote(figure: Figure, text: str) -> None:
-    """A small grey note at the top right, inside the constrained layout."""
-    figure.suptitle(text, x=0.995, ha="right", fontsize=10, fontweight="normal", color="#555555")
+    """A small grey note at the top left, inside the constrained layout."""
+    figure.suptitle(text, x=0.005, ha="left", fontsize=10, fontweight="normal", color="#555555")
 
 
 # ------------------------------------------------------------------------------ one variant
@@ -333,6 +335,7 @@ def _distributors(ts: pd.DataFrame) -> Figure:
     active.set_title("Distributors")
     active.set_ylabel("Distributors")
     active.set_ylim(bottom=0)
+    _thousands(active)
     _weeks(active)
     plot_band(
         effort,
@@ -342,7 +345,7 @@ def _distributors(ts: pd.DataFrame) -> Figure:
     )
     effort.set_title("Distributors' effort on our line")
     effort.set_ylabel("Mean effort of active distributors\n(0 = none, 1 = full push)")
-    effort.set_ylim(bottom=0)
+    effort.set_ylim(0, 1.05)
     _weeks(effort)
     return figure
 
@@ -501,8 +504,14 @@ def _compare_outcomes(by_variant: Mapping[str, pd.DataFrame], colours: Mapping[s
         _weeks(ax)
         if metric == "ecommerce_adopters_share":
             _percent(ax)
-        elif not metric.endswith("_mean"):
+        elif metric == "distributor_effort_mean":
+            ax.set_ylim(0, 1.05)
+        elif metric == "customer_effort_mean":
+            ax.set_ylim(bottom=0)
+        else:
             _thousands(ax)
+            if metric == "distributors_active":
+                ax.set_ylim(bottom=0)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right upper", title="Variant")
     return figure
@@ -556,7 +565,7 @@ def waterfall(ax: Axes, bridge: pd.DataFrame, *, scale: float = 1.0) -> list[flo
     ends = [*(starts + np.array(heights)), total]
     for xi, value, end in zip(x, [*heights, total], ends, strict=True):
         ax.annotate(
-            f"{value:+,.1f}",
+            _signed_one_decimal(value),
             (xi, end),
             xytext=(0, -6 if value < 0 else 6),
             textcoords="offset points",
@@ -569,6 +578,11 @@ def waterfall(ax: Axes, bridge: pd.DataFrame, *, scale: float = 1.0) -> list[flo
         )
     ax.margins(y=0.12)
     return [*heights, total]
+
+
+def _signed_one_decimal(value: float) -> str:
+    """``+1.2`` / ``-0.3``; ``0.0`` without a sign when it rounds to zero."""
+    return "0.0" if abs(value) < 0.05 else f"{value:+,.1f}"
 
 
 def _wrap(label: str, width: int = 12) -> str:

@@ -103,6 +103,7 @@ nav a { margin-right: 1.2rem; color: var(--blue); }
 table { border-collapse: collapse; margin: 0.8rem 0 1.2rem; font-size: 1rem; }
 th, td { padding: 0.4rem 0.8rem; border-bottom: 1px solid var(--rule); text-align: right;
          vertical-align: top; }
+td { white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: var(--band); border-bottom: 2px solid #999; }
 td .ci { display: block; color: var(--muted); font-size: 0.85rem; white-space: nowrap; }

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -21,6 +22,7 @@ from sim.report.figures import (
     FLOWS,
     OKABE_ITO,
     SMOOTH_WEEKS,
+    Money,
     new_figure,
     style,
 )
@@ -52,6 +54,26 @@ def _series(frame: pd.DataFrame, metric: str) -> pd.Series:
     if metric in FLOWS:
         values = values.rolling(SMOOTH_WEEKS, min_periods=1).mean()
     return values / SCALE.get(metric, 1.0)
+
+
+def _difference(ax: Axes, a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Replace the cumulative-margin lines by one line: B minus A, with a zero line."""
+    weeks = min(len(a), len(b))
+    gap = (
+        b["contribution_margin"].iloc[:weeks].cumsum().to_numpy()
+        - a["contribution_margin"].iloc[:weeks].cumsum().to_numpy()
+    )
+    money = Money.for_values(gap)
+    for line in list(ax.get_lines()):
+        line.remove()
+    x = a["week"].iloc[:weeks]
+    ax.axhline(0, color="#555555", lw=1)
+    ax.plot(x, gap / money.factor, color="#444444", lw=2.5, label="B − A")
+    ax.fill_between(x, 0, gap / money.factor, color="#999999", alpha=0.3, lw=0)
+    ax.relim()
+    ax.autoscale_view()
+    ax.set_title("Cumulative margin: B − A")
+    ax.set_ylabel(money.unit)
 
 
 def dashboard_figure(
@@ -95,6 +117,10 @@ def dashboard_figure(
                 )
             ax.set_title(title)
             ax.set_ylabel(unit)
+            if metric == "cumulative_margin" and {"A", "B"} <= set(frames) and len(frames["A"]):
+                _difference(ax, frames["A"], frames["B"])
+            if metric == "distributors_active":
+                ax.set_ylim(bottom=0)
             if metric == "ecommerce_adopters_share":
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
             elif metric.endswith("_mean"):

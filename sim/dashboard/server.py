@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = 
     _ensure_assets()
     print(f"channel-sim dashboard on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
     child = subprocess.Popen(command(host=host, port=port), env=environment(folder))
+    signal.signal(signal.SIGTERM, _interrupt)  # stopping us stops the server too
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -66,6 +68,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = 
         except subprocess.TimeoutExpired:
             child.kill()
         return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _ensure_assets() -> None:

@@ -230,16 +230,32 @@ class ChannelModel(mesa.Model):
         probabilities = np.zeros((n, n_products, COMPETITOR + 1))
         for p in range(n_products):
             utility = self._utility(everyone, np.full(n, p))
-            weights = np.where(open_, np.exp(utility - utility.max(axis=1, keepdims=True)), 0.0)
-            probabilities[:, p] = weights / weights.sum(axis=1, keepdims=True)
+            # Row max and row sum column by column: the same values as .max(axis=1) and
+            # .sum(axis=1) (sequential adds), without numpy's slow reductions of a short axis.
+            top = utility[:, 0].copy()
+            for j in range(1, utility.shape[1]):
+                np.maximum(top, utility[:, j], out=top)
+            weights = np.where(open_, np.exp(utility - top[:, None]), 0.0)
+            total = weights[:, 0].copy()
+            for j in range(1, weights.shape[1]):
+                total += weights[:, j]
+            probabilities[:, p] = weights / total[:, None]
         return probabilities
 
     def _draw_initial_channels(self, probabilities: np.ndarray) -> np.ndarray:
         """Current channel per buyer x product, drawn among our channels only."""
         ours = probabilities[..., :COMPETITOR]
-        ours = ours / np.maximum(ours.sum(axis=2, keepdims=True), 1e-300)
-        uniform = self.streams["setup"].random(ours.shape[:2])[..., None]
-        current = (np.cumsum(ours, axis=2) < uniform).sum(axis=2)
+        # Sums along the short channel axis one channel at a time (same sequential adds).
+        total = ours[..., 0].copy()
+        for c in range(1, COMPETITOR):
+            total += ours[..., c]
+        ours = ours / np.maximum(total, 1e-300)[..., None]
+        uniform = self.streams["setup"].random(ours.shape[:2])
+        cumulative = ours[..., 0].copy()
+        current = (cumulative < uniform).astype(np.int64)
+        for c in range(1, COMPETITOR):
+            cumulative += ours[..., c]
+            current += cumulative < uniform
         bought = self.population.units_per_order > 0
         return np.where(bought, np.minimum(current, COMPETITOR - 1), -1).astype(np.int8)
 

@@ -9,7 +9,8 @@ resumed), checks both give the same table, and prints::
 
 Wall-clock times include everything a user waits for: starting the worker processes, the runs,
 writing each run, combining the tables. Other load on the machine lowers the efficiency; run
-it on an idle machine with at least 2 cores.
+it on an idle machine with at least 2 cores. The seconds per run measured inside the workers
+show contention: if they grow with 2 workers, the two processes did not each get a core.
 
 Usage::
 
@@ -70,8 +71,10 @@ def main() -> None:
                 results = sim.sweep(scenario, out=out, workers=workers)
                 seconds[workers].append(time.perf_counter() - start)
                 tables[workers] = results.timeseries
+                per_run = sum(results.manifest["run_seconds"].values()) / args.samples
                 print(
-                    f"  workers={workers}: {seconds[workers][-1]:.2f} s "
+                    f"  workers={workers}: {seconds[workers][-1]:.2f} s; "
+                    f"{per_run:.2f} s per run inside the workers "
                     f"(load average {os.getloadavg()[0]:.2f})"
                 )
     if not tables[1].equals(tables[2]):

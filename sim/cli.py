@@ -185,12 +185,17 @@ def print_sensitivity(results: Results) -> None:
     if table is None or table.empty:
         return
     values = [c for c in table.columns if c not in ("output", "parameter", "note")]
+    notes = table["note"].fillna("").astype(str)
     view = Table(title=f"sensitivity ({results.manifest['sweep']['method']}): {results.path}")
-    for header in ("output", "parameter", *values, "note"):
-        view.add_column(header, justify="left" if header in ("output", "parameter") else "right")
-    for row in table.itertuples(index=False):
-        cells = [f"{getattr(row, c):.3f}" for c in values]
-        view.add_row(row.output, row.parameter, *cells, row.note if row.note == row.note else "")
+    view.add_column("output", overflow="fold")
+    view.add_column("parameter", overflow="fold")
+    for header in values:
+        view.add_column(header, justify="right", no_wrap=True)
+    if notes.any():
+        view.add_column("note")
+    for (_, row), note in zip(table.iterrows(), notes, strict=True):
+        cells = [f"{row[c]:.3f}" for c in values]
+        view.add_row(row["output"], row["parameter"], *cells, *([note] if notes.any() else []))
     console.print(view)
 
 

@@ -191,9 +191,9 @@ def sensitivity(
             raise ValueError(f"{output}: {len(y)} values for {len(plan.points)} design points")
         note = ""
         if not np.all(np.isfinite(y)):
-            note = "output has missing or infinite values"
+            note = "missing or infinite values"
         elif np.ptp(y) == 0:
-            note = "output does not vary across samples"
+            note = "constant across samples"
         if plan.method == "sobol":
             indices = _sobol_indices(plan, y, seed=seed, level=level) if not note else {}
             for i, name in enumerate(plan.names):

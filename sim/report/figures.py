@@ -218,11 +218,10 @@ def _weeks(ax: Axes) -> None:
     ax.margins(x=0)
 
 
-def _note(figure: Figure, runs: int) -> None:
+def _note(figure: Figure, runs: int, *, sweep: bool = False) -> None:
+    noun = "runs (sweep samples × replications)" if sweep else "replications"
     text = (
-        f"Lines: mean of {runs} replications; bands: 5–95% of replications."
-        if runs > 1
-        else "One replication: no band."
+        f"Lines: mean of {runs} {noun}; bands: 5–95% of them." if runs > 1 else "One run: no band."
     )
     _footnote(figure, text)
 
@@ -258,7 +257,7 @@ def overview_figures(
             "ecommerce": _ecommerce(timeseries),
         }
     for figure in figures.values():
-        _note(figure, runs)
+        _note(figure, runs, sweep="sample" in timeseries.columns)
     return figures
 
 

@@ -354,8 +354,9 @@ def _overview_section(variants: list[str], reference: str, images: Mapping[str, 
         )
 
     parts = [
-        '<p class="note">Lines: mean across replications; shaded bands: 5th–95th percentile '
-        "of the replications. Weekly flows are 4-week moving averages.</p>",
+        '<p class="note">Lines: mean across runs (replications; for a sweep, every sample and '
+        "replication); shaded bands: 5th–95th percentile of those runs. Weekly flows are "
+        "4-week moving averages.</p>",
         f"<h3>{html.escape(reference)}</h3>",
         figures_of(reference),
     ]

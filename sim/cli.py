@@ -79,6 +79,13 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         errors.print("interrupted: finished runs are kept; run the same command again to resume")
         raise typer.Exit(1) from None
+    except Exception as exc:
+        from sim.experiments.study import RunsFailedError  # imported only when something failed
+
+        if not isinstance(exc, RunsFailedError):
+            raise
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @contextmanager
@@ -164,18 +171,13 @@ def sweep(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the scenario's sweep block (grid, lhs, sobol); write sensitivity.csv."""
-    from sim.experiments.study import RunsFailedError
     from sim.experiments.sweep import sweep as sweep_study
 
     with user_errors(), progress_bar("sweeping") as progress:
         options = _study_options(
             set_=set_, replications=replications, seed=seed, out=out, workers=workers
         )
-        try:
-            results = sweep_study(scenario, scheduler=scheduler, progress=progress, **options)
-        except RunsFailedError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+        results = sweep_study(scenario, scheduler=scheduler, progress=progress, **options)
     print_sensitivity(results)
 
 

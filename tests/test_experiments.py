@@ -142,6 +142,11 @@ def test_failed_run_is_recorded_and_retried(tmp_path, monkeypatch):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert list(manifest["failed_runs"]) == ["baseline_r0001"]
     assert len(list((tmp_path / "runs").glob("*.parquet"))) == 2
+    args = ["run", str(DIRECT_SHIFT), *_sets(options["overrides"]), "--replications", "3"]
+    failed = cli.invoke(app, [*args, "--out", str(tmp_path), "--no-report"])
+    assert failed.exit_code == 1
+    assert "1 of 3 runs failed" in failed.output
+    assert "Traceback" not in failed.output
     monkeypatch.setattr(runner, "simulate", real)
     results = sim.run(DIRECT_SHIFT, **options)
     assert results.manifest["resumed_runs"] == 2

@@ -256,7 +256,7 @@ def test_sweep_int_keys_are_rounded_and_bad_bounds_are_clear_errors(tmp_path):
     assert cells[4].scenario.distributors.threat_sensitivity == 3.0
 
     bad = Sweep(method="lhs", samples=4, parameters={"policy.distributor_referral_fee": (0, 2)})
-    with pytest.raises(ScenarioError, match="sweep: sample"):
+    with pytest.raises(ScenarioError, match=r"sweep\.parameters: policy\.distributor_referral"):
         sample_cells(scenario, design(bad, seed=1))
 
     no_sweep = cli.invoke(app, ["sweep", str(BASELINE), "--out", str(tmp_path)])

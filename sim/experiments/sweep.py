@@ -141,20 +141,28 @@ def sample_cells(scenario: Scenario, plan: Design) -> list[Cell]:
             f"sweep.parameters: {reserved[0]!r} cannot be swept; it identifies runs or the study"
         )
     current = scenario.model_dump(by_alias=True, exclude={"variants", "sweep"})
-    integral = [_is_int(_lookup(current, name)) for name in plan.names]
+    integral = {name: _is_int(_lookup(current, name)) for name in plan.names}
+
+    def value(name: str, raw: float) -> float | int:
+        return round(float(raw)) if integral[name] else float(raw)
+
+    for name, bounds in plan.parameters.items():  # the whole range must be valid
+        for bound in bounds:
+            _apply(scenario, {name: value(name, bound)}, "sweep.parameters")
     cells = []
     for index, point in enumerate(plan.points):
-        values: dict[str, float | int] = {
-            name: round(float(value)) if whole else float(value)
-            for name, value, whole in zip(plan.names, point, integral, strict=True)
-        }
-        try:
-            variant = variant_of(scenario, f"sample {index}", values)
-        except ScenarioError as exc:
-            detail = str(exc).removeprefix(f"variant 'sample {index}': ")
-            raise ScenarioError(f"sweep: sample {index} {values}: {detail}") from None
+        values = {name: value(name, raw) for name, raw in zip(plan.names, point, strict=True)}
+        variant = _apply(scenario, values, f"sweep: sample {index} {values}")
         cells.append(Cell(BASE_VARIANT, variant, index, values))
     return cells
+
+
+def _apply(scenario: Scenario, values: dict[str, float | int], where: str) -> Scenario:
+    try:
+        return variant_of(scenario, "sweep", values)
+    except ScenarioError as exc:
+        detail = str(exc).removeprefix("variant 'sweep': ").replace("variants.sweep: ", "")
+        raise ScenarioError(f"{where}: {detail}") from None
 
 
 def sensitivity(

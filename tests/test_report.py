@@ -231,3 +231,29 @@ def test_importing_the_report_leaves_matplotlib_alone() -> None:
         "assert mpl.rcParams._get_backend_or_none() == before"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_run_ends_with_the_report_unless_told_not_to(tmp_path: Path) -> None:
+    tiny = [*SMALL, "horizon_weeks=8", "market.buyers=500", "replications=1"]
+    sets = [arg for pair in tiny for arg in ("--set", pair)]
+    runner = CliRunner()
+    with_report = runner.invoke(
+        app, ["run", str(SCENARIOS / "baseline.yaml"), *sets, "--out", str(tmp_path / "a")]
+    )
+    assert with_report.exit_code == 0, with_report.output
+    assert (tmp_path / "a" / "report.html").is_file()
+    assert (tmp_path / "a" / "figures" / "baseline_revenue_by_channel.png").is_file()
+    without = runner.invoke(
+        app,
+        [
+            "run",
+            str(SCENARIOS / "baseline.yaml"),
+            *sets,
+            "--out",
+            str(tmp_path / "b"),
+            "--no-report",
+        ],
+    )
+    assert without.exit_code == 0, without.output
+    assert (tmp_path / "b" / "summary.csv").is_file()
+    assert not (tmp_path / "b" / "report.html").exists()

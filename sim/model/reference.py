@@ -84,12 +84,14 @@ class Buyer(mesa.Agent):
         self.segment = segment
         sigma = spec.spend_sigma
         self.spend_annual = spec.spend_annual * rng.lognormvariate(-0.5 * sigma**2, sigma)
+        self.need_probability = weekly_probability(spec.orders_per_year)
+        # At most one need a week per product, so 52 * need_probability orders a year; an
+        # order's size makes the expected annual spend equal the spend potential.
         self.units_per_order = [
             self.spend_annual * spec.product_mix.get(product.name, 0.0)
-            / spec.orders_per_year / product.list_price
+            / (52.0 * self.need_probability) / product.list_price
             for product in sc.products
         ]  # fmt: skip
-        self.need_probability = weekly_probability(spec.orders_per_year)
         self.active = True
         self.adopter = rng.random() < spec.digital_adopters_initial
         self.effort = 0.0

@@ -1,0 +1,87 @@
+"""The engine's fast numpy paths give exactly what the plain numpy expressions give.
+
+Each helper in ``sim.model.population`` replaced a slower expression for speed only
+(issue 7); results and random streams must not move, so each is checked against the
+expression it replaced, bit for bit, including the edge cases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.model.population import (
+    choose_channels,
+    geometric_weeks,
+    put_cells,
+    rows_any,
+    take_cells,
+)
+
+
+def _choose_channels_plain(utility, open_channels, uniform):
+    shifted = np.where(open_channels, utility, -np.inf)
+    top = shifted.max(axis=1, keepdims=True)
+    weights = np.exp(shifted - np.where(np.isfinite(top), top, 0.0))
+    cumulative = np.cumsum(weights, axis=1)
+    total = cumulative[:, -1]
+    choice = (cumulative < (uniform * total)[:, None]).sum(axis=1)
+    return np.where(total > 0, np.minimum(choice, utility.shape[1] - 1), -1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 5_000])
+def test_choose_channels_matches_row_wise_cumsum(n):
+    rng = np.random.default_rng(n)
+    utility = rng.normal(scale=3.0, size=(n, 5))
+    open_channels = rng.random((n, 5)) < 0.6
+    if n > 3:
+        open_channels[:2] = False  # nothing open
+        open_channels[2] = [False, False, False, False, True]
+    uniform = rng.random(n)
+    got = choose_channels(utility, open_channels, uniform)
+    assert np.array_equal(got, _choose_channels_plain(utility, open_channels, uniform))
+    assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (9, 4), (9, 3), (9, 1), (9, 2), (9, 8), (9, 5)])
+def test_rows_any_matches_any(shape):
+    mask = np.random.default_rng(1).random(shape) < 0.3
+    assert np.array_equal(rows_any(mask), mask.any(axis=1))
+    assert np.array_equal(rows_any(np.asfortranarray(mask)), mask.any(axis=1))
+    if shape[1] >= 2:
+        view = mask[:, ::2]  # not contiguous
+        assert np.array_equal(rows_any(view), view.any(axis=1))
+
+
+def test_cells_match_tuple_indexing():
+    rng = np.random.default_rng(2)
+    table = rng.random((50, 4)).astype(np.float32)
+    row = rng.integers(0, 50, 200)
+    column = rng.integers(0, 4, 200)
+    assert np.array_equal(take_cells(table, row, column), table[row, column])
+    values = rng.random(200)
+    expected = table.copy()
+    expected[row, column] = values  # duplicates: one of the values, as for put
+    put_cells(table, row, column, values)
+    assert np.array_equal(table, expected)
+    small = np.zeros((3, 2), dtype=np.int8)
+    put_cells(small, np.array([], dtype=np.int64), np.array([], dtype=np.int64), [])
+    assert not small.any()
+
+
+@pytest.mark.parametrize(
+    "p",
+    [0.3, 0.0, 1e-9, np.array([0.1, 0.0, 0.5, 0.9, 1e-7]), np.array([0.2, 0.4, 0.9])],
+)
+def test_geometric_weeks_same_draws_with_and_without_mask(p):
+    size = np.size(p) if np.ndim(p) else 6
+
+    def masked(rng):
+        probability = np.broadcast_to(np.asarray(p, dtype=float), (size,))
+        weeks = np.full(size, np.iinfo(np.int16).max, dtype=np.int64)
+        live = probability > 0
+        weeks[live] = rng.geometric(probability[live])
+        return np.minimum(weeks, np.iinfo(np.int16).max)
+
+    got = geometric_weeks(np.random.default_rng(3), p, size)
+    assert np.array_equal(got, masked(np.random.default_rng(3)))

@@ -191,7 +191,7 @@ def test_report_is_valid_self_contained_html(report: Path) -> None:
     assert "http://" not in text and "https://" not in text
     assert all(r.startswith(("#", "data:image/png;base64,")) for r in checker.references)
     assert len(checker.images) >= 4 + 7  # comparison figures + the baseline's overview
-    assert {"summary", "comparison", "weekly", "scenario", "provenance"} <= checker.ids
+    assert {"glance", "summary", "comparison", "weekly", "scenario", "provenance"} <= checker.ids
     words = " ".join(checker.text)
     expected_words = ("95%", "Margin bridge", "referral_fee", "Channel plan", "Deal registration")
     for expected in expected_words:

@@ -185,9 +185,10 @@ def _page(
     scenario = manifest.get("resolved_scenario", {})
     name = manifest.get("scenario", results.path.name)
     runs = results.summary.groupby("variant").size()
-    sections: list[tuple[str, str, str]] = [
-        ("summary", "Summary", _summary_section(results.summary, variants)),
-    ]
+    sections: list[tuple[str, str, str]] = []
+    if results.comparison is not None and not results.comparison.empty:
+        sections.append(("glance", "At a glance", _glance(results.comparison, variants, reference)))
+    sections.append(("summary", "Summary", _summary_section(results.summary, variants)))
     if results.comparison is not None and not results.comparison.empty:
         sections.append(
             ("comparison", "Comparison", _comparison_section(results, variants, reference, images))
@@ -309,6 +310,47 @@ def _comparison_section(
         ),
     ]
     return "".join(parts)
+
+
+GLANCE: tuple[str, ...] = (
+    "contribution_margin",
+    "npv_contribution",
+    "churn_rate_annual",
+    "distributors_active_end",
+    "conflict_incidents",
+)
+"""Differences named in the one-line verdict per variant."""
+
+
+def _glance(comparison: pd.DataFrame, variants: list[str], reference: str) -> str:
+    """One line per variant: the key differences vs the reference, with their 95% CI."""
+    items = []
+    for variant in variants[1:]:
+        parts = []
+        for metric in GLANCE:
+            match = comparison[
+                (comparison["variant"] == variant) & (comparison["metric"] == metric)
+            ]
+            if match.empty:
+                continue
+            row = match.iloc[0]
+            label, base_format = METRICS[metric]
+            formatter = _points if metric in SHARES else _signed(base_format)
+            if row["mean_difference"] == 0 and row["ci_low"] == row["ci_high"]:
+                parts.append(f"{html.escape(label)} unchanged")
+                continue
+            sure = "" if bool(row["distinguishable"]) else " (within noise)"
+            parts.append(
+                f"{html.escape(label)} <b>{formatter(row['mean_difference'])}</b> "
+                f"[{formatter(row['ci_low'])}, {formatter(row['ci_high'])}]{sure}"
+            )
+        items.append(f"<li><b>{html.escape(variant)}</b>: {'; '.join(parts)}.</li>")
+    return (
+        f'<p class="note">Each variant vs <b>{html.escape(reference)}</b> over the whole '
+        "horizon: mean paired difference [95% CI]; <i>within noise</i>: the interval "
+        "includes zero.</p>"
+        f"<ul>{''.join(items)}</ul>"
+    )
 
 
 def _signed(formatter: Formatter) -> Formatter:

@@ -22,7 +22,8 @@ class Rep(mesa.Agent):
     """A field or inside sales rep.
 
     Capacity is ``calls_per_week x selling_time`` calls; non-selling work eats the rest, and
-    conflicts in the rep's accounts eat into it further (one call per unresolved incident).
+    conflicts in the rep's accounts eat into it further (``ChannelModel.conflict_rep_calls``
+    calls per unresolved incident).
     A share ``prospecting_share`` of calls works leads (referral leads first, then outbound);
     the rest call accounts, chosen by habit (large accounts, weighted by spend) or, under
     orchestration, by next-best-action score.
@@ -54,16 +55,16 @@ class Rep(mesa.Agent):
         calls = int(np.floor(calls + rng.random()))  # unbiased rounding
         self.conflict_calls = 0.0
         prospecting = int(rng.binomial(calls, self.team.prospecting_share))
-        self._call_accounts(calls - prospecting, rng)
+        self.calls_made = self._call_accounts(calls - prospecting, rng) + prospecting
         self._prospect(prospecting, rng)
-        self.calls_made = calls
-        model.ledger.book("cost_to_serve", calls * self.team.cost_per_call)
+        model.ledger.book("cost_to_serve", self.calls_made * self.team.cost_per_call)
 
-    def _call_accounts(self, calls: int, rng: np.random.Generator) -> None:
+    def _call_accounts(self, calls: int, rng: np.random.Generator) -> int:
+        """Call up to ``calls`` active accounts, at most once each; return the calls made."""
         pop = self.model.population
         accounts = self.accounts[pop.status[self.accounts] == ACTIVE]
         if calls <= 0 or len(accounts) == 0:
-            return
+            return 0
         calls = min(calls, len(accounts))
         targeted = int(rng.binomial(calls, self.model.orchestration_share))
         pop.age_relationships(accounts, self.model.week, self.model.relationship_half_life)
@@ -90,6 +91,7 @@ class Rep(mesa.Agent):
         pop.quote_channel[called] = self.channel
         pop.quote_price[called] = self.model.realisation[self.channel]
         pop.quote_week[called] = self.model.week
+        return len(called)
 
     def _prospect(self, calls: int, rng: np.random.Generator) -> None:
         model = self.model
@@ -181,9 +183,17 @@ class Distributor(mesa.Agent):
             self._restock()
 
     def record_moved(self, value_annual: float) -> None:
-        """Move the annual value of accounts taken direct this week from the book to the window."""
+        """Move the annual value of accounts taken direct this week from the book to the window.
+
+        A referral fee pays back ``fee / margin`` of the margin lost on a moved account, so only
+        the uncompensated share of its value counts as threat.
+        """
         self.book_value_annual -= value_annual
-        self.moved_value[self.model.week % self.cfg.threat_window_weeks] += value_annual
+        fee = self.model.scenario.policy.distributor_referral_fee
+        uncompensated = 1.0 - min(1.0, fee / self.cfg.margin) if self.cfg.margin else 0.0
+        self.moved_value[self.model.week % self.cfg.threat_window_weeks] += (
+            value_annual * uncompensated
+        )
 
     def _book_line_profit(self) -> None:
         model = self.model

@@ -213,13 +213,14 @@ class ChannelModel(mesa.Model):
         With ``buyer`` and ``product``, only those (n,) pairs (no full-population pass).
         """
         pop = self.population
+        orders_a_year = 52.0 * self.need_probability  # at most one need a week per product
         if buyer is not None:
             return (
                 pop.units_per_order[buyer, product]
-                * self.orders_per_year[pop.segment[buyer]]
+                * orders_a_year[pop.segment[buyer]]
                 * self.list_price[product]
             )
-        return pop.units_per_order * self.orders_per_year[pop.segment, None] * self.list_price
+        return pop.units_per_order * orders_a_year[pop.segment, None] * self.list_price
 
     def _initial_channel_probabilities(self) -> np.ndarray:
         """(N, P, 5) logit probabilities of the four channels and the competitor at week 0."""
@@ -490,9 +491,10 @@ class ChannelModel(mesa.Model):
     # 4 ---------------------------------------------------------------- respond
     def _respond(self, needs: Needs) -> None:
         self.agents_by_type[Rep].shuffle_do("step") if self.reps else None
-        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
-        if not len(at):
+        if not self.distributors:
             return
+        # Every distributor sees its demand, zero included (its forecast and profit use it).
+        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
         n_products = len(self.list_price)
         d = self.population.distributor[needs.buyer[at]]
         key = d * n_products + needs.product[at]
@@ -573,6 +575,7 @@ class ChannelModel(mesa.Model):
         incident = np.flatnonzero(taken)
         self.conflicts("account_taken_direct", needs.buyer[incident], resolvable=False)
         needs.incidents[incident] += 1
+        pop.former_distributor_account[needs.buyer[taken]] = True
         value = self._annual_value(needs.buyer[taken], needs.product[taken])
         moved = np.bincount(d[taken], weights=value, minlength=len(self.distributors))
         for distributor, amount in zip(self.distributors, moved, strict=True):
@@ -674,8 +677,13 @@ class ChannelModel(mesa.Model):
         fee = self.scenario.policy.distributor_referral_fee
         if fee <= 0 or not self.distributors:
             return
-        d = self.population.distributor[buyer]
-        former = (channel != DISTRIBUTOR) & self.distributor_open[d]
+        pop = self.population
+        d = pop.distributor[buyer]
+        former = (
+            (channel != DISTRIBUTOR)
+            & pop.former_distributor_account[buyer]
+            & self.distributor_open[d]
+        )
         amount = revenue[former] * fee
         self.ledger.book("referral_fees", float(amount.sum()))
         self._pay_distributors(d[former], amount)

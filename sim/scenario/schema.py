@@ -289,7 +289,10 @@ class Distributors(Block):
     )
     exit_threat: float = unit_interval(0.15, "threat above which a distributor counts a bad week")
     exit_profit_ratio: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="bad week when line profit < ratio x initial"
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="bad week when line profit < ratio x its adapting reference",
     )
     exit_churn_share: float = unit_interval(
         0.3, "share of an exiting distributor's accounts it takes along"

@@ -10,7 +10,9 @@ resumed), checks both give the same table, and prints::
 Wall-clock times include everything a user waits for: starting the worker processes, the runs,
 writing each run, combining the tables. Other load on the machine lowers the efficiency; run
 it on an idle machine with at least 2 cores. The seconds per run measured inside the workers
-show contention: if they grow with 2 workers, the two processes did not each get a core.
+show contention: if they grow with 2 workers, the two processes did not each get a core. "Workers
+busy" (the runs' own time / (workers x wall time)) is the executor's overhead alone: process
+start, hand-off, writing and combining, whatever the load.
 
 Usage::
 
@@ -71,10 +73,11 @@ def main() -> None:
                 results = sim.sweep(scenario, out=out, workers=workers)
                 seconds[workers].append(time.perf_counter() - start)
                 tables[workers] = results.timeseries
-                per_run = sum(results.manifest["run_seconds"].values()) / args.samples
+                busy = sum(results.manifest["run_seconds"].values())
                 print(
                     f"  workers={workers}: {seconds[workers][-1]:.2f} s; "
-                    f"{per_run:.2f} s per run inside the workers "
+                    f"{busy / args.samples:.2f} s per run inside the workers; workers busy "
+                    f"{busy / (workers * seconds[workers][-1]):.0%} of the wall time "
                     f"(load average {os.getloadavg()[0]:.2f})"
                 )
     if not tables[1].equals(tables[2]):

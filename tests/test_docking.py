@@ -30,9 +30,9 @@ the minimum detectable difference at 80% power is ``(z_{1-alpha/2} + z_{0.8}) * 
 the standard error of the difference; from the replications' own spread it was (measured
 when this test was written; the test asserts the bounds in ``MAX_MDD``)
 
-- revenue share 0.021 (2.5% of 0.86); revenue 3.3 M (9.1% of 37 M);
-- churned 11 accounts (9.6% of ~117); adopters' share 0.023 (6.4% of 0.36);
-- effort mean 0.0065 (5.3% of 0.12).
+- revenue share 0.024 (2.8% of 0.86); revenue 3.3 M (8.9% of 37 M);
+- churned 12 accounts (9.7% of ~124); adopters' share 0.022 (6.3% of 0.35);
+- effort mean 0.011 (5.4% of 0.20).
 
 Differences smaller than these would go unnoticed; the bounds are checked so that a change
 making the replications noisier (and the test toothless) fails loudly.
@@ -58,7 +58,7 @@ MAX_MDD = {
     "revenue_share": 0.05,
     "churned": 0.20,
     "adopters": 0.10,
-    "effort": 0.06,
+    "effort": 0.08,
 }
 """Largest acceptable minimum detectable difference, relative to the pooled mean."""
 

@@ -56,6 +56,9 @@ from sim.scenario.schema import Scenario, Sweep
 RESERVED_KEYS = frozenset({*ID_COLUMNS, "sample", "replications", "variants", "sweep", "extends"})
 """Key paths that cannot be swept (they identify runs or define the study itself)."""
 
+MAX_GRID_POINTS = 1_000_000
+"""Largest full-factorial design accepted (``samples ** parameters``)."""
+
 
 @dataclass(frozen=True)
 class Design:
@@ -107,6 +110,12 @@ def design(sweep: Sweep, *, seed: int | None = None) -> Design:
         Seeds the Latin hypercube and the Sobol' scrambling.
     """
     parameters = {name: (float(low), float(high)) for name, (low, high) in sweep.parameters.items()}
+    if sweep.method == "grid" and sweep.samples ** len(parameters) > MAX_GRID_POINTS:
+        raise ScenarioError(
+            f"sweep: a grid of {sweep.samples} levels on {len(parameters)} parameters has "
+            f"{sweep.samples ** len(parameters):,} points (at most {MAX_GRID_POINTS:,}); "
+            "use fewer levels, or method lhs or sobol"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if sweep.method == "grid":

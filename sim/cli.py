@@ -107,9 +107,14 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _study_options(**kwargs: Any) -> dict[str, Any]:
-    kwargs["overrides"] = kwargs.pop("set_") or ()
-    return kwargs
+def _study(kind: str, scenario: Path, set_: list[str] | None, **options: Any) -> Results:
+    """Run a study (``run``, ``compare`` or ``sweep``) behind a progress bar."""
+    from sim.experiments import study, sweep
+
+    function = {"run": study.run, "compare": study.compare, "sweep": sweep.sweep}[kind]
+    label = "sweeping" if kind == "sweep" else "simulating"
+    with user_errors(), progress_bar(label) as progress:
+        return function(scenario, overrides=set_ or (), progress=progress, **options)
 
 
 @app.command()
@@ -124,13 +129,16 @@ def run(
     report: ReportOpt = True,
 ) -> None:
     """Run a scenario's replications; write time series, summary and manifest."""
-    from sim.experiments.study import run as run_study
-
-    with user_errors(), progress_bar("simulating") as progress:
-        options = _study_options(
-            set_=set_, replications=replications, seed=seed, out=out, workers=workers
-        )
-        results = run_study(scenario, scheduler=scheduler, progress=progress, **options)
+    results = _study(
+        "run",
+        scenario,
+        set_,
+        replications=replications,
+        seed=seed,
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+    )
     print_summary(results)
     if report:
         write_report(results)
@@ -148,13 +156,16 @@ def compare(
     report: ReportOpt = True,
 ) -> None:
     """Run all variants with common random numbers; paired differences vs the baseline."""
-    from sim.experiments.study import compare as compare_study
-
-    with user_errors(), progress_bar("simulating") as progress:
-        options = _study_options(
-            set_=set_, replications=replications, seed=seed, out=out, workers=workers
-        )
-        results = compare_study(scenario, scheduler=scheduler, progress=progress, **options)
+    results = _study(
+        "compare",
+        scenario,
+        set_,
+        replications=replications,
+        seed=seed,
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+    )
     print_comparison(results)
     if report:
         write_report(results)
@@ -171,13 +182,16 @@ def sweep(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the scenario's sweep block (grid, lhs, sobol); write sensitivity.csv."""
-    from sim.experiments.sweep import sweep as sweep_study
-
-    with user_errors(), progress_bar("sweeping") as progress:
-        options = _study_options(
-            set_=set_, replications=replications, seed=seed, out=out, workers=workers
-        )
-        results = sweep_study(scenario, scheduler=scheduler, progress=progress, **options)
+    results = _study(
+        "sweep",
+        scenario,
+        set_,
+        replications=replications,
+        seed=seed,
+        out=out,
+        workers=workers,
+        scheduler=scheduler,
+    )
     print_sensitivity(results)
 
 

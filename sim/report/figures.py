@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.model import ledger
 from sim.model.ledger import CONFLICT_TYPES
 from sim.report.bridge import margin_bridge, revenue_shift
 
@@ -86,23 +87,7 @@ RC: dict[str, Any] = {
 }
 """Local style: large type for projectors, light grid, no top/right spines."""
 
-FLOWS: frozenset[str] = frozenset(
-    {
-        "revenue",
-        "gross_margin",
-        "contribution_margin",
-        "conflict_incidents",
-        "cogs",
-        "cost_to_serve",
-        "commissions",
-        "referral_fees",
-        "campaign_costs",
-        "sell_in_units",
-        "sell_through_units",
-        *(f"revenue_{c}" for c in CHANNEL_COLOURS),
-        *(f"conflicts_{t}" for t in CONFLICT_TYPES),
-    }
-)
+FLOWS: frozenset[str] = frozenset({*ledger.FLOWS, *ledger.DERIVED})
 """Weekly flows (smoothed); every other metric is a level read at the week's end."""
 
 

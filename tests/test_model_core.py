@@ -764,12 +764,6 @@ def test_siloed_firm_counts_the_conflicts_orchestration_would_resolve():
         assert rows[f"conflicts_{kind}"].sum() > 0, kind
 
 
-def test_channel_neutral_pay_removes_rep_vs_web_fights():
-    scenario = small(DIRECT_SHIFT, "policy.rep_compensation=channel_neutral", "horizon_weeks=30")
-    rows = run_model(scenario, seed=6).ledger.rows
-    assert rows["conflicts_rep_vs_web_credit"].sum() == 0
-
-
 # --------------------------------------------------------------------------- channel plan
 
 

@@ -141,6 +141,8 @@ class ChannelModel(mesa.Model):
         self.realisation = np.array([c.price_realisation for c in channels])
         self.cost_per_order = np.array([c.cost_per_order for c in channels])
         self.fixed_cost_weekly = sum(c.fixed_cost_weekly for c in channels)
+        self.cost_per_call = np.array([sc.reps.field.cost_per_call, sc.reps.inside.cost_per_call])
+        """Cost of one field and one inside call (indexed by FIELD, INSIDE)."""
         segments = sc.market.segments
         self.preference = np.array(
             [[getattr(s.channel_preference, c) for c in CHANNELS] for s in segments]
@@ -538,9 +540,7 @@ class ChannelModel(mesa.Model):
         double = assisted & rows_any(touched & ASSISTED)
         wasted = incident("double_coverage", double)
         calls = touched[wasted][:, [FIELD, INSIDE]].sum(axis=0)
-        self.ledger.book(
-            "cost_to_serve", calls @ [sc.reps.field.cost_per_call, sc.reps.inside.cost_per_call]
-        )
+        self.ledger.book("cost_to_serve", calls @ self.cost_per_call)
         self._charge_rep_time(b[wasted])
 
         prices = self._prices(b, needs.product)
@@ -561,8 +561,7 @@ class ChannelModel(mesa.Model):
             self._charge_rep_time(b[pulled])
             self.ledger.book(
                 "cost_to_serve",
-                np.bincount(rep_channel[pulled], minlength=2)[:2]
-                @ [sc.reps.field.cost_per_call, sc.reps.inside.cost_per_call],
+                np.bincount(rep_channel[pulled], minlength=2)[:2] @ self.cost_per_call,
             )
 
         self._record_accounts_taken(needs)
@@ -590,9 +589,8 @@ class ChannelModel(mesa.Model):
             (pop.inside_rep, self.scenario.reps.field.count),
         ):
             rep = column[buyers]
-            load = np.bincount(rep[rep >= 0], minlength=0)
-            for i in np.flatnonzero(load):
-                self.reps[offset + i].conflict_calls += self.conflict_rep_calls * float(load[i])
+            rep = rep[rep >= 0]
+            _credit(self.reps[offset:], rep, None, "conflict_calls", scale=self.conflict_rep_calls)
 
     # 6 ---------------------------------------------------------------- orders, ledger
     def _book_orders(self, needs: Needs) -> None:
@@ -647,10 +645,7 @@ class ChannelModel(mesa.Model):
         self._pay_distributors(pop.distributor[needs.buyer[at]], rebate)
 
     def _pay_distributors(self, distributor: np.ndarray, amount: np.ndarray) -> None:
-        for d, income in enumerate(
-            np.bincount(distributor, weights=amount, minlength=len(self.distributors))
-        ):
-            self.distributors[d].week_income += float(income)
+        _credit(self.distributors, distributor, amount, "week_income")
 
     def _book_commissions(
         self, buyer: np.ndarray, channel: np.ndarray, revenue: np.ndarray
@@ -665,10 +660,9 @@ class ChannelModel(mesa.Model):
             credited = (rep >= 0) & ((channel == kind) | (neutral & (channel != DISTRIBUTOR)))
             pay = revenue[credited] * team.commission_rate
             self.ledger.book("commissions", float(pay.sum()))
-            for i, earned in enumerate(
-                np.bincount(rep[credited], weights=pay, minlength=team.count)
-            ):
-                self.reps[offset + i].compensation_earned += float(earned)
+            _credit(
+                self.reps[offset : offset + team.count], rep[credited], pay, "compensation_earned"
+            )
             offset += team.count
 
     def _book_referral_fees(
@@ -812,3 +806,21 @@ class ChannelModel(mesa.Model):
                 else 0.0,
             },
         )
+
+
+def _credit(
+    agents: list,
+    index: np.ndarray,
+    amount: np.ndarray | None,
+    attribute: str,
+    *,
+    scale: float = 1.0,
+) -> None:
+    """Add ``amount`` (1 each if None) x ``scale`` to ``attribute`` of ``agents[index]``.
+
+    Amounts are summed per agent with one bincount; agents with nothing owed are skipped.
+    """
+    totals = np.bincount(index, weights=amount, minlength=len(agents))
+    for i in np.flatnonzero(totals):
+        agent = agents[i]
+        setattr(agent, attribute, getattr(agent, attribute) + scale * float(totals[i]))

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.model.buyers import channel_prices
+from sim.scenario.schema import CHANNELS
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SMALL = ("market.buyers=3000", "distributors.count=10")
@@ -239,9 +241,12 @@ def test_campaign_offer_cuts_only_its_products_and_channel():
     offered = np.flatnonzero(pop.offer_channel >= 0)
     assert len(offered) > 0
     pumps, valves = (np.full(len(offered), i) for i in (0, 1))
-    realised = model.realisation[3]  # e-commerce price realisation
-    np.testing.assert_allclose(model._prices(offered, pumps)[:, 3], realised * 0.5, rtol=1e-6)
-    np.testing.assert_allclose(model._prices(offered, valves)[:, 3], realised, rtol=1e-12)
-    np.testing.assert_allclose(
-        model._prices(offered, pumps)[:, :3], model.realisation[:3][None].repeat(len(offered), 0)
-    )
+    realisation = [getattr(scenario.channels, c).price_realisation for c in CHANNELS]
+
+    def prices(product):
+        no_promotion = np.zeros(len(scenario.products))
+        return channel_prices(pop, model.rules, offered, product, model.week, no_promotion)
+
+    np.testing.assert_allclose(prices(pumps)[:, 3], realisation[3] * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(prices(valves)[:, 3], realisation[3], rtol=1e-12)
+    np.testing.assert_allclose(prices(pumps)[:, :3], np.tile(realisation[:3], (len(offered), 1)))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.model.buyers import choose_channels
 from sim.model.population import (
-    choose_channels,
     geometric_weeks,
     put_cells,
     rows_any,

@@ -19,6 +19,7 @@ import pytest
 from conftest import SCENARIOS, run_model, small
 
 from sim.experiments.runner import RunKey, RunOutput, simulate
+from sim.model import buyers
 from sim.model.ledger import CONFLICT_TYPES, METRICS
 from sim.model.model import ChannelModel
 from sim.model.policy import ChannelPlan
@@ -336,7 +337,7 @@ def test_bass_closed_form(bass_run):
 
 
 def test_adoption_only_among_active_buyers_with_thinning():
-    """_adopt_ecommerce accepts a check with probability hazard / max hazard, active only."""
+    """adopt_ecommerce accepts a check with probability hazard / max hazard, active only."""
     scenario = bass_scenario(**{"horizon_weeks": "4", "market.buyers": "40000"})
     model = ChannelModel(scenario, 9)
     pop = model.population
@@ -346,7 +347,7 @@ def test_adoption_only_among_active_buyers_with_thinning():
     pop.adopter[:] = False
     model.week = 1
     pop.next_adoption_check[:] = 1
-    model._adopt_ecommerce()
+    buyers.adopt_ecommerce(pop, model.rules, 1, model.streams["adoption"])
     assert not pop.adopter[:half].any(), "churned buyers must not adopt"
     # Share of adopters among active buyers is 0, so the hazard is p only.
     accept = weekly_probability(BASS_P) / weekly_probability(BASS_P + BASS_Q)
@@ -357,8 +358,10 @@ def test_adoption_only_among_active_buyers_with_thinning():
     assert (pop.next_adoption_check > 1).all()
 
 
-def test_phase_order_and_adoption_in_phase_three():
+def test_phase_order_and_adoption_in_phase_three(monkeypatch):
     """Record the calls of one week: the nine phases in order, adoption inside phase 3."""
+    import sim.model.model as engine
+
     scenario = small(
         DIRECT_SHIFT,
         "horizon_weeks=3",
@@ -374,23 +377,21 @@ def test_phase_order_and_adoption_in_phase_three():
             calls.append(label)
             return original(*args, **kwargs)
 
-        setattr(owner, name, wrapper)
+        monkeypatch.setattr(owner, name, wrapper)
 
-    phases = [
-        ("_apply_policy", "1 policy"),
-        ("_buyers_act", "3 buyers"),
-        ("_adopt_ecommerce", "3 adoption"),
-        ("_respond", "4 respond"),
-        ("_resolve_conflicts", "5 conflict"),
-        ("_book_orders", "6 orders"),
-        ("_experience_and_churn", "7 churn"),
-        ("_collect", "9 collect"),
-    ]
-    for name, label in phases:
-        spy(model, name, label)
-    spy(model.campaigns[0], "step", "2 campaigns")
-    for distributor in model.distributors:
-        spy(distributor, "step", "8 distributors")
+    for owner, name, label in [
+        (model.books, "running_costs", "1 policy"),
+        (model, "_buyers_shop", "3 buyers"),
+        (buyers, "adopt_ecommerce", "3 adoption"),
+        (model, "_respond", "4 respond"),
+        (engine, "find_conflicts", "5 conflict"),
+        (model.books, "orders", "6 orders"),
+        (buyers, "churn", "7 churn"),
+        (model, "_collect", "9 collect"),
+        (model.campaigns[0], "step", "2 campaigns"),
+        *((d, "step", "8 distributors") for d in model.distributors),
+    ]:
+        spy(owner, name, label)
     model.step()
     order = list(dict.fromkeys(calls))  # first call of each, in order
     assert order == [
@@ -516,7 +517,7 @@ def test_needs_arrive_at_the_documented_weekly_rate():
     counts = np.zeros(pop.units_per_order.shape)
     for week in range(1, weeks + 1):
         model.week = week
-        buyer, product = model._arriving_needs()
+        buyer, product = buyers.arriving_needs(pop, model.rules, week, model.streams["needs"])
         np.add.at(counts, (buyer, product), 1)
     bought = pop.units_per_order > 0
     for s, segment in enumerate(scenario.market.segments):
@@ -548,7 +549,7 @@ def test_churn_hazard_rises_with_effort(effort):
     model.week = 1
     pop.effort[:] = effort
     pop.next_churn_check[:] = 1
-    model._churn()
+    buyers.churn(pop, model.rules, 1, model.streams["churn"])
     rate = -np.log1p(-churn)
     accept = weekly_probability(rate * (1 + (multiplier - 1) * effort)) / weekly_probability(
         rate * multiplier

@@ -172,45 +172,6 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     )
 
 
-def choose_channels(
-    utility: np.ndarray, open_channels: np.ndarray, uniform: np.ndarray
-) -> np.ndarray:
-    """Sample one choice per row of a multinomial logit.
-
-    Parameters
-    ----------
-    utility
-        (n, k) systematic utilities.
-    open_channels
-        (n, k) booleans; closed alternatives have probability 0.
-    uniform
-        (n,) uniforms in [0, 1), one per choice (inverse-CDF sampling keeps common random
-        numbers aligned across policies).
-
-    Returns
-    -------
-    (n,) index of the chosen alternative, or -1 where nothing is open.
-
-    """
-    # Column by column on (n,) arrays: the same sums in the same order as a row-wise cumsum
-    # (so the same choices), without numpy's slow reductions along a short last axis.
-    n, k = utility.shape
-    columns = np.where(open_channels, utility, -np.inf).T
-    top = columns[0].copy()
-    for j in range(1, k):
-        np.maximum(top, columns[j], out=top)
-    top[~np.isfinite(top)] = 0.0
-    cumulative = np.empty((k, n))
-    weight = np.empty(n)
-    np.exp(np.subtract(columns[0], top, out=cumulative[0]), out=cumulative[0])
-    for j in range(1, k):
-        np.exp(np.subtract(columns[j], top, out=weight), out=weight)
-        np.add(cumulative[j - 1], weight, out=cumulative[j])
-    total = cumulative[-1]
-    choice = (cumulative < uniform * total).sum(axis=0)
-    return np.where(total > 0, np.minimum(choice, k - 1), -1)
-
-
 def rows_any(mask: np.ndarray) -> np.ndarray:
     """Row-wise ``any`` of an (n, k) boolean array: ``mask.any(axis=1)``, fast.
 

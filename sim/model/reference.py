@@ -1,27 +1,32 @@
 """The plain reference: one Mesa agent per buyer, the buyer rules written out one by one.
 
 This is the docking reference (Axtell, Axelrod, Epstein & Cohen 1996, "Aligning simulation
-models") for the vectorised engine in :mod:`sim.model.model`, and the "plain" side of the
+models") for the vectorised engine in :mod:`sim.model.buyers`, and the "plain" side of the
 throughput comparison in ``benchmarks/engine.py``. It is deliberately readable and slow: every
 buyer is a :class:`mesa.Agent`, every week every buyer runs its own rules with scalar
 arithmetic, and nothing is vectorised or scheduled ahead.
 
-It implements the **buyer rules** of the model (docs/ODD.md, phases 3, 5 (buyer side), 6 and 7):
+It implements the **buyer rules** of the model (docs/ODD.md, phases 3, 5 (buyer side), 6 and 7),
+rule by rule against :mod:`sim.model.buyers`, with the same constants (imported from there):
 
 - needs arrive per product as a weekly Bernoulli process at the segment's ``orders_per_year``
-  (the engine draws the same process as geometric waiting times);
+  (``buyers.arriving_needs`` draws the same process as geometric waiting times);
 - e-commerce adoption spreads by a Bass process, weekly hazard
-  ``1 - exp(-(p + q * adopters_share) / 52)`` with the share among active buyers;
+  ``1 - exp(-(p + q * adopters_share) / 52)`` with the share among active buyers
+  (``buyers.adopt_ecommerce``, by thinning);
 - each need is placed by a multinomial logit over the open channels and the competitor's
-  line (segment preference, realised price, relationship, habit, effort, adoption);
-- the journey touches other open channels; double coverage, contradicting prices, repeated
-  information and (with channel-specific pay) a rep pulling a web order back are conflict
-  incidents that add effort unless an orchestrator resolves them;
-- orders book revenue at the channel's realised price, lift the relationship with the channel
-  and set the habit; relationships fade with a 26-week half-life;
-- effort rises with unresolved incidents and falls with clean orders; churn is a weekly
-  hazard from ``base_churn_annual`` multiplied up to ``effort_churn_multiplier`` at full
-  effort.
+  line: segment preference, realised price, relationship, habit, effort, adoption
+  (``buyers.open_channels``, ``channel_prices``, ``utilities``, ``choose_channels``);
+- the journey touches other open channels (``buyers.journey_touches``); double coverage,
+  contradicting prices, repeated information and (with channel-specific pay) a rep pulling a web
+  order back are conflict incidents that add effort unless an orchestrator resolves them
+  (``sim.model.conflicts.find_conflicts``);
+- orders book revenue at the channel's realised price (``Books.orders``), lift the relationship
+  with the channel and set the habit (``buyers.remember_orders``); relationships fade with a
+  ``RELATIONSHIP_HALF_LIFE_WEEKS`` half-life (``Population.age_relationships``);
+- effort rises with unresolved incidents and falls with clean orders
+  (``buyers.live_with_experience``); churn is a weekly hazard from ``base_churn_annual``
+  multiplied up to ``effort_churn_multiplier`` at full effort (``buyers.churn``).
 
 What it leaves out, so that docking runs switch them off in both implementations: reps'
 calls and prospecting (reps only define who can be served by field and inside sales),
@@ -36,17 +41,18 @@ import math
 import mesa
 import numpy as np
 
+from sim.model.buyers import (
+    COMPETITOR,
+    INITIAL_RELATIONSHIP,
+    ORDER_LIFT,
+    PRICE_TOLERANCE,
+    RELATIONSHIP_HALF_LIFE_WEEKS,
+)
+from sim.model.population import DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE
 from sim.scenario.schema import CHANNELS, Scenario
 
-FIELD, INSIDE, DISTRIBUTOR, ECOMMERCE = range(len(CHANNELS))
-COMPETITOR = len(CHANNELS)
 ASSISTED = (True, True, True, False)
-
-RELATIONSHIP_HALF_LIFE_WEEKS = 26.0
-ORDER_LIFT = 0.10
-INITIAL_RELATIONSHIP = 0.5
-PRICE_TOLERANCE = 0.02
-"""The same assumptions as :class:`sim.model.model.ChannelModel` (see its class attributes)."""
+"""``sim.model.population.ASSISTED`` as plain booleans (scalar code, no numpy)."""
 
 DOCKING_OVERRIDES: tuple[str, ...] = (
     "market.prospects=0",

@@ -1,0 +1,150 @@
+"""Phase 5, conflict: the incidents of each week's needs, and the orchestrator that resolves some.
+
+A ``conflict_incident`` has one of the types in :data:`sim.model.ledger.CONFLICT_TYPES`. Under
+orchestration each resolvable incident is seen and resolved with probability
+``policy.orchestration_coverage`` (docs/ODD.md, "Conflict").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.model.agents import Distributor, Rep
+from sim.model.books import Books
+from sim.model.buyers import PRICE_TOLERANCE, BuyerRules, Needs, annual_value, channel_prices
+from sim.model.population import (
+    ASSISTED,
+    ECOMMERCE,
+    FIELD,
+    INSIDE,
+    Population,
+    rows_any,
+)
+from sim.scenario.schema import Scenario
+
+CONFLICT_REP_CALLS = 0.1
+"""Calls' worth of a rep's selling time one unresolved conflict in the rep's accounts eats
+(assumption: a tenth of a call spent sorting it out)."""
+
+
+class Orchestrator:
+    """Records conflict incidents and resolves a share of them.
+
+    Parameters
+    ----------
+    scenario
+        Its ``policy.coordination`` and ``policy.orchestration_coverage`` set the resolved share.
+    rng
+        The ``orchestration`` stream.
+    books
+        Where incidents are counted.
+    """
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, books: Books) -> None:
+        policy = scenario.policy
+        self.coverage = (
+            policy.orchestration_coverage if policy.coordination == "orchestrated" else 0.0
+        )
+        """Share of resolvable incidents resolved (0 in a siloed firm)."""
+        self.rng = rng
+        self.books = books
+
+    def record(self, kind: str, buyers: np.ndarray, *, resolvable: bool = True) -> np.ndarray:
+        """Record incidents of ``kind`` for ``buyers``; return which stay unresolved."""
+        share = self.coverage if resolvable else 0.0
+        resolved = self.rng.random(len(buyers)) < share
+        self.books.count_conflicts(kind, np.count_nonzero(~resolved), np.count_nonzero(resolved))
+        return ~resolved
+
+
+def find_conflicts(
+    needs: Needs,
+    *,
+    pop: Population,
+    rules: BuyerRules,
+    scenario: Scenario,
+    week: int,
+    sell_through_discount: np.ndarray,
+    orchestrator: Orchestrator,
+    books: Books,
+    reps: Sequence[Rep],
+    distributors: Sequence[Distributor],
+) -> None:
+    """Find this week's incidents by type, add the unresolved ones to the needs (phase 5).
+
+    Double coverage wastes the duplicate calls and the reps' time; a channel-specific rep may
+    pull an e-commerce order back to the rep's channel; accounts the plan takes off a
+    distributor raise its threat.
+    """
+    b, channel, touched = needs.buyer, needs.channel, needs.touched
+    assisted = ASSISTED[channel]
+
+    def incident(kind: str, mask: np.ndarray) -> np.ndarray:
+        unresolved = np.zeros(len(b), dtype=bool)
+        unresolved[mask] = orchestrator.record(kind, b[mask])
+        needs.incidents += unresolved
+        return unresolved
+
+    wasted = incident("double_coverage", assisted & rows_any(touched & ASSISTED))
+    books.calls(touched[wasted][:, [FIELD, INSIDE]].sum(axis=0))
+    charge_rep_time(pop, reps, b[wasted], field_count=scenario.reps.field.count)
+
+    prices = channel_prices(pop, rules, b, needs.product, week, sell_through_discount)
+    # The buyer saw a lower price from another of our channels than the one it pays.
+    undercut = prices < needs.price[:, None] - PRICE_TOLERANCE
+    incident("contradictory_price", rows_any(touched & undercut))
+    incident("repeated_information", assisted & rows_any(touched))
+
+    if scenario.policy.rep_compensation == "channel_specific":
+        has_rep = (pop.field_rep[b] >= 0) | (pop.inside_rep[b] >= 0)
+        fight = incident("rep_vs_web_credit", (channel == ECOMMERCE) & has_rep)
+        pulled = fight & (orchestrator.rng.random(len(b)) < scenario.reps.resist_web_orders)
+        rep_channel = np.where(pop.field_rep[b] >= 0, FIELD, INSIDE)
+        channel[pulled] = rep_channel[pulled]
+        needs.price[pulled] = rules.realisation[rep_channel[pulled]]
+        charge_rep_time(pop, reps, b[pulled], field_count=scenario.reps.field.count)
+        books.calls(np.bincount(rep_channel[pulled], minlength=2)[:2])
+
+    record_accounts_taken(needs, pop, rules, orchestrator, books, distributors, week)
+
+
+def record_accounts_taken(
+    needs: Needs,
+    pop: Population,
+    rules: BuyerRules,
+    orchestrator: Orchestrator,
+    books: Books,
+    distributors: Sequence[Distributor],
+    week: int,
+) -> None:
+    """Record accounts the channel plan moved off a distributor.
+
+    Each is an incident, and raises that distributor's threat by the annual value of the
+    moved lines at list price.
+    """
+    d = pop.distributor[needs.buyer]
+    taken = needs.taken & (d >= 0)
+    incident = np.flatnonzero(taken)
+    orchestrator.record("account_taken_direct", needs.buyer[incident], resolvable=False)
+    needs.incidents[incident] += 1
+    pop.former_distributor_account[needs.buyer[taken]] = True
+    value = annual_value(pop, rules, books.list_price, needs.buyer[taken], needs.product[taken])
+    moved = np.bincount(d[taken], weights=value, minlength=len(distributors))
+    for distributor, amount in zip(distributors, moved, strict=True):
+        if amount:
+            distributor.record_moved(float(amount), week)
+
+
+def charge_rep_time(
+    pop: Population, reps: Sequence[Rep], buyers: np.ndarray, *, field_count: int
+) -> None:
+    """Unresolved conflicts cost the accounts' reps selling time (``CONFLICT_REP_CALLS``)."""
+    for column, offset in ((pop.field_rep, 0), (pop.inside_rep, field_count)):
+        rep = column[buyers]
+        rep = rep[rep >= 0]
+        team = reps[offset:]
+        totals = np.bincount(rep, minlength=len(team))
+        for i in np.flatnonzero(totals):
+            team[i].lose_selling_calls(CONFLICT_REP_CALLS * float(totals[i]))

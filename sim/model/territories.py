@@ -1,0 +1,126 @@
+"""Who serves which account: reps' books of accounts and each buyer's distributor.
+
+Allocation rules (``reps.*.min_account_spend``) decide which accounts a team covers; a covered
+account gets one rep of the team at random, a won account stays with the rep who won it.
+Every buyer has one distributor (uniform at random); when a distributor exits, a share of its
+accounts leaves with it and the rest move to a remaining distributor (docs/ODD.md, "Distributor
+exit").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.model.agents import Distributor, Rep
+from sim.model.buyers import lose
+from sim.model.population import ACTIVE, PROSPECT, Population
+from sim.scenario.schema import Scenario
+
+
+class Territories:
+    """The account allocation of one run.
+
+    Parameters
+    ----------
+    scenario
+        Team sizes and allocation rules, distributor count and exit share.
+    pop
+        The buyers.
+    reps
+        Field reps first, then inside reps (index = position within each team).
+    rng
+        The ``reps`` stream (accounts won and inbound).
+    """
+
+    def __init__(
+        self, scenario: Scenario, pop: Population, reps: Sequence[Rep], rng: np.random.Generator
+    ) -> None:
+        self.scenario = scenario
+        self.pop = pop
+        self.reps = reps
+        self.rng = rng
+        self.distributors: Sequence[Distributor] = ()
+
+    def _teams(self) -> list[tuple[str, np.ndarray, Sequence[Rep]]]:
+        """(kind, the population's rep column, the team's reps) for field and inside."""
+        n_field = self.scenario.reps.field.count
+        return [
+            ("field", self.pop.field_rep, self.reps[:n_field]),
+            ("inside", self.pop.inside_rep, self.reps[n_field:]),
+        ]
+
+    def allocate_accounts(self, rng: np.random.Generator) -> None:
+        """Give each active account one rep of every team whose allocation rule covers it."""
+        pop = self.pop
+        for kind, column, team_reps in self._teams():
+            team = getattr(self.scenario.reps, kind)
+            if not team_reps:
+                continue
+            covered = np.flatnonzero(pop.spend_annual >= team.min_account_spend)
+            covered = covered[pop.status[covered] == ACTIVE]
+            column[covered] = rng.integers(team.count, size=len(covered))
+            order = np.argsort(column[covered], kind="stable")
+            books = np.split(
+                covered[order], np.searchsorted(column[covered][order], np.arange(1, team.count))
+            )
+            for rep, accounts in zip(team_reps, books, strict=True):
+                rep.accounts = accounts
+
+    def assign_distributors(self, rng: np.random.Generator) -> np.ndarray:
+        """Give every buyer a distributor at random; return which distributors are open.
+
+        The returned array has one slot per distributor plus a closed one, which index -1 (no
+        distributor) reads.
+        """
+        count = self.scenario.distributors.count
+        if count:
+            self.pop.distributor[:] = rng.integers(count, size=self.pop.size)
+        return np.append(np.ones(count, dtype=bool), False)
+
+    def win_prospects(self, rep: Rep | None, count: int) -> None:
+        """Turn up to ``count`` prospects into active accounts, won by ``rep`` or inbound.
+
+        New accounts are covered by the allocation rules; the winning rep keeps the account it
+        won.
+        """
+        pop = self.pop
+        prospects = np.flatnonzero(pop.status == PROSPECT)[:count]
+        pop.status[prospects] = ACTIVE
+        for kind, column, team_reps in self._teams():
+            team = getattr(self.scenario.reps, kind)
+            if rep is not None and rep.kind == kind:
+                column[prospects] = rep.index
+            elif team.count:
+                covered = prospects[pop.spend_annual[prospects] >= team.min_account_spend]
+                column[covered] = self.rng.integers(team.count, size=len(covered))
+            for i in np.unique(column[prospects][column[prospects] >= 0]):
+                team_reps[i].take_accounts(prospects[column[prospects] == i])
+
+    def inbound(self, initial_customers: int) -> None:
+        """Win the week's inbound accounts: Poisson at ``market.inbound_accounts_annual``."""
+        rate = self.scenario.market.inbound_accounts_annual * initial_customers
+        if rate > 0:
+            self.win_prospects(None, int(self.rng.poisson(rate / 52.0)))
+
+    def release(
+        self,
+        distributor: Distributor,
+        week: int,
+        distributor_open: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Hand on an exiting distributor's accounts.
+
+        A share ``exit_churn_share`` leaves with it; the rest move to a remaining distributor
+        at random (``rng``: the ``churn`` stream).
+        """
+        pop = self.pop
+        distributor_open[distributor.index] = False
+        accounts = np.flatnonzero((pop.distributor == distributor.index) & (pop.status == ACTIVE))
+        leaving = rng.random(len(accounts)) < self.scenario.distributors.exit_churn_share
+        lose(pop, accounts[leaving], week)
+        remaining = [d.index for d in self.distributors if d.active]
+        if remaining:
+            pop.distributor[accounts[~leaving]] = rng.choice(remaining, size=int((~leaving).sum()))

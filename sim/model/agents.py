@@ -298,7 +298,7 @@ class Distributor(mesa.Agent):
         below = self.stock_units < self.cfg.reorder_weeks_cover * self.forecast_units
         order = np.where(below | (forward_weeks > 0), np.maximum(target - self.stock_units, 0), 0)
         self.stock_units = self.stock_units + order
-        self.model.books.sell_in(self, order, discount)
+        self.model.books.sell_in(self, order, discount, self.model.week)
 
 
 def serve_from_stock(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from sim.model.buyers import Needs
 from sim.model.ledger import Ledger
@@ -28,11 +29,20 @@ class Books:
     ----------
     scenario
         Prices (``products``), channel costs, rep costs and rates, distributor margin, policy.
+    journal
+        Also keep the order journal (:attr:`journal`): one record per order line served and
+        per distributor restock. Off by default: it grows with every need.
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, journal: bool = False) -> None:
         self.scenario = scenario
         self.ledger = Ledger(scenario.horizon_weeks)
+        self.journal: dict[str, list[pd.DataFrame]] | None = (
+            {"orders": [], "sell_in": []} if journal else None
+        )
+        """Per-line records, when asked for: ``orders`` (week, buyer, product, channel, units,
+        price as a fraction of list) and ``sell_in`` (week, distributor, product, units,
+        unit_price). The ledger's totals can be recomputed from them independently."""
         self.list_price = np.array([p.list_price for p in scenario.products])
         """(P,) list price per unit."""
         self.unit_cost = np.array([p.unit_cost for p in scenario.products])
@@ -135,6 +145,13 @@ class Books:
         handled = [FIELD, INSIDE, ECOMMERCE]
         ledger.book("cost_to_serve", float(orders[handled] @ self.cost_per_order[handled]))
         ledger.book("sell_through_units", float(served_units[~direct].sum()))
+        if self.journal is not None:
+            self.journal["orders"].append(
+                pd.DataFrame(
+                    {"week": week, "buyer": b, "product": p, "channel": c}
+                    | {"units": served_units, "price": needs.price}
+                )
+            )
         self._rebates(needs, served_units, pop, distributors, sell_through_discount, week)
         self._commissions(b, c, direct_value, pop)
         self._referral_fees(b, c, direct_value, pop, distributors, distributor_open)
@@ -205,7 +222,11 @@ class Books:
         _pay(distributors, d[former], amount)
 
     def sell_in(
-        self, distributor: Distributor, order_units: np.ndarray, sell_in_discount: np.ndarray
+        self,
+        distributor: Distributor,
+        order_units: np.ndarray,
+        sell_in_discount: np.ndarray,
+        week: int,
     ) -> None:
         """Book a distributor's restock as our sell-in; the discount saved is its income."""
         price = self.sell_in_price * (1.0 - sell_in_discount)
@@ -216,6 +237,13 @@ class Books:
             "cost_to_serve", float(np.count_nonzero(order_units)) * self.cost_per_order[DISTRIBUTOR]
         )
         distributor.receive(float(order_units @ (self.sell_in_price * sell_in_discount)))
+        if self.journal is not None:
+            self.journal["sell_in"].append(
+                pd.DataFrame(
+                    {"week": week, "distributor": distributor.index}
+                    | {"product": np.arange(len(price)), "units": order_units, "unit_price": price}
+                )
+            )
 
 
 def _pay(distributors: Sequence[Distributor], index: np.ndarray, amount: np.ndarray) -> None:

@@ -53,10 +53,14 @@ class ChannelModel(mesa.Model):
         A validated scenario.
     seed
         Root of all randomness for this run: an int or a ``numpy.random.SeedSequence``.
+    journal
+        Keep the order journal (``books.journal``): per-line records, for audits and tests.
 
     """
 
-    def __init__(self, scenario: Scenario, seed: int | np.random.SeedSequence) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int | np.random.SeedSequence, *, journal: bool = False
+    ) -> None:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.streams = {
             name: np.random.default_rng(child)
@@ -71,7 +75,7 @@ class ChannelModel(mesa.Model):
         self.plan = ChannelPlan(scenario)
         self.promotions = Promotions(scenario)
         self.sell_in_discount, self.sell_through_discount = self.promotions.discounts(0)
-        self.books = Books(scenario)
+        self.books = Books(scenario, journal=journal)
         self.ledger = self.books.ledger
         self.orchestrator = Orchestrator(scenario, self.streams["orchestration"], self.books)
         self.reps = [

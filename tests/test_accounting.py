@@ -1,0 +1,160 @@
+"""The ledger's weekly totals recomputed independently from the order journal.
+
+The journal (``ChannelModel(..., journal=True)``) records raw facts only: which buyer bought
+which product through which channel, how many units were served, at what fraction of list; and
+how many units each distributor restocked. Every expected total here is rebuilt from those
+facts and the scenario's own numbers (list prices, unit costs, margins, commission rates,
+promotions), not from the engine's arrays, so a wrong posting anywhere in ``sim/model/books.py``
+shows up as a mismatch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SCENARIOS, small
+
+from sim.model.model import ChannelModel
+from sim.scenario.schema import CHANNELS, Scenario
+
+CASES = {
+    "baseline_channel_specific": small(SCENARIOS / "baseline.yaml"),
+    "direct_shift_neutral_deal_registration": small(
+        SCENARIOS / "direct_shift.yaml",
+        "policy.rep_compensation=channel_neutral",
+        "policy.deal_registration=true",
+    ),
+    "sell_in_and_sell_through_promotions": small(
+        SCENARIOS / "trade_promotions.yaml",
+        "policy.trade_promotions=[{product: consumables, discount: 0.1, start_week: 5, weeks: 4,"
+        " basis: sell_in}, {product: pumps, discount: 0.2, start_week: 10, weeks: 6,"
+        " basis: sell_through}]",
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def audited(request) -> tuple[Scenario, ChannelModel, pd.DataFrame, pd.DataFrame]:
+    scenario = CASES[request.param]
+    model = ChannelModel(scenario, 4, journal=True)
+    model.run()
+    orders = pd.concat(model.books.journal["orders"], ignore_index=True)
+    sell_in = pd.concat(model.books.journal["sell_in"], ignore_index=True)
+    return scenario, model, orders, sell_in
+
+
+def _weekly(frame: pd.DataFrame, values: pd.Series, weeks: int) -> np.ndarray:
+    return (
+        values.groupby(frame["week"])
+        .sum()
+        .reindex(range(1, weeks + 1), fill_value=0.0)
+        .to_numpy(copy=True)
+    )
+
+
+def _discount(scenario: Scenario, basis: str, week: pd.Series, product: pd.Series) -> np.ndarray:
+    """The promotion discount of each (week, product) row, from the scenario's promotion list."""
+    names = [p.name for p in scenario.products]
+    discount = np.zeros(len(week))
+    for promo in scenario.policy.trade_promotions:
+        if promo.basis == basis:
+            on = (
+                (product.values == names.index(promo.product))
+                & (week.values >= promo.start_week)
+                & (week.values < promo.start_week + promo.weeks)
+            )
+            discount = np.where(on, np.maximum(discount, promo.discount), discount)
+    return discount
+
+
+def test_direct_revenue_cogs_and_units_from_the_journal(audited):
+    scenario, model, orders, sell_in = audited
+    weeks, rows = scenario.horizon_weeks, model.ledger.rows
+    list_price = np.array([p.list_price for p in scenario.products])
+    unit_cost = np.array([p.unit_cost for p in scenario.products])
+    value = orders["units"] * list_price[orders["product"]] * orders["price"]
+    for c, name in enumerate(CHANNELS):
+        if name != "distributor":
+            expected = _weekly(orders, value.where(orders["channel"] == c, 0.0), weeks)
+            np.testing.assert_allclose(rows[f"revenue_{name}"], expected, rtol=1e-9, atol=1e-6)
+    direct = orders["channel"] != CHANNELS.index("distributor")
+    cogs = _weekly(orders, (orders["units"] * unit_cost[orders["product"]]).where(direct, 0), weeks)
+    cogs += _weekly(sell_in, sell_in["units"] * unit_cost[sell_in["product"]], weeks)
+    np.testing.assert_allclose(rows["cogs"], cogs, rtol=1e-9, atol=1e-6)
+    through = _weekly(orders, orders["units"].where(~direct, 0.0), weeks)
+    np.testing.assert_allclose(rows["sell_through_units"], through, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        rows["sell_in_units"], _weekly(sell_in, sell_in["units"], weeks), rtol=1e-9, atol=1e-6
+    )
+
+
+def test_distributor_revenue_is_sell_in_less_rebates(audited):
+    """Sell-in at list x (1 - margin) x (1 - sell-in discount), less sell-through rebates
+    (that discount on the sell-in price of the units sold through) and the deal-registration
+    margin on registered deals' list value."""
+    scenario, model, orders, sell_in = audited
+    weeks, cfg = scenario.horizon_weeks, scenario.distributors
+    list_price = np.array([p.list_price for p in scenario.products])
+    net = 1.0 - cfg.margin
+    sell_in_value = (
+        sell_in["units"]
+        * list_price[sell_in["product"]]
+        * net
+        * (1.0 - _discount(scenario, "sell_in", sell_in["week"], sell_in["product"]))
+    )
+    at = orders[orders["channel"] == CHANNELS.index("distributor")]
+    # A deal registered in week w0 is protected through w0 + deal_protection_weeks - 1.
+    until = model.population.protected_until[at["buyer"]]
+    registered = (
+        scenario.policy.deal_registration
+        & (until >= 0)
+        & (at["week"].values >= until - cfg.deal_protection_weeks + 1)
+        & (at["week"].values <= until)
+    )
+    rebates = (
+        at["units"]
+        * list_price[at["product"]]
+        * (
+            net * _discount(scenario, "sell_through", at["week"], at["product"])
+            + cfg.deal_registration_margin * registered
+        )
+    )
+    expected = _weekly(sell_in, sell_in_value, weeks) - _weekly(at, rebates, weeks)
+    np.testing.assert_allclose(
+        model.ledger.rows["revenue_distributor"], expected, rtol=1e-9, atol=1e-6
+    )
+
+
+def test_commissions_from_the_journal(audited):
+    """Channel-specific pay: each rep team earns its rate on its own channel's revenue from the
+    accounts it covers; channel-neutral: on all direct revenue of the accounts it covers."""
+    scenario, model, orders, _ = audited
+    weeks, pop = scenario.horizon_weeks, model.population
+    list_price = np.array([p.list_price for p in scenario.products])
+    value = orders["units"] * list_price[orders["product"]] * orders["price"]
+    direct = orders["channel"] != CHANNELS.index("distributor")
+    neutral = scenario.policy.rep_compensation == "channel_neutral"
+    expected = np.zeros(weeks)
+    for kind, column in (("field", pop.field_rep), ("inside", pop.inside_rep)):
+        covered = column[orders["buyer"]] >= 0
+        own = direct if neutral else orders["channel"] == CHANNELS.index(kind)
+        rate = getattr(scenario.reps, kind).commission_rate
+        expected += _weekly(orders, (value * rate).where(covered & own, 0.0), weeks)
+    np.testing.assert_allclose(model.ledger.rows["commissions"], expected, rtol=1e-9, atol=1e-6)
+
+
+def test_channel_stock_moves_by_the_journal(audited):
+    """Stock_t - stock_{t-1} = restocked - sold through - written off, from the journal."""
+    scenario, model, orders, sell_in = audited
+    weeks, rows = scenario.horizon_weeks, model.ledger.rows
+    through = orders["units"].where(orders["channel"] == CHANNELS.index("distributor"), 0.0)
+    flow = (
+        _weekly(sell_in, sell_in["units"], weeks)
+        - _weekly(orders, through, weeks)
+        - rows["channel_inventory_removed_units"]
+    )
+    stock = np.concatenate(
+        [[model.initial_channel_inventory_units], rows["channel_inventory_units"]]
+    )
+    np.testing.assert_allclose(np.diff(stock), flow, rtol=0, atol=1e-9 * max(stock.max(), 1.0))

@@ -36,7 +36,7 @@ class Territories(Protocol):
 
 
 class World(Protocol):
-    """What the agents see of the model."""
+    """What the agents (and the conflict rules) see of the model."""
 
     week: int
     scenario: Scenario
@@ -47,6 +47,9 @@ class World(Protocol):
     territories: Territories
     streams: dict[str, np.random.Generator]
     sell_in_discount: np.ndarray
+    sell_through_discount: np.ndarray
+    reps: Sequence[Rep]
+    distributors: Sequence[Distributor]
 
 
 class Rep(mesa.Agent):

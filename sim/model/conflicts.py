@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sim.model.agents import Distributor, Rep
+from sim.model.agents import Distributor, Rep, World
 from sim.model.books import Books
 from sim.model.buyers import PRICE_TOLERANCE, BuyerRules, Needs, annual_value, channel_prices
 from sim.model.population import (
@@ -59,25 +59,15 @@ class Orchestrator:
         return ~resolved
 
 
-def find_conflicts(
-    needs: Needs,
-    *,
-    pop: Population,
-    rules: BuyerRules,
-    scenario: Scenario,
-    week: int,
-    sell_through_discount: np.ndarray,
-    orchestrator: Orchestrator,
-    books: Books,
-    reps: Sequence[Rep],
-    distributors: Sequence[Distributor],
-) -> None:
+def find_conflicts(needs: Needs, world: World) -> None:
     """Find this week's incidents by type, add the unresolved ones to the needs (phase 5).
 
     Double coverage wastes the duplicate calls and the reps' time; a channel-specific rep may
     pull an e-commerce order back to the rep's channel; accounts the plan takes off a
     distributor raise its threat.
     """
+    pop, rules, scenario = world.population, world.rules, world.scenario
+    orchestrator, books, reps = world.orchestrator, world.books, world.reps
     b, channel, touched = needs.buyer, needs.channel, needs.touched
     assisted = ASSISTED[channel]
 
@@ -91,7 +81,7 @@ def find_conflicts(
     books.calls(touched[wasted][:, [FIELD, INSIDE]].sum(axis=0))
     charge_rep_time(pop, reps, b[wasted], field_count=scenario.reps.field.count)
 
-    prices = channel_prices(pop, rules, b, needs.product, week, sell_through_discount)
+    prices = channel_prices(pop, rules, b, needs.product, world.week, world.sell_through_discount)
     # The buyer saw a lower price from another of our channels than the one it pays.
     undercut = prices < needs.price[:, None] - PRICE_TOLERANCE
     incident("contradictory_price", rows_any(touched & undercut))
@@ -107,7 +97,7 @@ def find_conflicts(
         charge_rep_time(pop, reps, b[pulled], field_count=scenario.reps.field.count)
         books.calls(np.bincount(rep_channel[pulled], minlength=2)[:2])
 
-    record_accounts_taken(needs, pop, rules, orchestrator, books, distributors, week)
+    record_accounts_taken(needs, pop, rules, orchestrator, books, world.distributors, world.week)
 
 
 def record_accounts_taken(

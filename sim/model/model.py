@@ -132,18 +132,7 @@ class ChannelModel(mesa.Model):
             campaign.step()
         needs = self._buyers_shop()
         self._respond(needs)
-        find_conflicts(
-            needs,
-            pop=self.population,
-            rules=self.rules,
-            scenario=self.scenario,
-            week=self.week,
-            sell_through_discount=self.sell_through_discount,
-            orchestrator=self.orchestrator,
-            books=self.books,
-            reps=self.reps,
-            distributors=self.distributors,
-        )
+        find_conflicts(needs, self)
         self.books.orders(
             needs,
             self.population,

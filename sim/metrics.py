@@ -304,11 +304,6 @@ def label(name: str) -> str:
     return metric.label
 
 
-def is_flow(name: str) -> bool:
-    """Whether a weekly metric is summed over the week (a flow or a metric derived from flows)."""
-    return WEEKLY_BY_NAME[name].kind in (Kind.FLOW, Kind.DERIVED)
-
-
 def summarise_run(run: pd.DataFrame, discount_rate_annual: float) -> dict[str, float]:
     """Every summary metric of one run's weekly rows (in week order)."""
     return {m.name: m.over_horizon(run, discount_rate_annual) for m in SUMMARY}

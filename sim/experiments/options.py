@@ -107,7 +107,7 @@ def _options_doc() -> str:
     lines = ["Options (keyword-only)", "----------------------"]
     for f in OPTIONS:
         lines += [
-            f"{f.name} : {OPTION_TYPES[f.name]}, default {f.default!r}",
+            f"{f.name} : {f.type}, default {f.default!r}",
             f"    {f.metadata['help']}",
         ]
     lines += ["progress : callable, optional", "    Called with (runs finished, runs in total)."]

@@ -6,6 +6,7 @@ print one clear message, never a traceback.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sim.experiments.options import OPTION_TYPES, OPTIONS
+from sim.metrics import SUMMARY, Unit
 from sim.scenario.loader import ScenarioError, load_scenario
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
@@ -37,32 +40,50 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a key: key.path=value (value read as YAML). Repeatable."),
 ]
-ReplicationsOpt = Annotated[
-    int | None, typer.Option(min=1, help="Replications (default: the scenario's).")
-]
-SeedOpt = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
-OutOpt = Annotated[
-    Path | None, typer.Option(help="Results folder (default: results/<scenario name>).")
-]
-WorkersOpt = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
-SchedulerOpt = Annotated[
-    str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
-]
 ReportOpt = Annotated[
     bool, typer.Option("--report/--no-report", help="Build figures/ and report.html at the end.")
 ]
 
-HEADLINE = (
-    ("revenue", "Revenue", 1e6, "M"),
-    ("contribution_margin", "Contribution margin", 1e6, "M"),
-    ("npv_contribution", "NPV of contribution", 1e6, "M"),
-    ("cost_to_serve", "Cost to serve", 1e6, "M"),
-    ("churn_rate_annual", "Churn rate / year", 0.01, "%"),
-    ("conflict_incidents", "Conflict incidents", 1e3, "k"),
-    ("ecommerce_revenue_share", "E-commerce revenue share", 0.01, "%"),
-    ("distributors_active_end", "Distributors active at end", 1, ""),
-    ("channel_inventory_units_end", "Channel inventory at end (units)", 1e3, "k"),
+HEADLINE_SCALES: dict[str, tuple[float, str]] = {
+    Unit.CURRENCY: (1e6, "M"),
+    Unit.SHARE: (0.01, "%"),
+    Unit.UNITS: (1e3, "k"),
+    Unit.INCIDENTS: (1e3, "k"),
+}
+"""Divisor and suffix of each unit in the headline table (others are shown as they are)."""
+
+HEADLINE: tuple[tuple[str, str, float, str], ...] = tuple(
+    (m.name, m.label, *HEADLINE_SCALES.get(m.unit, (1.0, ""))) for m in SUMMARY if m.headline
 )
+"""Summary metrics printed after a run: column, label, divisor, suffix (from sim.metrics)."""
+
+
+def study_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the flags of every study option (``sim.experiments.options``).
+
+    ``command(scenario, **options)`` (plus its own parameters) receives the options by name.
+    """
+    own = list(inspect.signature(command, eval_str=True).parameters.values())
+    flags = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=f.default,
+            annotation=Annotated[
+                f.metadata.get("cli_type", OPTION_TYPES[f.name]),
+                typer.Option(
+                    f.metadata.get("flag", f"--{f.name}"),
+                    help=f.metadata["help"],
+                    min=f.metadata.get("min"),
+                ),
+            ],
+        )
+        for f in OPTIONS
+    ]
+    scenario, *rest = (p for p in own if p.kind is not inspect.Parameter.VAR_KEYWORD)
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest]
+    command.__signature__ = inspect.Signature([scenario, *flags, *rest])  # type: ignore[attr-defined]
+    return command
 
 
 @contextmanager
@@ -80,12 +101,14 @@ def user_errors() -> Iterator[None]:
         errors.print("interrupted: finished runs are kept; run the same command again to resume")
         raise typer.Exit(1) from None
     except Exception as exc:
-        from sim.experiments.study import RunsFailedError  # imported only when something failed
+        # imported only when something failed: --help must not load pandas or the engine
+        from sim.experiments.study import RunsFailedError
+        from sim.results.store import ResultsFolderError
 
-        if not isinstance(exc, RunsFailedError):
+        if not isinstance(exc, RunsFailedError | ResultsFolderError):
             raise
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(exc, ResultsFolderError) else 1) from None
 
 
 @contextmanager
@@ -107,91 +130,41 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _study(kind: str, scenario: Path, set_: list[str] | None, **options: Any) -> Results:
+def _study(kind: str, scenario: Path, options: dict[str, Any]) -> Results:
     """Run a study (``run``, ``compare`` or ``sweep``) behind a progress bar."""
     from sim.experiments import study, sweep
 
     function = {"run": study.run, "compare": study.compare, "sweep": sweep.sweep}[kind]
     label = "sweeping" if kind == "sweep" else "simulating"
     with user_errors(), progress_bar(label) as progress:
-        return function(scenario, overrides=set_ or (), progress=progress, **options)
+        return function(scenario, progress=progress, **options)
 
 
 @app.command()
-def run(
-    scenario: ScenarioArg,
-    set_: SetOpt = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    report: ReportOpt = True,
-) -> None:
+@study_options
+def run(scenario: ScenarioArg, report: ReportOpt = True, **options: Any) -> None:
     """Run a scenario's replications; write time series, summary and manifest."""
-    results = _study(
-        "run",
-        scenario,
-        set_,
-        replications=replications,
-        seed=seed,
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
-    )
+    results = _study("run", scenario, options)
     print_summary(results)
     if report:
         write_report(results)
 
 
 @app.command()
-def compare(
-    scenario: ScenarioArg,
-    set_: SetOpt = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    report: ReportOpt = True,
-) -> None:
+@study_options
+def compare(scenario: ScenarioArg, report: ReportOpt = True, **options: Any) -> None:
     """Run all variants with common random numbers; paired differences vs the baseline."""
-    results = _study(
-        "compare",
-        scenario,
-        set_,
-        replications=replications,
-        seed=seed,
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
-    )
+    results = _study("compare", scenario, options)
     print_comparison(results)
     if report:
         write_report(results)
 
 
 @app.command()
-def sweep(
-    scenario: ScenarioArg,
-    set_: SetOpt = None,
-    replications: ReplicationsOpt = None,
-    seed: SeedOpt = None,
-    out: OutOpt = None,
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-) -> None:
+@study_options
+def sweep(scenario: ScenarioArg, **options: Any) -> None:
     """Run the scenario's sweep block (grid, lhs, sobol); write sensitivity.csv."""
-    results = _study(
-        "sweep",
-        scenario,
-        set_,
-        replications=replications,
-        seed=seed,
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
-    )
+    results = _study("sweep", scenario, options)
     print_sensitivity(results)
 
 

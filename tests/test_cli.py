@@ -357,3 +357,74 @@ def test_summary_is_computed_from_the_timeseries(api_results):
         ever = last["active_customers"] + last["churned_customers"]
         churn = 1 - (1 - last["churned_customers"] / ever) ** (52 / len(weekly))
         assert row["churn_rate_annual"] == pytest.approx(churn, rel=1e-12)
+
+
+def test_summary_columns_are_the_spec_s_in_order(api_results):
+    on_disk = pd.read_csv(api_results.path / "summary.csv")
+    assert list(on_disk.columns) == ["scenario", "variant", "replication", "seed", *SUMMARY_COLUMNS]
+
+
+# --------------------------------------------------------------------------- never lose work
+
+
+def _tiny_run(out: Path, *extra: str) -> list[str]:
+    sets = ["market.buyers=300", "market.prospects=50", "horizon_weeks=3", "replications=1"]
+    return ["run", str(BASELINE), *(a for s in sets for a in ("--set", s)), "--out", str(out)]
+
+
+def test_a_folder_of_another_scenario_is_refused_then_overwritten(tmp_path):
+    out = tmp_path / "results"
+    first = CliRunner().invoke(app, [*_tiny_run(out), "--no-report"])
+    assert first.exit_code == 0, first.output
+    kept = sorted((out / "runs").glob("*.parquet"))
+    before = {p: p.read_bytes() for p in [*kept, out / "timeseries.parquet", out / "summary.csv"]}
+    old_hash = json.loads((out / "manifest.json").read_text())["scenario_hash"]
+
+    other = [*_tiny_run(out), "--set", "seed=7", "--no-report"]
+    refused = CliRunner().invoke(app, other)
+    assert refused.exit_code == 2
+    message = " ".join(refused.stderr.split())
+    assert "Traceback" not in refused.output
+    assert str(out) in message and "--overwrite" in message
+    assert old_hash[:12] in message and "'baseline'" in message
+    assert {p: p.read_bytes() for p in before} == before  # nothing lost, nothing rewritten
+
+    replaced = CliRunner().invoke(app, [*other, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario_hash"] != old_hash and manifest["seed"] == 7
+    assert manifest["resumed_runs"] == 0
+    assert (pd.read_parquet(out / "timeseries.parquet")["seed"] == 7).all()
+
+
+def test_the_python_api_refuses_too_and_overwrite_is_a_keyword(tmp_path):
+    from sim.results.store import ResultsFolderError
+
+    sets = ["market.buyers=300", "market.prospects=50", "horizon_weeks=3", "replications=1"]
+    sim.run(BASELINE, overrides=sets, out=tmp_path)
+    with pytest.raises(ResultsFolderError, match="overwrite"):
+        sim.run(BASELINE, overrides=[*sets, "horizon_weeks=4"], out=tmp_path)
+    results = sim.run(BASELINE, overrides=[*sets, "horizon_weeks=4"], out=tmp_path, overwrite=True)
+    assert results.timeseries["week"].max() == 4
+
+
+# --------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+def test_every_study_option_is_a_flag_and_a_keyword(command):
+    import dataclasses
+    import inspect
+
+    from sim.experiments.options import StudyOptions
+
+    function = getattr(sim, command)
+    parameters = inspect.signature(function).parameters
+    help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+    for option in dataclasses.fields(StudyOptions):
+        assert parameters[option.name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameters[option.name].default == option.default
+        assert option.metadata.get("flag", f"--{option.name}") in help_text, option.name
+        assert option.metadata["help"].split()[0] in help_text, option.name
+    with pytest.raises(TypeError, match="bogus"):
+        function(BASELINE, bogus=1)

@@ -126,13 +126,13 @@ def _wait_for(url: str, seconds: float, server: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def dashboard_url():
+def dashboard_url(tmp_path: Path):
     """``channel-sim dashboard`` on a free localhost port, killed afterwards."""
     from sim.dashboard import assets
 
     assets.install()  # Solara's front-end files, so the page needs no network
     port = _free_port()
-    log = open(ROOT / "results" / "dashboard-server.log", "w")  # noqa: SIM115
+    log = open(tmp_path / "dashboard-server.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [
             sys.executable,
@@ -146,7 +146,8 @@ def dashboard_url():
             "--scenarios",
             str(SCENARIOS),
         ],
-        cwd=ROOT,
+        cwd=tmp_path,  # nothing it writes may land in the repository
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the solara child dies with it
@@ -167,7 +168,7 @@ def dashboard_url():
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Debian chromium at /usr/bin/chromium")
-def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str) -> None:
+def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     started = time.monotonic()
@@ -211,8 +212,7 @@ def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str) -> None:
             box = chart.bounding_box()
             assert box is not None and box["width"] > 600 and box["height"] > 250
 
-            shot = ROOT / "results" / "dashboard.png"
-            shot.parent.mkdir(exist_ok=True)
+            shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
             assert outside == [], outside[:5]

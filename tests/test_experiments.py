@@ -179,6 +179,44 @@ variants:
     assert (tmp_path / "out" / "comparison.csv").is_file()
 
 
+def test_compare_writes_the_timeseries_once_from_the_run_files(tmp_path, monkeypatch):
+    """One write of timeseries.parquet; it and the summary equal the run files combined here."""
+    from sim.results import store
+    from sim.results.tables import summarise
+
+    scenario = _write(
+        tmp_path / "fee.yaml",
+        f"""\
+extends: {BASELINE}
+name: fee
+variants:
+  fee: {{policy.distributor_referral_fee: 0.05}}
+{SHIFT}""",
+    )
+    written: list[str] = []
+    real = store.atomic_write
+
+    def counting(path, write):
+        written.append(path.name)
+        real(path, write)
+
+    monkeypatch.setattr(store, "atomic_write", counting)
+    out = tmp_path / "out"
+    results = sim.compare(scenario, overrides=(*QUICK, "horizon_weeks=6"), replications=2, out=out)
+    assert written.count("timeseries.parquet") == 1
+    assert written.count("comparison.csv") == 1
+
+    files = [out / run["file"] for run in results.manifest["runs"]]
+    combined = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    assert len(files) == 4 and len(combined) == 4 * 6
+    assert pd.read_parquet(out / "timeseries.parquet").equals(combined)
+    rate = load_scenario(scenario).discount_rate_annual
+    pd.testing.assert_frame_equal(results.summary, summarise(combined, rate), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "summary.csv"), results.summary, check_exact=False, rtol=1e-15
+    )
+
+
 # --------------------------------------------------------------------------- sweeps
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import solara
 import solara.lab
 
+from sim import metrics
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_png, nan_to_dash
 from sim.scenario.loader import ScenarioError
@@ -190,18 +191,21 @@ def LeverPanel(side: str, scenario: Scenario) -> None:
             )
 
 
-ROWS: tuple[tuple[str, str, float, str], ...] = (
-    ("contribution_margin", "Contribution margin so far (M)", 1e6, ",.2f"),
-    ("npv_contribution", "NPV of contribution so far (M)", 1e6, ",.2f"),
-    ("revenue", "Revenue so far (M)", 1e6, ",.2f"),
-    ("active_customers", "Active customers", 1, ",.0f"),
-    ("churned_customers", "Customers churned", 1, ",.0f"),
-    ("distributors_active", "Distributors active", 1, ",.0f"),
-    ("distributor_effort_mean", "Distributors' effort (0-1)", 1, ".2f"),
-    ("conflict_incidents", "Conflict incidents so far", 1, ",.0f"),
-    ("ecommerce_revenue_share", "E-commerce revenue share (%)", 0.01, ".1f"),
+ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
+    (name, f"{metrics.label(name)}{when}{unit}", scale, fmt)
+    for name, when, unit, scale, fmt in (
+        ("contribution_margin", " so far", " (M)", 1e6, ",.2f"),
+        ("npv_contribution", " so far", " (M)", 1e6, ",.2f"),
+        ("revenue", " so far", " (M)", 1e6, ",.2f"),
+        ("active_customers", "", "", 1, ",.0f"),
+        ("churned_customers", "", "", 1, ",.0f"),
+        ("distributors_active", "", "", 1, ",.0f"),
+        ("distributor_effort_mean", "", " (0-1)", 1, ".2f"),
+        ("conflict_incidents", " so far", "", 1, ",.0f"),
+        ("ecommerce_revenue_share", "", " (%)", 0.01, ".1f"),
+    )
 )
-"""Numbers shown for A, B and B - A: key, label, divisor, format."""
+"""Numbers shown for A, B and B - A: key, label (from sim.metrics), divisor, format."""
 
 
 LEVER_NAMES: dict[str, str] = {

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim.model.ledger import METRICS
+from sim.metrics import WEEKLY, Kind, summarise_run
 from sim.model.model import ChannelModel
 from sim.scenario.loader import load_scenario, variant_of
 from sim.scenario.schema import Scenario
@@ -185,28 +185,18 @@ class LiveRun:
         """Weekly metrics of the weeks done so far (``week`` 1..n and every metric)."""
         n = self.model.week
         rows: Mapping[str, np.ndarray] = self.model.ledger.rows
-        frame = pd.DataFrame({m: rows[m][:n] for m in METRICS})
+        frame = pd.DataFrame({m.name: rows[m.name][:n] for m in WEEKLY})
         frame.insert(0, "week", np.arange(1, n + 1))
         return frame
 
 
 def headline(frame: pd.DataFrame, discount_rate_annual: float = 0.08) -> dict[str, float]:
-    """Running totals shown as numbers: money so far, levels at the latest week."""
+    """Numbers so far: levels at the latest week, summary metrics of the weeks done.
+
+    Both as :mod:`sim.metrics` declares them (money and incidents are summed so far).
+    """
     if frame.empty:
         return {}
     last = frame.iloc[-1]
-    revenue = float(frame["revenue"].sum())
-    discount = (1.0 + discount_rate_annual) ** (-frame["week"].to_numpy() / 52.0)
-    return {
-        "revenue": revenue,
-        "contribution_margin": float(frame["contribution_margin"].sum()),
-        "npv_contribution": float((frame["contribution_margin"].to_numpy() * discount).sum()),
-        "active_customers": float(last["active_customers"]),
-        "churned_customers": float(last["churned_customers"]),
-        "distributors_active": float(last["distributors_active"]),
-        "distributor_effort_mean": float(last["distributor_effort_mean"]),
-        "conflict_incidents": float(frame["conflict_incidents"].sum()),
-        "ecommerce_revenue_share": float(frame["revenue_ecommerce"].sum()) / revenue
-        if revenue
-        else 0.0,
-    }
+    levels = {m.name: float(last[m.name]) for m in WEEKLY if m.kind is Kind.LEVEL}
+    return {**levels, **summarise_run(frame, discount_rate_annual)}

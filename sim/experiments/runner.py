@@ -13,40 +13,13 @@ import socket
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sim.model.model import ChannelModel
+from sim.results.runs import RunKey, RunOutput
 from sim.scenario.schema import Scenario
-
-
-@dataclass(frozen=True)
-class RunKey:
-    """Which run: a variant (``baseline`` when there are none), a replication and a seed."""
-
-    variant: str
-    replication: int
-    seed: int
-    sample: int | None = None
-
-    @property
-    def stem(self) -> str:
-        """File-name stem unique to this run."""
-        sample = "" if self.sample is None else f"s{self.sample:05d}_"
-        return f"{sample}{self.variant}_r{self.replication:04d}"
-
-
-@dataclass
-class RunOutput:
-    """Weekly metrics of one run plus the levels before week 1 (or the error it raised)."""
-
-    key: RunKey
-    weekly: dict[str, np.ndarray]
-    initial: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    error: str | None = None
 
 
 def simulate(scenario: Scenario, key: RunKey) -> RunOutput:

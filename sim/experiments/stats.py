@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.results.tables import SUMMARY_METRICS
+from sim.metrics import SUMMARY
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -40,7 +40,7 @@ def paired_differences(
             continue
         other = table.loc[variant]
         common = base.index.intersection(other.index)
-        for metric in SUMMARY_METRICS:
+        for metric in (m.name for m in SUMMARY):
             diff = other.loc[common, metric].to_numpy() - base.loc[common, metric].to_numpy()
             mean, low, high = mean_ci(diff, level)
             rows.append(

@@ -14,129 +14,81 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
+from sim.experiments.options import ProgressHook, StudyOptions, with_options
 from sim.experiments.runner import RunKey, execute
 from sim.experiments.stats import paired_differences
 from sim.results.store import Results, RunStore
-from sim.results.tables import run_frame, summarise
+from sim.results.tables import run_frame
 from sim.scenario.loader import load_scenario, variant_of
 from sim.scenario.schema import Scenario
-
-ProgressHook = Callable[[int, int], None]
-"""Called with (runs finished, runs in total) as runs finish."""
 
 BASE_VARIANT = "baseline"
 """Variant name of the unmodified scenario."""
 
 
-def resolve(
-    scenario: Scenario | str | Path,
-    *,
-    overrides: Iterable[str] = (),
-    replications: int | None = None,
-    seed: int | None = None,
-) -> Scenario:
-    """Load a scenario (if given a path) and apply the run options."""
+def resolve(scenario: Scenario | str | Path, options: StudyOptions) -> Scenario:
+    """Load a scenario (if given a path, with ``options.overrides``) and apply the options."""
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, overrides)
+        scenario = load_scenario(scenario, options.overrides or ())
     changes: dict[str, Any] = {}
-    if replications is not None:
-        changes["replications"] = replications
-    if seed is not None:
-        changes["seed"] = seed
+    if options.replications is not None:
+        changes["replications"] = options.replications
+    if options.seed is not None:
+        changes["seed"] = options.seed
     return scenario.model_copy(update=changes) if changes else scenario
 
 
+@with_options
 def run(
     scenario: Scenario | str | Path,
+    options: StudyOptions,
     *,
-    overrides: Iterable[str] = (),
-    replications: int | None = None,
-    seed: int | None = None,
-    out: str | Path | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
     progress: ProgressHook | None = None,
 ) -> Results:
     """Run a scenario's replications and write ``timeseries.parquet``, ``summary.csv``.
 
-    Parameters
-    ----------
-    scenario
-        A :class:`Scenario` or the path of a YAML file.
-    overrides
-        ``key.path=value`` strings applied to a file (ignored for a Scenario object).
-    replications, seed
-        Override the scenario's values.
-    out
-        Results folder; default ``results/<scenario name>``.
-    workers, scheduler
-        Local processes, or the address of a Dask scheduler.
-    progress
-        Called as runs finish.
-
-    Returns
-    -------
-    Results
-        With ``.timeseries`` (one row per replication x week) and ``.summary``.
+    ``scenario`` is a :class:`Scenario` or the path of a YAML file (``overrides`` apply to a
+    file only). Returns :class:`Results` with ``.timeseries`` (one row per replication x
+    week) and ``.summary``.
     """
-    resolved = resolve(scenario, overrides=overrides, replications=replications, seed=seed)
+    resolved = resolve(scenario, options)
     cells = [Cell(BASE_VARIANT, resolved)]
-    return study(
-        resolved,
-        cells,
-        command="run",
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    return study(resolved, cells, command="run", options=options, progress=progress)
 
 
+@with_options
 def compare(
     scenario: Scenario | str | Path,
+    options: StudyOptions,
     *,
-    overrides: Iterable[str] = (),
-    replications: int | None = None,
-    seed: int | None = None,
-    out: str | Path | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
     progress: ProgressHook | None = None,
 ) -> Results:
     """Run every variant with common random numbers; paired differences vs the first.
 
     The variants are the scenario unchanged (``baseline``) followed by each entry of its
     ``variants`` block, unless that block's first entry is itself named ``baseline``.
-    Replication *i* of every variant uses the same seed, so differences are paired.
-    Parameters are those of :func:`run`; the result also has ``.comparison``.
+    Replication *i* of every variant uses the same seed, so differences are paired. The
+    result also has ``.comparison`` (``comparison.csv``).
     """
-    resolved = resolve(scenario, overrides=overrides, replications=replications, seed=seed)
+    resolved = resolve(scenario, options)
     cells = [Cell(BASE_VARIANT, resolved)]
     cells += [
         Cell(name, variant_of(resolved, name, changes))
         for name, changes in resolved.variants.items()
     ]
-    results = study(
-        resolved,
-        cells,
-        command="compare",
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
+
+    def analyse(results: Results) -> None:
+        results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
+
+    return study(
+        resolved, cells, command="compare", options=options, progress=progress, analyse=analyse
     )
-    results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
-    results.save()
-    return results
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -176,17 +128,17 @@ def study(
     cells: Sequence[Cell],
     *,
     command: str,
-    out: str | Path | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
+    options: StudyOptions,
     progress: ProgressHook | None = None,
     manifest: Mapping[str, Any] | None = None,
+    analyse: Callable[[Results], None] | None = None,
 ) -> Results:
     """Run every cell's replications, resuming from the runs already on disk.
 
     The one path behind ``run``, ``compare`` and ``sweep``. Replication *i* of every cell uses
     the same seed (common random numbers). Each finished run is written atomically to
-    ``runs/<stem>.parquet`` as it arrives; the combined tables are built from those files.
+    ``runs/<stem>.parquet`` as it arrives; ``timeseries.parquet`` and the summary are then
+    built from those files, one run at a time.
 
     Parameters
     ----------
@@ -196,19 +148,29 @@ def study(
         What to replicate.
     command
         ``run``, ``compare`` or ``sweep``, for the manifest.
-    out, workers, scheduler, progress
-        As for :func:`run`.
+    options
+        Output folder, workers, scheduler, overwrite (the seed and replications are already
+        in ``scenario``).
+    progress
+        Called as runs finish.
     manifest
         Extra manifest entries.
+    analyse
+        Adds the command's own tables (comparison, sensitivity) to the results before they
+        are written; skipped when some runs failed.
 
     Raises
     ------
+    ResultsFolderError
+        If the folder holds runs of another resolved scenario and ``options.overwrite`` is
+        false.
     RunsFailedError
         After saving the rest, if any run raised.
     """
     started = time.perf_counter()
-    root = Path(out) if out is not None else Path("results") / scenario.name
-    store = RunStore(root, scenario_hash(scenario))
+    root = Path(options.out) if options.out is not None else Path("results") / scenario.name
+    digest = scenario_hash(scenario)
+    store = RunStore(root, scenario.name, digest, overwrite=options.overwrite)
     for stale in (*root.glob(".*.tmp"), *store.runs.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed job, mid-write
     plan = {
@@ -226,7 +188,7 @@ def study(
     failures: dict[str, str] = {}
     if progress:
         progress(resumed, len(plan))
-    for output in execute(todo, workers=workers, scheduler=scheduler):
+    for output in execute(todo, workers=options.workers, scheduler=options.scheduler):
         stem = output.key.stem
         if output.error is None:
             store.save(stem, run_frame(scenario.name, output, plan[stem][0].columns))
@@ -238,37 +200,19 @@ def study(
     finished = [stem for stem in plan if stem not in failures]
     if not finished:
         raise RunsFailedError(_failure_message(failures, len(plan)))
-    timeseries = store.load(finished)
-    record = _manifest(scenario, plan, command, workers, scheduler, timings, started)
+    summary = store.combine(finished, scenario.discount_rate_annual)
+    record = _manifest(scenario, plan, command, options, timings, started)
     record.update(resumed_runs=resumed, failed_runs=failures, **dict(manifest or {}))
-    results = Results(
-        path=root,
-        timeseries=timeseries,
-        summary=_in_plan_order(summarise(timeseries, scenario.discount_rate_annual), plan),
-        manifest=record,
-    )
+    results = Results(path=root, summary=summary, manifest=record)
     for table, owner in (("comparison.csv", "compare"), ("sensitivity.csv", "sweep")):
         if command != owner:  # a previous command's table would not describe these results
             (root / table).unlink(missing_ok=True)
+    if analyse is not None and not failures:
+        analyse(results)
     results.save()
     if failures:
         raise RunsFailedError(_failure_message(failures, len(plan)))
     return results
-
-
-def _in_plan_order(summary: pd.DataFrame, plan: Mapping[str, tuple[Cell, RunKey]]) -> pd.DataFrame:
-    """Rows in the order of the plan (cells, then replications), whatever the grouping did."""
-    position = {
-        (key.variant, key.sample, key.replication): i for i, (_, key) in enumerate(plan.values())
-    }
-    samples = summary["sample"] if "sample" in summary else [None] * len(summary)
-    order = [
-        position[(variant, None if sample is None else int(sample), int(replication))]
-        for variant, sample, replication in zip(
-            summary["variant"], samples, summary["replication"], strict=True
-        )
-    ]
-    return summary.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 def _failure_message(failures: Mapping[str, str], total: int) -> str:
@@ -283,8 +227,7 @@ def _manifest(
     scenario: Scenario,
     plan: Mapping[str, tuple[Cell, RunKey]],
     command: str,
-    workers: int,
-    scheduler: str | None,
+    options: StudyOptions,
     timings: dict[str, float],
     started: float,
 ) -> dict[str, Any]:
@@ -308,8 +251,8 @@ def _manifest(
             }
             for stem, (cell, key) in plan.items()
         ],
-        "workers": workers,
-        "scheduler": scheduler,
+        "workers": options.workers,
+        "scheduler": options.scheduler,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in packages},

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiments.study import BASE_VARIANT, Cell, ProgressHook, resolve, study
+from sim.experiments.options import ProgressHook, StudyOptions, with_options
+from sim.experiments.study import BASE_VARIANT, Cell, resolve, study
 from sim.results.store import Results
 from sim.results.tables import ID_COLUMNS, SUMMARY_METRICS
 from sim.scenario.loader import ScenarioError, variant_of
@@ -256,34 +257,22 @@ def second_order(
     return rows
 
 
+@with_options
 def sweep(
     scenario: Scenario | str | Path,
+    options: StudyOptions,
     *,
-    overrides: Iterable[str] = (),
-    replications: int | None = None,
-    seed: int | None = None,
-    out: str | Path | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
     progress: ProgressHook | None = None,
 ) -> Results:
     """Run the scenario's ``sweep`` block: every design point x replication, then sensitivity.
 
-    Parameters are those of :func:`sim.experiments.study.run`. The design is seeded by the
-    scenario's seed, so re-running the same command resumes the same runs.
-
-    Returns
-    -------
-    Results
-        ``.timeseries`` and ``.summary`` with a ``sample`` column and one column per swept key
-        path; ``.sensitivity`` (also ``sensitivity.csv``).
-
-    Raises
-    ------
-    ScenarioError
-        If the scenario has no ``sweep`` block, or a key path or output is not valid.
+    The design is seeded by the scenario's seed, so re-running the same command resumes the
+    same runs. Returns :class:`Results` whose ``.timeseries`` and ``.summary`` have a
+    ``sample`` column and one column per swept key path, and ``.sensitivity`` (also
+    ``sensitivity.csv``). Raises :class:`ScenarioError` if the scenario has no ``sweep``
+    block, or a key path or output is not valid.
     """
-    resolved = resolve(scenario, overrides=overrides, replications=replications, seed=seed)
+    resolved = resolve(scenario, options)
     block = resolved.sweep
     if block is None:
         raise ScenarioError(
@@ -313,23 +302,23 @@ def sweep(
             "notes": list(plan.notes),
         }
     }
-    results = study(
+
+    def analyse(results: Results) -> None:
+        means = results.summary.groupby("sample")[list(block.outputs)].mean()
+        means = means.reindex(range(len(plan.points)))
+        outputs = {name: means[name].to_numpy() for name in block.outputs}
+        results.sensitivity = sensitivity(plan, outputs, seed=resolved.seed)
+        results.manifest["sweep"]["second_order"] = second_order(plan, outputs, seed=resolved.seed)
+
+    return study(
         resolved,
         cells,
         command="sweep",
-        out=out,
-        workers=workers,
-        scheduler=scheduler,
+        options=options,
         progress=progress,
         manifest=record,
+        analyse=analyse,
     )
-    means = results.summary.groupby("sample")[list(block.outputs)].mean()
-    means = means.reindex(range(len(plan.points)))
-    outputs = {name: means[name].to_numpy() for name in block.outputs}
-    results.sensitivity = sensitivity(plan, outputs, seed=resolved.seed)
-    results.manifest["sweep"]["second_order"] = second_order(plan, outputs, seed=resolved.seed)
-    results.save()
-    return results
 
 
 # --------------------------------------------------------------------------- internals

@@ -1,65 +1,31 @@
 """The manufacturer's weekly books and the metrics collected each week.
 
 Flows (money, units, counts) are booked as they happen during a week; levels (customers,
-stock, shares) are recorded when the week closes. Rows go into preallocated arrays, one per
-metric, so collection costs nothing per buyer.
+stock, shares) are recorded when the week closes, and the derived metrics are computed from
+them. Which metric is which, and how a derived one is computed, is declared once in
+:mod:`sim.metrics`. Rows go into preallocated arrays, one per metric, so collection costs
+nothing per buyer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario.schema import CHANNELS
+from sim.metrics import CONFLICT_TYPES, WEEKLY, Kind, weekly_names
 
-CONFLICT_TYPES: tuple[str, ...] = (
-    "double_coverage",
-    "contradictory_price",
-    "repeated_information",
-    "rep_vs_web_credit",
-    "account_taken_direct",
-)
-"""Kinds of ``conflict_incident`` (docs/ODD.md, "Conflict")."""
-
-FLOWS: tuple[str, ...] = (
-    *(f"revenue_{c}" for c in CHANNELS),
-    "cogs",
-    "cost_to_serve",
-    "commissions",
-    "referral_fees",
-    "campaign_costs",
-    "sell_in_units",
-    "sell_through_units",
-    "channel_inventory_removed_units",
-    "lost_to_competitor_units",
-    "stockout_units",
-    *(f"conflicts_{t}" for t in CONFLICT_TYPES),
-    "conflicts_resolved",
-    "leads_referral",
-    "leads_outbound",
-    "won_referral",
-    "won_outbound",
-)
+FLOWS: tuple[str, ...] = weekly_names(Kind.FLOW)
 """Quantities summed over a week (money in currency units)."""
 
-LEVELS: tuple[str, ...] = (
-    "active_customers",
-    "churned_customers",
-    "distributors_active",
-    "distributors_retaliating",
-    "distributor_effort_mean",
-    "distributor_threat_mean",
-    "channel_inventory_units",
-    "ecommerce_adopters_share",
-    "customer_effort_mean",
-    "rep_selling_time",
-)
+LEVELS: tuple[str, ...] = weekly_names(Kind.LEVEL)
 """Quantities read at the end of a week (``churned_customers`` is cumulative)."""
 
-DERIVED: tuple[str, ...] = ("revenue", "gross_margin", "contribution_margin", "conflict_incidents")
+DERIVED: tuple[str, ...] = weekly_names(Kind.DERIVED)
 """Metrics computed from the others each week."""
 
-METRICS: tuple[str, ...] = (*DERIVED, *FLOWS, *LEVELS)
+METRICS: tuple[str, ...] = tuple(m.name for m in WEEKLY)
 """Every weekly metric, in output column order."""
+
+__all__ = ["CONFLICT_TYPES", "DERIVED", "FLOWS", "LEVELS", "METRICS", "Ledger"]
 
 
 class Ledger:
@@ -80,20 +46,11 @@ class Ledger:
 
     def close_week(self, week: int, levels: dict[str, float]) -> None:
         """Record week ``week`` (1-based) and reset the flows."""
-        row = week - 1
-        for name, i in self._flow_index.items():
-            self.rows[name][row] = self._week_flows[i]
-        for name in LEVELS:
-            self.rows[name][row] = levels[name]
-        revenue = sum(self.flow(f"revenue_{c}") for c in CHANNELS)
-        gross_margin = revenue - self.flow("cogs")
-        self.rows["revenue"][row] = revenue
-        self.rows["gross_margin"][row] = gross_margin
-        self.rows["contribution_margin"][row] = gross_margin - sum(
-            self.flow(name)
-            for name in ("cost_to_serve", "commissions", "referral_fees", "campaign_costs")
-        )
-        self.rows["conflict_incidents"][row] = sum(
-            self.flow(f"conflicts_{t}") for t in CONFLICT_TYPES
-        )
+        values: dict[str, float] = {name: self.flow(name) for name in FLOWS}
+        values.update((name, levels[name]) for name in LEVELS)
+        for metric in WEEKLY:
+            if metric.formula is not None:
+                values[metric.name] = metric.formula(values)
+        for name, column in self.rows.items():
+            column[week - 1] = values[name]
         self._week_flows[:] = 0.0

@@ -31,8 +31,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.model import ledger
-from sim.model.ledger import CONFLICT_TYPES
+from sim import metrics
+from sim.metrics import CONFLICT_TYPES, WEEKLY, Kind
 from sim.report.bridge import margin_bridge, revenue_shift
 
 OKABE_ITO: tuple[str, ...] = (
@@ -87,7 +87,7 @@ RC: dict[str, Any] = {
 }
 """Local style: large type for projectors, light grid, no top/right spines."""
 
-FLOWS: frozenset[str] = frozenset({*ledger.FLOWS, *ledger.DERIVED})
+FLOWS: frozenset[str] = frozenset(m.name for m in WEEKLY if m.kind in (Kind.FLOW, Kind.DERIVED))
 """Weekly flows (smoothed); every other metric is a level read at the week's end."""
 
 
@@ -367,7 +367,7 @@ def _conflicts(ts: pd.DataFrame) -> Figure:
         plot_band(
             ax,
             bands(per_run(ts, f"conflicts_{kind}")),
-            label=kind.replace("_", " ").capitalize(),
+            label=metrics.label(f"conflicts_{kind}"),
             colour=colour,
         )
     ax.set_title("Conflict incidents by type")
@@ -467,13 +467,16 @@ def _compare_margin(
     return figure
 
 
-OUTCOMES: tuple[tuple[str, str, str], ...] = (
-    ("active_customers", "Active customers", "Accounts"),
-    ("distributors_active", "Distributors active", "Distributors"),
-    ("distributor_effort_mean", "Distributors' effort", "Mean effort (0-1)"),
-    ("conflict_incidents", "Conflict incidents", "Incidents per week"),
-    ("customer_effort_mean", "Customer effort", "Mean effort of active buyers"),
-    ("ecommerce_adopters_share", "E-commerce adopters", "Share of active buyers"),
+OUTCOMES: tuple[tuple[str, str, str], ...] = tuple(
+    (name, metrics.label(name), ylabel)
+    for name, ylabel in (
+        ("active_customers", "Accounts"),
+        ("distributors_active", "Distributors"),
+        ("distributor_effort_mean", "Mean effort (0-1)"),
+        ("conflict_incidents", "Incidents per week"),
+        ("customer_effort_mean", "Mean effort of active buyers"),
+        ("ecommerce_adopters_share", "Share of active buyers"),
+    )
 )
 """Panels of the outcomes comparison: metric, title, y label."""
 

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from sim.experiments.stats import mean_ci
+from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
 from sim.results.store import Results, load_results, write_text
@@ -52,38 +53,27 @@ def _points(value: float) -> str:
     return "–" if value != value else f"{value * 100:+.1f} pp"
 
 
+FORMATS: dict[Unit, Formatter] = {
+    Unit.CURRENCY: _money,
+    Unit.SHARE: _share,
+    Unit.DISTRIBUTORS: _decimal,  # a mean over replications is rarely whole
+}
+"""Format of each unit in the tables (counts otherwise)."""
+
+
+def _shown_label(metric: SummaryMetric) -> str:
+    return f"{metric.label} (units)" if metric.unit is Unit.UNITS else metric.label
+
+
 METRICS: dict[str, tuple[str, Formatter]] = {
-    "revenue": ("Revenue", _money),
-    "gross_margin": ("Gross margin", _money),
-    "contribution_margin": ("Contribution margin", _money),
-    "npv_contribution": ("NPV of contribution", _money),
-    "cost_to_serve": ("Cost to serve", _money),
-    "churn_rate_annual": ("Churn rate per year", _share),
-    "churned_customers": ("Customers churned", _count),
-    "active_customers_end": ("Active customers at end", _count),
-    "conflict_incidents": ("Conflict incidents", _count),
-    "distributors_active_end": ("Distributors active at end", _decimal),
-    "ecommerce_revenue_share": ("E-commerce revenue share", _share),
-    "sell_in_units": ("Sell-in (units)", _count),
-    "sell_through_units": ("Sell-through (units)", _count),
-    "channel_inventory_units_end": ("Channel inventory at end (units)", _count),
+    m.name: (_shown_label(m), FORMATS.get(m.unit, _count)) for m in SUMMARY
 }
-"""Summary metrics shown, in order, with labels and formats."""
+"""Summary metrics shown, in ``summary.csv`` order, with labels and formats (sim.metrics)."""
 
-SHARES = frozenset({"churn_rate_annual", "ecommerce_revenue_share"})
+SHARES = frozenset(m.name for m in SUMMARY if m.unit is Unit.SHARE)
+"""Metrics whose differences read in percentage points."""
 
-BETTER: dict[str, int] = {
-    "revenue": 1,
-    "gross_margin": 1,
-    "contribution_margin": 1,
-    "npv_contribution": 1,
-    "cost_to_serve": -1,
-    "churn_rate_annual": -1,
-    "churned_customers": -1,
-    "active_customers_end": 1,
-    "conflict_incidents": -1,
-    "distributors_active_end": 1,
-}
+BETTER: dict[str, int] = {m.name: m.better for m in SUMMARY}
 """+1 where more is better for the firm, -1 where less is; others are only marked bold."""
 
 CSS = """

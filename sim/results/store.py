@@ -3,12 +3,15 @@
 Layout of ``results/<scenario>/``::
 
     runs/<run>.parquet     one file per finished run (what makes an interrupted job resume)
-    runs/SCENARIO_HASH     hash of the resolved scenario the run files belong to
-    timeseries.parquet     every run's weekly rows
-    summary.csv            one row per run
+    runs/SCENARIO_HASH     hash and name of the resolved scenario the run files belong to
+    timeseries.parquet     every run's weekly rows, streamed from the run files
+    summary.csv            one row per run, computed from each run file
     comparison.csv         compare only
     sensitivity.csv        sweep only
     manifest.json          what was run, how, with which versions, and how long it took
+
+A folder holding runs of another resolved scenario is never reused silently: opening it
+raises :class:`ResultsFolderError` unless the caller asks to overwrite it (SPEC §5).
 """
 
 from __future__ import annotations
@@ -19,10 +22,29 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
+
+from sim.results.tables import summarise
+
+OUTPUTS: tuple[str, ...] = (
+    "timeseries.parquet",
+    "summary.csv",
+    "comparison.csv",
+    "sensitivity.csv",
+    "manifest.json",
+    "report.html",
+    "figures",
+)
+"""What a study or a report writes at the top of a results folder (replaced by overwrite)."""
+
+
+class ResultsFolderError(ValueError):
+    """The results folder holds runs of another resolved scenario (a user error: exit 2)."""
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
@@ -50,18 +72,59 @@ class RunStore:
     ----------
     root
         The results folder.
-    scenario_hash
-        Hash of the resolved scenario; run files of another scenario are discarded.
+    scenario_name, scenario_hash
+        Name and hash of the resolved scenario the runs belong to.
+    overwrite
+        Delete whatever results the folder holds first (runs, tables, report).
+
+    Raises
+    ------
+    ResultsFolderError
+        If the folder holds runs of another resolved scenario and ``overwrite`` is false.
     """
 
-    def __init__(self, root: Path, scenario_hash: str) -> None:
+    def __init__(
+        self, root: Path, scenario_name: str, scenario_hash: str, *, overwrite: bool = False
+    ) -> None:
         self.root = root
         self.runs = root / "runs"
-        marker = self.runs / "SCENARIO_HASH"
-        if marker.exists() and marker.read_text().strip() != scenario_hash:
-            shutil.rmtree(self.runs)  # the scenario changed: old runs no longer apply
+        if overwrite:
+            self._clear()
+        else:
+            self._check(scenario_name, scenario_hash)
         self.runs.mkdir(parents=True, exist_ok=True)
-        write_text(marker, scenario_hash)
+        write_text(self.runs / "SCENARIO_HASH", f"{scenario_hash}\n{scenario_name}\n")
+
+    def _check(self, name: str, digest: str) -> None:
+        held = self._held()
+        if held is None or held[0] == digest:
+            return
+        held_hash, held_name = held
+        raise ResultsFolderError(
+            f"{self.root}: this results folder holds runs of scenario {held_name!r} "
+            f"(hash {held_hash[:12]}), not of {name!r} (hash {digest[:12]}); choose another "
+            "folder with --out, or pass --overwrite (overwrite=True) to replace its results"
+        )
+
+    def _held(self) -> tuple[str, str] | None:
+        """(hash, name) of the scenario whose results the folder holds, if any."""
+        marker = self.runs / "SCENARIO_HASH"
+        manifest = self.root / "manifest.json"
+        if marker.is_file():
+            lines = marker.read_text(encoding="utf-8").splitlines()
+            return lines[0], lines[1] if len(lines) > 1 else "(unnamed)"
+        if manifest.is_file():
+            record = json.loads(manifest.read_text(encoding="utf-8"))
+            return str(record.get("scenario_hash")), str(record.get("scenario"))
+        return None
+
+    def _clear(self) -> None:
+        for name in ("runs", *OUTPUTS):
+            path = self.root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
     def finished(self) -> set[str]:
         """Stems of the runs already on disk."""
@@ -71,31 +134,66 @@ class RunStore:
         """Store one run's rows."""
         atomic_write(self.runs / f"{stem}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
 
-    def load(self, stems: Iterable[str]) -> pd.DataFrame:
-        """Rows of the given runs, in the order given."""
-        return pd.concat(
-            [pd.read_parquet(self.runs / f"{stem}.parquet") for stem in stems], ignore_index=True
-        )
+    def load(self, stem: str) -> pd.DataFrame:
+        """Rows of one run."""
+        return pd.read_parquet(self.runs / f"{stem}.parquet")
+
+    def combine(self, stems: Iterable[str], discount_rate_annual: float) -> pd.DataFrame:
+        """Write ``timeseries.parquet`` from the run files; return the summary of those runs.
+
+        Runs are read one at a time, appended to the Parquet file and summarised, so memory
+        holds one run, whatever the number of runs.
+
+        Returns
+        -------
+        DataFrame
+            One ``summary.csv`` row per run, in the order of ``stems``.
+        """
+        rows: list[pd.DataFrame] = []
+
+        def write(tmp: Path) -> None:
+            writer: pq.ParquetWriter | None = None
+            try:
+                for stem in stems:
+                    table = pq.read_table(self.runs / f"{stem}.parquet")
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+                    rows.append(summarise(table.to_pandas(), discount_rate_annual))
+            finally:
+                if writer is not None:
+                    writer.close()
+
+        atomic_write(self.root / "timeseries.parquet", write)
+        if not rows:
+            raise ValueError(f"{self.root}: no finished runs to combine")
+        return pd.concat(rows, ignore_index=True)
 
 
 @dataclass
 class Results:
-    """What a run, compare or sweep produced; also what :func:`load_results` reads back."""
+    """What a run, compare or sweep produced; also what :func:`load_results` reads back.
+
+    ``timeseries`` is read from ``timeseries.parquet`` on first use (a sweep's can be large).
+    """
 
     path: Path
-    timeseries: pd.DataFrame
     summary: pd.DataFrame
     manifest: dict[str, Any]
     comparison: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
 
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """One row per run x week (SPEC §6)."""
+        return pd.read_parquet(self.path / "timeseries.parquet")
+
     def save(self) -> None:
-        """Write the combined tables and the manifest, each atomically."""
+        """Write the tables held in memory and the manifest, each atomically.
+
+        ``timeseries.parquet`` is not among them: :meth:`RunStore.combine` writes it once.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(
-            self.path / "timeseries.parquet",
-            lambda tmp: self.timeseries.to_parquet(tmp, index=False),
-        )
         for name in ("summary", "comparison", "sensitivity"):
             table = getattr(self, name)
             if table is not None:
@@ -106,7 +204,7 @@ class Results:
 
 
 def load_results(path: str | Path) -> Results:
-    """Read a results folder back into DataFrames.
+    """Read a results folder back (``timeseries`` is read on first use).
 
     Raises
     ------
@@ -123,7 +221,6 @@ def load_results(path: str | Path) -> Results:
 
     return Results(
         path=root,
-        timeseries=pd.read_parquet(root / "timeseries.parquet"),
         summary=pd.read_csv(root / "summary.csv"),
         manifest=json.loads((root / "manifest.json").read_text(encoding="utf-8")),
         comparison=optional("comparison"),

@@ -1,4 +1,8 @@
-"""Tables built from run outputs: the weekly time series and the per-run summary."""
+"""Tables built from run outputs: the weekly time series and the per-run summary.
+
+Which columns they hold, in which order, and how a run's weeks reduce to its summary are
+declared in :mod:`sim.metrics`.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +11,17 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from sim.experiments.runner import RunOutput
-from sim.model.ledger import METRICS
+from sim.metrics import SUMMARY, WEEKLY, summarise_run
+from sim.results.runs import RunOutput
 
 ID_COLUMNS: tuple[str, ...] = ("scenario", "variant", "replication", "seed", "week")
 """Columns identifying a row of ``timeseries.parquet``."""
 
-SUMMARY_METRICS: tuple[str, ...] = (
-    "revenue",
-    "gross_margin",
-    "contribution_margin",
-    "cost_to_serve",
-    "churned_customers",
-    "churn_rate_annual",
-    "conflict_incidents",
-    "active_customers_end",
-    "distributors_active_end",
-    "ecommerce_revenue_share",
-    "sell_in_units",
-    "sell_through_units",
-    "channel_inventory_units_end",
-    "npv_contribution",
-)
-"""Columns of ``summary.csv`` after the run identifiers (SPEC §6)."""
+METRICS: tuple[str, ...] = tuple(m.name for m in WEEKLY)
+"""Weekly metric columns of ``timeseries.parquet``, after the identifiers."""
 
-_SUMMED = (
-    "revenue",
-    "gross_margin",
-    "contribution_margin",
-    "cost_to_serve",
-    "conflict_incidents",
-    "sell_in_units",
-    "sell_through_units",
-)
+SUMMARY_METRICS: tuple[str, ...] = tuple(m.name for m in SUMMARY)
+"""Columns of ``summary.csv`` after the run identifiers (SPEC §6)."""
 
 
 def run_frame(
@@ -62,33 +44,20 @@ def run_frame(
 
 
 def summarise(timeseries: pd.DataFrame, discount_rate_annual: float) -> pd.DataFrame:
-    """One row per run over the horizon (SPEC §6 ``summary.csv``).
+    """One row per run over the horizon (SPEC §6 ``summary.csv``), runs in order of appearance.
 
-    ``churn_rate_annual`` annualises the share of accounts ever active that churned:
-    ``1 - (1 - churned / (active_end + churned)) ** (52 / weeks)``. ``npv_contribution``
+    Each metric is reduced as :data:`sim.metrics.SUMMARY` declares; ``npv_contribution``
     discounts weekly contribution margin at ``discount_rate_annual``.
     """
-    keys = [c for c in timeseries.columns if c not in METRICS and c != "week"]
+    keys = run_keys(timeseries)
     rows = []
     for ids, run in timeseries.sort_values("week").groupby(keys, sort=False, dropna=False):
-        last = run.iloc[-1]
-        weeks = len(run)
-        churned = float(last["churned_customers"])
-        ever = float(last["active_customers"]) + churned
-        discount = (1.0 + discount_rate_annual) ** (-run["week"].to_numpy() / 52.0)
-        revenue = float(run["revenue"].sum())
-        row = dict(zip(keys, ids, strict=True))
-        row.update({name: float(run[name].sum()) for name in _SUMMED})
-        row.update(
-            churned_customers=churned,
-            churn_rate_annual=1.0 - (1.0 - churned / ever) ** (52.0 / weeks) if ever else 0.0,
-            active_customers_end=float(last["active_customers"]),
-            distributors_active_end=float(last["distributors_active"]),
-            ecommerce_revenue_share=float(run["revenue_ecommerce"].sum()) / revenue
-            if revenue
-            else 0.0,
-            channel_inventory_units_end=float(last["channel_inventory_units"]),
-            npv_contribution=float((run["contribution_margin"].to_numpy() * discount).sum()),
+        rows.append(
+            {**dict(zip(keys, ids, strict=True)), **summarise_run(run, discount_rate_annual)}
         )
-        rows.append(row)
     return pd.DataFrame(rows, columns=[*keys, *SUMMARY_METRICS])
+
+
+def run_keys(timeseries: pd.DataFrame) -> list[str]:
+    """Columns that identify a run: every column but ``week`` and the weekly metrics."""
+    return [c for c in timeseries.columns if c not in METRICS and c != "week"]

@@ -214,13 +214,18 @@ def test_deal_registration_defers_the_move_for_the_protection_period(one_product
     assert (registered_week[registered] >= PLAN_START_WEEK).all()
     protected_until = run.protected_until[-1][registered]
     np.testing.assert_array_equal(
-        protected_until, registered_week[registered] + PROTECTION_WEEKS - 1
+        protected_until,
+        registered_week[registered] + PROTECTION_WEEKS - 1,
+        err_msg=f"protected_until must be the registration week + {PROTECTION_WEEKS} - 1",
     )
     taken_week = run.first_week(run.former)
     taken = taken_week >= 0
     assert not (taken & ~registered).any(), "every move off a distributor is registered first"
     delay = taken_week[taken] - registered_week[taken]
-    assert delay.min() == PROTECTION_WEEKS, f"delays {np.bincount(delay)}"
+    assert delay.min() == PROTECTION_WEEKS, (
+        f"first take-over {delay.min()} weeks after registration, expected {PROTECTION_WEEKS}"
+        f" (buyers per delay in weeks: {np.bincount(delay)})"
+    )
     # A buyer whose need arrives in the week after protection ends is taken then; with
     # w = 1 - exp(-12/52) per week that is ~21% of the registered buyers seen through week P.
     assert np.count_nonzero(delay == PROTECTION_WEEKS) > 0.1 * taken.sum()

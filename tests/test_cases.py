@@ -4,6 +4,11 @@ Each study runs the scenario's variants at a reduced size (fewer buyers, shorter
 the same seeds for every variant, so the differences below are paired. Seeds are fixed, so
 the outcomes are deterministic; the replication counts were chosen so that each direction is
 clear of the replication noise (the paired 95% interval excludes zero), not a coin flip.
+
+Power: each paired-interval assertion states its minimum detectable difference MDD90 =
+(t_{0.975,n-1} + t_{0.90,n-1}) x SE, the true paired difference the 95% interval excludes
+zero for with power 0.9 (alpha 0.05, two-sided), SE the standard error of the mean paired
+difference measured on these runs when the test was written.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ def orchestration(tmp_path_factory):
 def test_orchestration_lowers_conflicts_effort_and_churn(orchestration):
     # Coverage 0.8 resolves 80% of resolvable incidents, so conflicts must fall by roughly
     # that share (account_taken_direct is not resolvable, but there is no channel plan here).
+    # n = 4: MDD90 of conflicts 1.2e3 (2% of 56e3; observed -45e3); of annual churn 0.0046
+    # (4.6% of 0.100; observed -0.0104).
     conflicts = paired(orchestration, "orchestrated", "conflict_incidents")
     assert conflicts.ci_high < 0
     assert conflicts.variant_mean / conflicts.reference_mean == pytest.approx(0.2, abs=0.05)
@@ -81,10 +88,10 @@ def test_orchestration_running_cost_is_booked_exactly():
             (*base, f"policy.coordination={coordination}", "policy.orchestration_coverage=0.6"),
         )
         model = sim.ChannelModel(scenario, seed=7)
-        accounts = model.initial_customers
         model.step()
         cost[coordination] = model.ledger.rows["cost_to_serve"][0]
     policy = scenario.policy
+    accounts = scenario.market.buyers  # all active in week 1: prospects are not accounts
     expected = policy.orchestration_fixed_cost_weekly + (
         policy.orchestration_cost_per_account_annual * 0.6 * accounts / 52
     )
@@ -118,13 +125,14 @@ def test_sell_in_promotion_raises_sell_in_and_inventory_not_sell_through(promoti
     np.testing.assert_allclose(through["baseline"], through["no_promotion"], rtol=1e-9)
     # Paid on sell-through, there is no forward-buying spike (within normal replenishment noise).
     assert (sell_in["sell_through"] < 1.3 * sell_in["no_promotion"]).all()
-    # ...and the margin cost of the sell-in promotion buys nothing.
+    # ...and the margin cost of the sell-in promotion buys nothing (n = 3: MDD90 3.4e4, 0.14%
+    # of the 24e6 contribution margin; observed 1.5e5).
     assert paired(promotions, "no_promotion", "contribution_margin").ci_low > 0
 
 
 @pytest.fixture(scope="module")
 def direct_shift(tmp_path_factory):
-    return study(tmp_path_factory, "direct_shift", "horizon_weeks=78", reps=3)
+    return study(tmp_path_factory, "direct_shift", "horizon_weeks=78", reps=5)
 
 
 def test_fast_shift_makes_distributors_exit_and_revenue_dip(direct_shift):
@@ -146,14 +154,20 @@ def test_fast_shift_makes_distributors_exit_and_revenue_dip(direct_shift):
 
 
 def test_referral_fee_and_deal_registration_soften_the_shift(direct_shift):
+    # Fewer exits than the same shift without a fee. n = 5: MDD90 2.2 of 10 distributors
+    # (observed +4.6; with 3 replications MDD90 was 5.5, power below 0.9).
     referral = paired(direct_shift, "referral_fee", "distributors_active_end")
-    assert referral.ci_low > 0  # fewer exits than the same shift without a fee
+    assert referral.ci_low > 0
+    # Mean distributor effort over the run, paired replication by replication: the softeners
+    # add to the effort target (+0.15, +2 x 0.05) and lower the threat. The paired differences
+    # (+0.09, +0.08) are over 10 of their standard deviations (0.005-0.007) from zero; the
+    # 0.03 margin fails a softener that lost two thirds of its effect.
     effort = {
-        v: weekly(direct_shift, v, "distributor_effort_mean").mean().mean()
+        v: weekly(direct_shift, v, "distributor_effort_mean").mean()
         for v in ("baseline", "deal_registration", "referral_fee")
     }
-    assert effort["deal_registration"] > effort["baseline"]
-    assert effort["referral_fee"] > effort["baseline"]
+    assert (effort["deal_registration"] > effort["baseline"] + 0.03).all()
+    assert (effort["referral_fee"] > effort["baseline"] + 0.03).all()
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +190,8 @@ def test_referral_leads_convert_about_ninety_times_outbound(selling_time):
 
 
 def test_more_selling_time_raises_revenue_per_rep(selling_time):
-    # +50% selling time means +50% calls: more prospects won and accounts served.
+    # +50% selling time means +50% calls: more prospects won and accounts served. n = 4: MDD90
+    # 1.6e6 (1.4% of 107e6 revenue; observed +1.9e6).
     revenue = paired(selling_time, "more_selling_time", "revenue")
     assert revenue.ci_low > 0
     won = (

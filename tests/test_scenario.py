@@ -52,7 +52,7 @@ def test_minimal_file_loads_with_defaults(write_yaml, minimal_yaml):
     assert scenario.market.buyers == 100
     assert scenario.horizon_weeks == 156  # schema default
     assert scenario.policy.coordination == "siloed"
-    assert scenario.campaigns == []
+    assert scenario.campaigns == ()
 
 
 def test_scenario_is_frozen(small_scenario):
@@ -348,8 +348,8 @@ def test_empty_list_clears(write_yaml):
         "child.yaml", "extends: parent.yaml\ncampaigns: []\npolicy:\n  trade_promotions: []\n"
     )
     scenario = load_scenario(child)
-    assert scenario.campaigns == []
-    assert scenario.policy.trade_promotions == []
+    assert scenario.campaigns == ()
+    assert scenario.policy.trade_promotions == ()
     assert scenario.policy.coordination == "orchestrated"
 
 
@@ -378,7 +378,7 @@ def test_set_reads_values_as_yaml():
     assert scenario.seed == 7
     assert scenario.policy.deal_registration is True
     assert scenario.market.base_churn_annual == 0.25
-    assert scenario.market.segments[0].channels == ["field", "inside"]
+    assert scenario.market.segments[0].channels == ("field", "inside")
     assert scenario.policy.coordination == "orchestrated"
 
 
@@ -401,7 +401,7 @@ def test_set_list_item_by_alias():
 
 def test_set_clears_list():
     cleared = load_scenario(DIRECT_SHIFT, ["policy.channel_plan=[]", "variants={}"])
-    assert cleared.policy.channel_plan == []
+    assert cleared.policy.channel_plan == ()
 
 
 def test_set_clearing_a_list_breaks_variants_that_index_it():
@@ -480,7 +480,7 @@ def test_variants_apply_key_paths():
 def test_variant_can_replace_a_list():
     scenario = load_scenario(DIRECT_SHIFT)
     cleared = variant_of(scenario, "none", {"policy.channel_plan": []})
-    assert cleared.policy.channel_plan == []
+    assert cleared.policy.channel_plan == ()
 
 
 @pytest.mark.parametrize(

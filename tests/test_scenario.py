@@ -6,6 +6,7 @@ Every user mistake must surface as one :class:`ScenarioError` whose message name
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -587,6 +588,13 @@ def test_dump_is_the_plain_yaml_tree():
     text = yaml.safe_dump(dumped)  # plain lists and dicts only
     assert Scenario.model_validate(yaml.safe_load(text)) == scenario
     assert scenario.model_dump(mode="json", by_alias=True) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_scenario_pickles_to_an_equal_value(path):
+    scenario = load_scenario(path)
+    copy = pickle.loads(pickle.dumps(scenario))
+    assert copy == scenario and hash(copy) == hash(scenario)
 
 
 def test_mapping_reads_like_a_dict():

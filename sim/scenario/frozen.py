@@ -45,6 +45,9 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
     def __hash__(self) -> int:
         return hash(frozenset(self._items.items()))
 
+    def __reduce__(self) -> tuple[type[FrozenMap[K, V]], tuple[dict[K, V]]]:
+        return type(self), (dict(self._items),)  # picklable: runs go to other processes
+
     def __repr__(self) -> str:
         return f"FrozenMap({dict(self._items)!r})"
 

@@ -6,6 +6,7 @@ Every user mistake must surface as one :class:`ScenarioError` whose message name
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import yaml
 from conftest import BASELINE, MINIMAL, SCENARIOS
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.scenario.loader import (
     ScenarioError,
@@ -25,8 +26,9 @@ from sim.scenario.loader import (
     set_path,
     validate_raw,
     variant_of,
+    with_changes,
 )
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Scenario, Sweep
 
 DIRECT_SHIFT = SCENARIOS / "direct_shift.yaml"
 
@@ -52,7 +54,7 @@ def test_minimal_file_loads_with_defaults(write_yaml, minimal_yaml):
     assert scenario.market.buyers == 100
     assert scenario.horizon_weeks == 156  # schema default
     assert scenario.policy.coordination == "siloed"
-    assert scenario.campaigns == []
+    assert scenario.campaigns == ()
 
 
 def test_scenario_is_frozen(small_scenario):
@@ -348,8 +350,8 @@ def test_empty_list_clears(write_yaml):
         "child.yaml", "extends: parent.yaml\ncampaigns: []\npolicy:\n  trade_promotions: []\n"
     )
     scenario = load_scenario(child)
-    assert scenario.campaigns == []
-    assert scenario.policy.trade_promotions == []
+    assert scenario.campaigns == ()
+    assert scenario.policy.trade_promotions == ()
     assert scenario.policy.coordination == "orchestrated"
 
 
@@ -378,7 +380,7 @@ def test_set_reads_values_as_yaml():
     assert scenario.seed == 7
     assert scenario.policy.deal_registration is True
     assert scenario.market.base_churn_annual == 0.25
-    assert scenario.market.segments[0].channels == ["field", "inside"]
+    assert scenario.market.segments[0].channels == ("field", "inside")
     assert scenario.policy.coordination == "orchestrated"
 
 
@@ -401,7 +403,7 @@ def test_set_list_item_by_alias():
 
 def test_set_clears_list():
     cleared = load_scenario(DIRECT_SHIFT, ["policy.channel_plan=[]", "variants={}"])
-    assert cleared.policy.channel_plan == []
+    assert cleared.policy.channel_plan == ()
 
 
 def test_set_clearing_a_list_breaks_variants_that_index_it():
@@ -480,7 +482,7 @@ def test_variants_apply_key_paths():
 def test_variant_can_replace_a_list():
     scenario = load_scenario(DIRECT_SHIFT)
     cleared = variant_of(scenario, "none", {"policy.channel_plan": []})
-    assert cleared.policy.channel_plan == []
+    assert cleared.policy.channel_plan == ()
 
 
 @pytest.mark.parametrize(
@@ -509,6 +511,278 @@ def test_variants_must_be_mappings(write_yaml):
     path = child_of_baseline(write_yaml, "variants:\n  bad: 3\n")
     message = error_of(path)
     assert "variants.bad" in message and str(path) in message
+
+
+# --------------------------------------------------------------------------- a plain value
+
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_equal_scenarios_hash_equal(path):
+    first, second = load_scenario(path), load_scenario(path)
+    assert first is not second and first == second
+    assert hash(first) == hash(second) == hash(first)
+    assert len({first, second}) == 1
+    same = with_changes(first, {"seed": first.seed}, source="test")  # a no-op edit
+    assert same == first and hash(same) == hash(first)
+
+
+def test_different_scenarios_differ():
+    scenario = load_scenario(DIRECT_SHIFT)
+    variants = [variant_of(scenario, name, c) for name, c in scenario.variants.items()]
+    assert len({scenario, *variants}) == 1 + len(variants)
+
+
+def test_equal_mappings_hash_equal_whatever_their_order(write_yaml):
+    mixes = ["{pumps: 0.5, valves: 0.5}", "{valves: 0.5, pumps: 0.5}"]
+    scenarios = [load_scenario(BASELINE, [f"market.segments.0.product_mix={mix}"]) for mix in mixes]
+    assert scenarios[0] == scenarios[1] and hash(scenarios[0]) == hash(scenarios[1])
+
+
+def _mutations(scenario: Scenario):
+    segment = scenario.market.segments[0]
+    sweep = scenario.sweep
+    return {
+        "append a product": lambda: scenario.products.append(scenario.products[0]),
+        "replace a segment": lambda: scenario.market.segments.__setitem__(0, segment),
+        "set a mix share": lambda: segment.product_mix.__setitem__("pumps", 1.0),
+        "delete a mix share": lambda: segment.product_mix.__delitem__("pumps"),
+        "clear the mix": lambda: segment.product_mix.clear(),
+        "add a channel": lambda: segment.channels.append("field"),
+        "add a variant": lambda: scenario.variants.__setitem__("x", {}),
+        "edit a variant": lambda: scenario.variants["fast"].update({"seed": 1}),
+        "edit a variant's list": lambda: scenario.variants["fast"].__setitem__("seed", 1),
+        "widen a sweep bound": lambda: sweep.parameters.__setitem__("seed", (0, 1)),
+        "add a sweep output": lambda: sweep.outputs.append("revenue"),
+        "extend the plan": lambda: scenario.policy.channel_plan.append(None),
+        "assign a field": lambda: setattr(scenario.policy, "channel_plan", ()),
+        "assign a nested field": lambda: setattr(segment, "share", 0.5),
+    }
+
+
+@pytest.mark.parametrize("what", list(_mutations(load_scenario(DIRECT_SHIFT))))
+def test_mutation_attempts_raise(what):
+    scenario = load_scenario(DIRECT_SHIFT)
+    before = scenario.model_dump(mode="json", by_alias=True)
+    with pytest.raises((TypeError, AttributeError, ValidationError)):
+        _mutations(scenario)[what]()
+    assert scenario.model_dump(mode="json", by_alias=True) == before
+
+
+def test_variant_values_are_frozen_deeply():
+    scenario = load_scenario(SCENARIOS / "distributor_digital.yaml")
+    plan = scenario.variants["direct_ecommerce"]["policy.channel_plan"]
+    assert isinstance(plan, tuple)
+    with pytest.raises(TypeError):
+        plan[0]["share"] = 1.0  # type: ignore[index]
+    hash(scenario)
+
+
+def test_dump_is_the_plain_yaml_tree():
+    scenario = load_scenario(DIRECT_SHIFT)
+    dumped = scenario.model_dump(by_alias=True)
+    assert isinstance(dumped["products"], list) and isinstance(dumped["variants"], dict)
+    assert isinstance(dumped["market"]["segments"][0]["product_mix"], dict)
+    assert isinstance(dumped["sweep"]["parameters"], dict)
+    text = yaml.safe_dump(dumped)  # plain lists and dicts only
+    assert Scenario.model_validate(yaml.safe_load(text)) == scenario
+    assert scenario.model_dump(mode="json", by_alias=True) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_scenario_pickles_to_an_equal_value(path):
+    scenario = load_scenario(path)
+    copy = pickle.loads(pickle.dumps(scenario))
+    assert copy == scenario and hash(copy) == hash(scenario)
+
+
+def test_mapping_reads_like_a_dict():
+    scenario = load_scenario(DIRECT_SHIFT)
+    mix = scenario.market.segments[0].product_mix
+    assert mix == {"pumps": 0.6, "valves": 0.3, "consumables": 0.1}
+    assert list(mix) == ["pumps", "valves", "consumables"] and len(mix) == 3
+    assert mix["valves"] == 0.3 and mix.get("gadgets", 0.0) == 0.0 and "pumps" in mix
+    assert dict(mix.items()) == {**mix}
+    assert scenario.sweep.parameters["distributors.threat_sensitivity"] == (1.0, 5.0)
+
+
+def test_sweep_block_accepts_a_dict():
+    block = Sweep(parameters={"seed": (0, 1)}, outputs=["revenue"])
+    assert block.parameters == {"seed": (0.0, 1.0)} and block.outputs == ("revenue",)
+    hash(block)
+
+
+# --------------------------------------------------------------------------- with_changes
+
+
+def test_with_changes_applies_key_paths_and_keeps_the_original():
+    scenario = load_scenario(DIRECT_SHIFT)
+    changed = with_changes(
+        scenario,
+        {"replications": 5, "market.buyers": 100, "policy.channel_plan.1.share": 0.25},
+        source="test",
+    )
+    assert (changed.replications, changed.market.buyers) == (5, 100)
+    assert [row.share for row in changed.policy.channel_plan] == [0.6, 0.25, 0.5]
+    assert changed.variants == scenario.variants and changed.sweep == scenario.sweep
+    assert scenario.replications == 10 and scenario.market.buyers == 20_000
+    assert scenario.policy.channel_plan[1].share == 0.6
+
+
+def test_with_changes_accepts_blocks_and_lists():
+    scenario = load_scenario(BASELINE)
+    block = Sweep(parameters={"seed": (0, 9)})
+    changed = with_changes(
+        scenario,
+        {"sweep": block, "campaigns": [{"name": "spring", "reach": 0.2}]},
+        source="test",
+    )
+    assert changed.sweep == block and changed.campaigns[0].reach == 0.2
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"replications": 0}, ["--opt: replications:", "(got 0)", "greater than or equal to 1"]),
+        ({"market.buyers": "many"}, ["--opt: market.buyers:", "'many'", "integer"]),
+        (
+            {"policy.coordination": "chaotic"},
+            ["--opt: policy.coordination:", "'chaotic'", "'siloed' or 'orchestrated'"],
+        ),
+        ({"market.colour": 1}, ["--opt: market.colour: unknown key", "base_churn_annual"]),
+        (
+            {"policy.channel_plan.7.share": 1},
+            ["--opt: policy.channel_plan.7:", "'7' is not a list index", "0..2"],
+        ),
+        (
+            {"market.segments.0.product_mix.pumps": 0.9},
+            ["market.segments.0: product_mix", "sum to 1", "(they sum to 1.3)"],
+        ),
+        ({"policy.channel_plan": []}, ["variants.fast", "the list is empty"]),
+        ({"market..buyers": 1}, ["'market..buyers'", "empty part"]),
+    ],
+)
+def test_with_changes_errors_name_source_key_value_and_allowed(changes, expected):
+    with pytest.raises(ScenarioError) as caught:
+        with_changes(load_scenario(DIRECT_SHIFT), changes, source="--opt")
+    for part in expected:
+        assert part in str(caught.value)
+
+
+def test_variant_errors_name_the_variant():
+    with pytest.raises(ScenarioError) as caught:
+        variant_of(load_scenario(BASELINE), "tiny", {"market.buyers": 0})
+    message = str(caught.value)
+    assert message.startswith("variant 'tiny': variants.tiny: market.buyers:")
+    assert "(got 0)" in message
+
+
+# --------------------------------------------------------------------------- renamed keys
+
+
+def test_old_key_in_a_file_names_the_new_one(write_yaml):
+    path = child_of_baseline(write_yaml, "reps:\n  field:\n    min_account_spend: 5000\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "reps.field.min_account_spend: renamed to 'min_account_spend_annual'" in message
+    assert "write reps.field.min_account_spend_annual instead" in message
+
+
+@pytest.mark.parametrize("source", ["--set", "variant"])
+def test_old_key_in_overrides_names_the_new_one(write_yaml, source):
+    if source == "--set":
+        message = error_of(BASELINE, ("reps.inside.min_account_spend=0",))
+    else:
+        body = "variants:\n  old:\n    reps.inside.min_account_spend: 0\n"
+        message = error_of(child_of_baseline(write_yaml, body))
+    assert "renamed to 'min_account_spend_annual'" in message
+    assert "reps.inside.min_account_spend_annual" in message
+
+
+def test_renamed_key_keeps_its_value():
+    scenario = load_scenario(BASELINE, ["reps.field.min_account_spend_annual=75000"])
+    assert scenario.reps.field.min_account_spend_annual == 75_000
+
+
+# --------------------------------------------------------------------------- defaults
+
+IDENTITY = {"description"}
+"""Keys baseline.yaml sets that describe the file, not a parameter with a default."""
+
+REQUIRED = object()
+
+
+def _set_in_baseline(block: BaseModel, data: dict, default: BaseModel | None, path=()):
+    """Yield (key path, baseline value, schema default or REQUIRED) for each key set.
+
+    ``default`` is the block's own default (a nested block may default to an instance with
+    values of its own, e.g. ``reps.field``); lists are compared whole (their items are data).
+    """
+    for key, value in data.items():
+        field = type(block).model_fields[key]
+        if default is not None:
+            expected = getattr(default, key)
+        elif field.is_required():
+            expected = REQUIRED
+        else:
+            expected = field.get_default(call_default_factory=True)
+        actual = getattr(block, key)
+        if isinstance(value, dict) and isinstance(actual, BaseModel):
+            inner = None if expected is REQUIRED else expected
+            yield from _set_in_baseline(actual, value, inner, (*path, key))
+        else:
+            yield ".".join((*path, key)), actual, expected
+
+
+def test_schema_defaults_equal_baseline_values():
+    data = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    walked = list(_set_in_baseline(load_scenario(BASELINE), data, None))
+    assert len(walked) == _leaves(data)  # every key the baseline sets is walked
+    differ = [
+        (key, value, default)
+        for key, value, default in walked
+        if default is not REQUIRED and key not in IDENTITY and value != default
+    ]
+    assert differ == []
+    required = sorted(key for key, _, default in walked if default is REQUIRED)
+    assert required == ["market.segments", "name", "products"]
+
+
+def _leaves(data: dict) -> int:
+    return sum(_leaves(v) if isinstance(v, dict) else 1 for v in data.values())
+
+
+def test_every_defaulted_parameter_is_described():
+    """Every parameter with a default has a description (unit and source or "assumption")."""
+    undocumented = []
+    for block in _blocks(Scenario):
+        for name, field in block.model_fields.items():
+            has_default = not field.is_required()
+            if has_default and not field.description and not _is_plain_switch(field):
+                undocumented.append(f"{block.__name__}.{name}")
+    assert undocumented == []
+
+
+def _blocks(model: type[BaseModel], seen: tuple = ()) -> list[type[BaseModel]]:
+    found = [model]
+    for field in model.model_fields.values():
+        for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in (*seen, *found):
+                found += [b for b in _blocks(arg, (*seen, *found)) if b not in found]
+    return found
+
+
+def _is_plain_switch(field) -> bool:
+    """Blocks, enumerations, booleans and the per-channel constants need no unit."""
+    annotation = field.annotation
+    return (
+        (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+        or getattr(annotation, "__origin__", None) is not None
+        or annotation in (bool, str)
+        or str(annotation).startswith(("typing.Literal", "sim.scenario.schema.Sweep"))
+        or (field.default == 0.0 and annotation is float)
+    )
 
 
 # --------------------------------------------------------------------------- fuzzing

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.scenario.frozen import thaw
 from sim.scenario.schema import Scenario
 
 KeyPath = tuple[str, ...]
@@ -68,22 +69,61 @@ def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Scen
     return scenario
 
 
+def with_changes(
+    scenario: Scenario,
+    changes: Mapping[str, Any],
+    *,
+    source: str,
+    origins: Origins | None = None,
+) -> Scenario:
+    """Return a validated copy of ``scenario`` with ``key.path: value`` changes applied.
+
+    The only way to derive a changed scenario: the scenario itself never changes, and the
+    copy is validated like a file (variants included).
+
+    Parameters
+    ----------
+    scenario
+        A resolved scenario.
+    changes
+        ``{"market.buyers": 100, "policy.channel_plan.0.share": 0.5, ...}``; digits index
+        into lists; values as read from YAML (lists, mappings, numbers, text).
+    source
+        Where the changes come from (``"--replications"``, ``"variants.fast"``); named in
+        every error about them.
+    origins
+        Where the scenario's own keys were set (see :func:`load_raw`), to name in errors.
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``source``, the key path, the bad value and what is allowed.
+
+    """
+    raw = scenario.model_dump(by_alias=True)
+    origins = dict(origins or {})
+    for key, value in changes.items():
+        key_path = _split(key)
+        set_path(raw, key_path, thaw(value), source=source)
+        origins[key_path] = source
+    return validate_raw(raw, origins)
+
+
 def variant_of(
     scenario: Scenario, name: str, changes: Mapping[str, Any], origins: Origins | None = None
 ) -> Scenario:
-    """Return ``scenario`` with one variant's ``key.path: value`` changes applied."""
-    raw = scenario.model_dump(by_alias=True, exclude={"variants", "sweep"})
-    origins = dict(origins or {})
-    defined_in = origins.get(("variants", name))
+    """Return ``scenario`` with one variant's ``key.path: value`` changes applied.
+
+    A variant has no variants and no sweep of its own.
+    """
+    defined_in = (origins or {}).get(("variants", name))
     source = f"{defined_in}: variants.{name}" if defined_in else f"variants.{name}"
-    for key, value in changes.items():
-        set_path(raw, _split(key), value, source=source)
-        origins[_split(key)] = source
     try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        prefix = f"variant {name!r}: "
-        raise ScenarioError(prefix + _describe(exc, origins)) from None
+        return with_changes(
+            scenario, {"variants": {}, "sweep": None, **changes}, source=source, origins=origins
+        )
+    except ScenarioError as exc:
+        raise ScenarioError(f"variant {name!r}: {exc}") from None
 
 
 def parse_override(text: str) -> tuple[KeyPath, Any]:
@@ -209,8 +249,7 @@ def _describe(exc: ValidationError, origins: Origins) -> str:
         key = ".".join(loc) or "(top level)"
         value = error.get("input")
         if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            lines.append(f"{where}: {key}: unknown key; allowed keys here: {allowed}")
+            lines.append(f"{where}: {key}: {_unknown_key(loc)}")
         elif error["type"] == "missing":
             lines.append(f"{where}: {key}: required key is missing")
         else:
@@ -232,16 +271,28 @@ def _origin(loc: KeyPath, origins: Origins) -> str:
     return next(iter(origins.values()), "scenario")
 
 
-def _allowed_keys(loc: KeyPath) -> list[str]:
+def _unknown_key(loc: KeyPath) -> str:
+    """Why the last key of ``loc`` is refused: renamed (and to what), or unknown."""
+    model = _model_at(loc[:-1])
+    if model is None:
+        return "unknown key"
+    renamed = getattr(model, "renamed_keys", {}).get(loc[-1])
+    if renamed:
+        new_path = ".".join((*loc[:-1], renamed))
+        return f"renamed to {renamed!r} (its unit is now in its name); write {new_path} instead"
+    allowed = [f.alias or name for name, f in model.model_fields.items()]
+    return f"unknown key; allowed keys here: {allowed}"
+
+
+def _model_at(loc: KeyPath) -> type[BaseModel] | None:
+    """The schema block at key path ``loc`` (list indices skipped), if there is one."""
     model: Any = Scenario
     for part in loc:
         if part.isdigit() or model is None:
             continue
         field = model.model_fields.get(part)
         model = _model_in(field.annotation) if field else None
-    if model is None:
-        return []
-    return [f.alias or name for name, f in model.model_fields.items()]
+    return model
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -1,16 +1,23 @@
 """Typed scenario schema: one frozen pydantic model per YAML block.
 
-Every field maps one-to-one to a YAML key. Money is in one currency unit, time in weeks
-unless the key says ``_annual``. Defaults come from the public figures in
-``shared/CASES.md``; the source of each is given in the field description and in
-``docs/ODD.md`` (parameter table).
+Every field maps one-to-one to a YAML key, and a scenario is a plain, immutable value: lists
+are tuples, mappings :class:`~sim.scenario.frozen.FrozenMap`, so equal scenarios hash equal.
+Derive a changed scenario with :func:`sim.scenario.loader.with_changes`.
+
+Units: money in one currency unit; time in weeks unless the key says ``_annual`` (per year);
+"share" is a fraction in [0, 1]; effort and relationship are on a 0-1 scale; utilities are in
+the logit's utility units. Each default equals the value ``scenarios/baseline.yaml`` sets (a
+test checks it), and its description gives its source, or "assumption" for a number we chose;
+the sources are listed in ``shared/CASES.md`` ("Figures for calibration") and ``docs/ODD.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.frozen import FrozenMap, Items, YamlValue
 
 CHANNELS: tuple[str, ...] = ("field", "inside", "distributor", "ecommerce")
 """Channel names, in the fixed order used for every per-channel array."""
@@ -23,6 +30,9 @@ class Block(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    renamed_keys: ClassVar[dict[str, str]] = {}
+    """Old key -> new key, so a file written before a rename gets a clear error."""
+
 
 def unit_interval(default: float, description: str) -> Any:
     """A field holding a share or probability in [0, 1]."""
@@ -33,7 +43,7 @@ def unit_interval(default: float, description: str) -> Any:
 
 
 class ChannelPreference(Block):
-    """Alternative-specific constants of the channel-choice logit (utility units)."""
+    """Alternative-specific constants of the channel-choice logit (utility units; 0 = neutral)."""
 
     field: float = 0.0
     inside: float = 0.0
@@ -46,24 +56,31 @@ class Segment(Block):
 
     name: str = Field(min_length=1)
     share: float = Field(gt=0.0, le=1.0, description="share of buyer accounts")
-    spend_annual: float = Field(gt=0.0, description="mean annual spend potential at list price")
+    spend_annual: float = Field(
+        gt=0.0, description="mean annual spend potential at list price, money a year"
+    )
     spend_sigma: float = Field(
-        default=0.8, ge=0.0, le=3.0, description="lognormal sigma of spend across accounts"
+        default=0.8,
+        ge=0.0,
+        le=3.0,
+        description="sigma of log annual spend across accounts (lognormal); assumption",
     )
     orders_per_year: float = Field(gt=0.0, le=260.0, description="orders per product per year")
-    product_mix: dict[str, float] = Field(
-        description="share of the segment's spend on each product (sums to 1)"
+    product_mix: FrozenMap[str, float] = Field(
+        description="share of the segment's spend on each product (shares sum to 1)"
     )
     channel_preference: ChannelPreference = ChannelPreference()
-    channels: list[Channel] = Field(
-        default_factory=lambda: list(CHANNELS),
+    channels: Items[Channel] = Field(
+        default=CHANNELS,
         min_length=1,
-        description="channels that may serve this segment before any channel plan",
+        description="channels that may serve this segment before any channel plan; default all",
     )
     digital_adopters_initial: float = unit_interval(
-        0.2, "share of accounts already buying online at week 0"
+        0.2, "share of accounts already buying online at week 0; assumption"
     )
-    do_not_email: float = unit_interval(0.1, "share of accounts that opted out of marketing email")
+    do_not_email: float = unit_interval(
+        0.1, "share of accounts that opted out of marketing email; assumption"
+    )
 
     @model_validator(mode="after")
     def _mix_sums_to_one(self) -> Segment:
@@ -78,36 +95,62 @@ class Segment(Block):
 class EcommerceAdoption(Block):
     """Bass diffusion of e-commerce adoption (Sultan, Farley & Lehmann 1990)."""
 
-    p: float = Field(default=0.02, ge=0.0, le=5.0, description="innovation, per year")
-    q: float = Field(default=0.40, ge=0.0, le=5.0, description="imitation, per year")
+    p: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=5.0,
+        description="innovation, per year; Sultan, Farley & Lehmann (1990) mean 0.03, rounded down",
+    )
+    q: float = Field(
+        default=0.40,
+        ge=0.0,
+        le=5.0,
+        description="imitation, per year; Sultan, Farley & Lehmann (1990) mean 0.38",
+    )
 
 
 class Choice(Block):
     """Weights of the multinomial-logit channel choice (utility units)."""
 
     price_weight: float = Field(
-        default=10.0, ge=0.0, description="utility per unit of price as a fraction of list"
+        default=10.0,
+        ge=0.0,
+        description="utility lost per unit of price as a fraction of list; assumption: a 10% "
+        "price gap = 1 utility",
     )
     habit_weight: float = Field(
-        default=2.0, ge=0.0, description="utility of staying with the channel used last time"
+        default=1.5,
+        ge=0.0,
+        description="utility of the channel used last time for the product; assumption",
     )
     relationship_weight: float = Field(
-        default=1.5, ge=0.0, description="utility of a full relationship with the channel"
+        default=1.5,
+        ge=0.0,
+        description="utility at full relationship (1) with the channel; assumption",
     )
     effort_weight: float = Field(
-        default=1.0, ge=0.0, description="utility lost in assisted channels at full effort"
+        default=1.0,
+        ge=0.0,
+        description="utility lost in assisted channels at full effort (1); assumption",
     )
     non_adopter_ecommerce_penalty: float = Field(
-        default=6.0, ge=0.0, description="utility penalty of e-commerce for non-adopters"
+        default=6.0,
+        ge=0.0,
+        description="utility penalty of e-commerce for non-adopters; assumption: they almost "
+        "never order online",
     )
     competitor_utility: float = Field(
-        default=-1.0, description="utility of buying the need from a competitor's line"
+        default=-1.0,
+        description="utility of buying the need from a competitor's line; assumption: "
+        "calibrated so we win roughly 3 needs in 4",
     )
     digital_ordering_utility: float = Field(
-        default=1.0, ge=0.0, description="appeal of a distributor's ordering app to adopters"
+        default=1.0,
+        ge=0.0,
+        description="appeal of a distributor's ordering app to adopters; assumption (case 6)",
     )
     forced_switch_effort: float = unit_interval(
-        0.2, "effort added when a plan removes the chosen channel"
+        0.2, "effort (0-1 scale) added when a plan removes the chosen channel; assumption"
     )
 
 
@@ -115,42 +158,65 @@ class Journey(Block):
     """Non-linear buying journey: extra channels touched for the same need."""
 
     extra_touch_prob: float = unit_interval(
-        0.25, "chance each other open channel is also touched per need"
+        0.15,
+        "probability each other open channel is also touched, per need; McKinsey B2B Pulse "
+        "(buyers use ~10 channels), value an assumption",
     )
 
 
 class Effort(Block):
-    """Customer effort (0 = effortless, 1 = high effort; CEB customer-effort research)."""
+    """Customer effort, on a 0-1 scale (0 effortless, 1 high effort; CEB effort research)."""
 
-    per_conflict: float = unit_interval(0.15, "effort added by an unresolved conflict incident")
-    per_stockout: float = unit_interval(0.10, "effort added by a distributor stock-out")
-    recovery_per_order: float = unit_interval(0.10, "share of effort removed by a clean order")
+    per_conflict: float = unit_interval(
+        0.05, "effort added per unresolved conflict incident; assumption (CEB effort drivers)"
+    )
+    per_stockout: float = unit_interval(0.10, "effort added per distributor stock-out; assumption")
+    recovery_per_order: float = unit_interval(
+        0.20, "share of the buyer's effort removed by a clean order or a rep call; assumption"
+    )
 
 
 class Market(Block):
     """The buyer population and its behaviour."""
 
-    buyers: int = Field(default=20_000, ge=1, le=20_000_000, description="buyer accounts")
-    prospects: int = Field(default=0, ge=0, le=20_000_000, description="non-customers reps can win")
+    buyers: int = Field(
+        default=20_000, ge=1, le=20_000_000, description="buyer accounts at week 0; assumption"
+    )
+    prospects: int = Field(
+        default=8_000,
+        ge=0,
+        le=20_000_000,
+        description="non-customer accounts in the territory reps can win; assumption",
+    )
     inbound_accounts_annual: float = Field(
-        default=0.0,
+        default=0.12,
         ge=0.0,
         le=10.0,
-        description="inbound new accounts a year, per initial account",
+        description="inbound new accounts a year, per initial account; assumption: inbound "
+        "wins roughly replace churn",
     )
-    segments: list[Segment] = Field(min_length=1)
+    segments: Items[Segment] = Field(min_length=1)
     ecommerce_adoption: EcommerceAdoption = EcommerceAdoption()
     base_churn_annual: float = Field(
-        default=0.10, ge=0.0, lt=1.0, description="yearly churn probability at zero effort"
+        default=0.10,
+        ge=0.0,
+        lt=1.0,
+        description="churn probability a year at zero effort; assumption",
     )
     effort_churn_multiplier: float = Field(
-        default=3.0, ge=1.0, le=50.0, description="churn hazard multiplier at full effort"
+        default=3.0,
+        ge=1.0,
+        le=50.0,
+        description="churn hazard multiplier at full effort (1); CEB: 96% vs 9% of high- vs "
+        "low-effort customers disloyal, ~3x",
     )
     choice: Choice = Choice()
     journey: Journey = Journey()
     effort: Effort = Effort()
     referrals_per_account_annual: float = Field(
-        default=0.05, ge=0.0, description="referral leads a satisfied account gives per year"
+        default=0.05,
+        ge=0.0,
+        description="referral leads a satisfied account gives a year; assumption",
     )
 
     @model_validator(mode="after")
@@ -171,22 +237,34 @@ class Product(Block):
     """A product line."""
 
     name: str = Field(min_length=1)
-    list_price: float = Field(gt=0.0, description="list price per unit")
-    unit_cost: float = Field(ge=0.0, description="manufacturer's cost of goods per unit")
+    list_price: float = Field(gt=0.0, description="list price, money per unit")
+    unit_cost: float = Field(ge=0.0, description="manufacturer's cost of goods, money per unit")
 
 
 class ChannelCosts(Block):
-    """Price realisation and cost to serve of one channel."""
+    """Price realisation and cost to serve of one channel (defaults: list price, no cost)."""
 
     price_realisation: float = Field(
         default=1.0, gt=0.0, le=1.5, description="buyer's price as a fraction of list"
     )
-    cost_per_order: float = Field(default=0.0, ge=0.0, description="order handling per order")
-    fixed_cost_weekly: float = Field(default=0.0, ge=0.0, description="fixed running cost per week")
+    cost_per_order: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="order handling, money per order (distributor: per sell-in order line)",
+    )
+    fixed_cost_weekly: float = Field(
+        default=0.0, ge=0.0, description="fixed running cost, money per week"
+    )
 
 
 class Channels(Block):
-    """Per-channel economics (APQC 2024 order handling; industry call-cost surveys)."""
+    """Per-channel economics.
+
+    Defaults: field 0.90 of list (negotiated discounts; assumption), inside 0.95
+    (assumption), distributor 1.00 (the buyer pays list), e-commerce 0.97 (assumption); order
+    handling 30 a manual order (APQC 2024: $26-34), 5 a digital one (APQC 2024: < $5);
+    e-commerce platform 2,000 a week (assumption).
+    """
 
     field: ChannelCosts = ChannelCosts(price_realisation=0.90, cost_per_order=30.0)
     inside: ChannelCosts = ChannelCosts(price_realisation=0.95, cost_per_order=30.0)
@@ -200,22 +278,39 @@ class Channels(Block):
 
 
 class RepTeam(Block):
-    """A team of field or inside reps."""
+    """A team of field or inside reps (defaults per team: see :class:`Reps`)."""
 
-    count: int = Field(default=0, ge=0, le=100_000)
+    renamed_keys: ClassVar[dict[str, str]] = {"min_account_spend": "min_account_spend_annual"}
+
+    count: int = Field(default=0, ge=0, le=100_000, description="reps in the team")
     calls_per_week: float = Field(gt=0.0, description="calls a rep could make at 100% selling")
     selling_time: float = Field(
-        default=0.30, gt=0.0, le=1.0, description="share of working time spent selling"
+        default=0.30,
+        gt=0.0,
+        le=1.0,
+        description="share of working time spent selling; sales-productivity studies: 21-41%",
     )
-    cost_per_call: float = Field(ge=0.0, description="fully loaded cost of one call")
+    cost_per_call: float = Field(ge=0.0, description="fully loaded cost, money per call")
     commission_rate: float = Field(
-        default=0.03, ge=0.0, le=1.0, description="share of credited revenue"
+        default=0.03, ge=0.0, le=1.0, description="share of credited revenue; assumption"
     )
-    min_account_spend: float = Field(
-        default=0.0, ge=0.0, description="allocation rule: smallest annual spend this team covers"
+    min_account_spend_annual: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="allocation rule: smallest annual spend potential (money a year) of an "
+        "account this team covers",
     )
-    prospecting_share: float = unit_interval(0.0, "share of selling calls spent prospecting")
-    call_lift: float = unit_interval(0.1, "relationship gained with the rep's channel per call")
+    prospecting_share: float = unit_interval(
+        0.0, "share of selling calls spent prospecting; assumption"
+    )
+    call_lift: float = unit_interval(
+        0.1, "relationship (0-1 scale) gained with the rep's channel per call; assumption"
+    )
+
+    @property
+    def min_account_spend(self) -> float:
+        """Transitional name read by the engine; use ``min_account_spend_annual``."""
+        return self.min_account_spend_annual
 
 
 class LeadSource(Block):
@@ -225,20 +320,29 @@ class LeadSource(Block):
 
 
 class Reps(Block):
-    """Field and inside sales teams (sales-productivity studies; coffee case)."""
+    """Field and inside sales teams.
+
+    Defaults: 40 field and 20 inside reps (assumption); 20 and 100 calls a week at 100%
+    selling (assumption); 300 and 50 a call (industry surveys: field ~$300, range 140-600;
+    inside ~$50); commission 3% and 2% (assumption); field covers accounts from 60,000 a
+    year, inside from 15,000 (allocation rule, case 3; assumption); relationship lift 0.15 and
+    0.08 a call (assumption). Referred leads convert 90%, cold leads 1% (coffee case).
+    """
 
     field: RepTeam = RepTeam(
         count=40, calls_per_week=20.0, cost_per_call=300.0, commission_rate=0.03,
-        min_account_spend=60_000.0, call_lift=0.15,
+        min_account_spend_annual=60_000.0, call_lift=0.15,
     )  # fmt: skip
     inside: RepTeam = RepTeam(
         count=20, calls_per_week=100.0, cost_per_call=50.0, commission_rate=0.02,
-        min_account_spend=15_000.0, call_lift=0.08,
+        min_account_spend_annual=15_000.0, call_lift=0.08,
     )  # fmt: skip
     referral: LeadSource = LeadSource(conversion=0.90)
     outbound: LeadSource = LeadSource(conversion=0.01)
     resist_web_orders: float = unit_interval(
-        0.3, "chance a channel-specific rep pulls an account's web order back to their own channel"
+        0.3,
+        "probability a channel-specific rep pulls an account's web order back to their own "
+        "channel; assumption",
     )
 
 
@@ -246,66 +350,123 @@ class Reps(Block):
 
 
 class Distributors(Block):
-    """Independent distributors carrying the line (Grainger/Fastenal margins; vendor programmes)."""
+    """Independent distributors carrying the line.
 
-    count: int = Field(default=20, ge=0, le=100_000)
+    Threat is the annual value (at list) of the accounts x products taken direct from a
+    distributor over the last ``threat_window_weeks``, as a share of its book (0-1 scale).
+    Effort is its push of the line, 0-1 scale.
+    """
+
+    count: int = Field(default=20, ge=0, le=100_000, description="distributors; assumption")
     margin: float = Field(
-        default=0.30, ge=0.0, lt=1.0, description="distributor gross margin on list"
+        default=0.30,
+        ge=0.0,
+        lt=1.0,
+        description="distributor gross margin, share of list; industrial/MRO 30-45% "
+        "(Grainger, Fastenal)",
     )
-    target_weeks_cover: float = Field(default=6.0, gt=0.0, le=52.0, description="order-up-to stock")
-    reorder_weeks_cover: float = Field(default=3.0, ge=0.0, le=52.0, description="reorder point")
+    target_weeks_cover: float = Field(
+        default=6.0,
+        gt=0.0,
+        le=52.0,
+        description="order-up-to stock, weeks of forecast demand; assumption",
+    )
+    reorder_weeks_cover: float = Field(
+        default=3.0,
+        ge=0.0,
+        le=52.0,
+        description="reorder point, weeks of forecast demand; assumption",
+    )
     carrying_cost_annual: float = Field(
-        default=0.25, ge=0.0, le=2.0, description="inventory carrying cost per year, share of value"
+        default=0.25,
+        ge=0.0,
+        le=2.0,
+        description="inventory carrying cost a year, share of the stock's value at our "
+        "sell-in price; assumption: textbook 20-30%",
     )
     forward_buy_weeks_per_discount: float = Field(
         default=120.0,
         ge=0.0,
-        description="extra weeks of cover bought per unit of sell-in discount",
+        description="extra weeks of cover bought per unit (1 = 100%) of sell-in discount; "
+        "'a 10% deal can pull in up to 12 weeks of supply'",
     )
-    max_forward_buy_weeks: float = Field(default=12.0, ge=0.0, le=52.0)
+    max_forward_buy_weeks: float = Field(
+        default=12.0,
+        ge=0.0,
+        le=52.0,
+        description="cap on the extra weeks of cover; same source",
+    )
     promotion_pass_through: float = unit_interval(
-        0.5, "share of a sell-through discount passed on to buyers"
+        0.5, "share of a sell-through discount passed on to buyers; assumption"
     )
-    threat_window_weeks: int = Field(default=13, ge=1, le=260)
+    threat_window_weeks: int = Field(
+        default=13, ge=1, le=260, description="weeks of moves that count as threat; one quarter"
+    )
     threat_sensitivity: float = Field(
-        default=3.0, ge=0.0, description="effort lost per unit of threat"
+        default=3.0,
+        ge=0.0,
+        description="target effort lost per unit of threat; assumption",
     )
     effort_adjust_rate: float = unit_interval(
-        0.2, "weekly speed at which effort moves to its target"
+        0.2, "share of the gap between effort and its target closed each week; assumption"
     )
     referral_fee_effort: float = Field(
-        default=2.0, ge=0.0, description="effort regained per unit of referral fee"
+        default=2.0,
+        ge=0.0,
+        description="target effort regained per unit (1 = 100%) of referral fee; assumption "
+        "(Tsay & Agrawal 2004: a referral fee softens conflict)",
     )
     deal_registration_effort: float = unit_interval(
-        0.15, "effort regained when deal registration is on"
+        0.15, "target effort regained when deal registration is on; assumption"
     )
     deal_registration_margin: float = Field(
-        default=0.05, ge=0.0, lt=1.0, description="extra margin on registered deals"
+        default=0.05,
+        ge=0.0,
+        lt=1.0,
+        description="extra margin on registered deals, share of list; vendor programmes: "
+        "+~5 points",
     )
-    deal_protection_weeks: int = Field(default=13, ge=0, le=104, description="90 days typical")
-    retaliation_threat: float = unit_interval(0.10, "threat above which a distributor retaliates")
+    deal_protection_weeks: int = Field(
+        default=13,
+        ge=0,
+        le=104,
+        description="weeks a registered deal is protected; vendor programmes: 60-180 days, "
+        "90 typical",
+    )
+    retaliation_threat: float = unit_interval(
+        0.10,
+        "threat above which a distributor retaliates; assumption: a tenth of the book moved "
+        "direct in a quarter",
+    )
     retaliation_steer: float = unit_interval(
-        0.3, "share of its accounts' needs a retaliating one steers away"
+        0.3, "share of its accounts' needs a retaliating one steers away; assumption"
     )
-    exit_threat: float = unit_interval(0.15, "threat above which a distributor counts a bad week")
+    exit_threat: float = unit_interval(
+        0.15, "threat above which a distributor counts a bad week; assumption"
+    )
     exit_profit_ratio: float = Field(
         default=0.5,
         ge=0.0,
         le=1.0,
-        description="bad week when line profit < ratio x its adapting reference",
+        description="bad week when line profit < ratio x its adapting reference; assumption",
     )
     exit_churn_share: float = unit_interval(
-        0.3, "share of an exiting distributor's accounts it takes along"
+        0.3, "share of an exiting distributor's accounts it takes along; assumption"
     )
     profit_adaptation_weeks: float = Field(
-        default=52.0, ge=1.0, description="time constant of the reference line profit"
+        default=52.0,
+        ge=1.0,
+        description="time constant of the reference line profit, weeks; assumption",
     )
-    exit_after_weeks: int = Field(default=8, ge=1, le=260, description="bad weeks in a row to exit")
+    exit_after_weeks: int = Field(
+        default=8, ge=1, le=260, description="bad weeks in a row before exit; assumption"
+    )
     effort_leak: float = unit_interval(
-        0.3, "share of needs lost to a competitor's line at zero effort"
+        0.3, "share of needs lost to a competitor's line at zero effort; assumption"
     )
     digital_ordering: bool = Field(
-        default=False, description="distributors run their own B2B ordering app (case 6)"
+        default=False,
+        description="distributors run their own B2B ordering app; lever (case 6), off",
     )
 
 
@@ -316,21 +477,25 @@ class Campaign(Block):
     """A marketing campaign touching a segment's buyers."""
 
     name: str = Field(min_length=1)
-    segments: list[str] = Field(default_factory=list, description="empty = all segments")
-    products: list[str] = Field(
-        default_factory=list, description="products the offer covers; empty = all products"
+    segments: Items[str] = Field(default=(), description="segments touched; empty = all")
+    products: Items[str] = Field(
+        default=(), description="products the offer covers; empty = all products"
     )
-    channel: Channel = "ecommerce"
-    medium: Literal["email", "digital_ad", "direct_mail"] = "email"
-    start_week: int = Field(default=1, ge=1)
-    weeks: int = Field(default=4, ge=1)
+    channel: Channel = Field(default="ecommerce", description="channel nudged / of the offer")
+    medium: Literal["email", "digital_ad", "direct_mail"] = Field(
+        default="email", description="only email skips do-not-email accounts"
+    )
+    start_week: int = Field(default=1, ge=1, description="first week")
+    weeks: int = Field(default=4, ge=1, description="duration, weeks")
     reach: float = unit_interval(0.1, "share of targeted buyers touched per week")
-    cost_weekly: float = Field(default=0.0, ge=0.0)
+    cost_weekly: float = Field(default=0.0, ge=0.0, description="money per week while it runs")
     adoption_boost_annual: float = Field(
         default=0.0, ge=0.0, description="added Bass p for touched buyers, per year"
     )
-    offer_discount: float = Field(default=0.0, ge=0.0, lt=1.0, description="price cut offered")
-    offer_weeks: int = Field(default=4, ge=1, description="how long an offer stays valid")
+    offer_discount: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="price cut offered, share off the channel's price"
+    )
+    offer_weeks: int = Field(default=4, ge=1, description="weeks an offer stays valid")
 
 
 class TradePromotion(Block):
@@ -338,8 +503,8 @@ class TradePromotion(Block):
 
     product: str
     discount: float = Field(gt=0.0, lt=1.0, description="share off the distributor's price")
-    start_week: int = Field(ge=1)
-    weeks: int = Field(ge=1)
+    start_week: int = Field(ge=1, description="first week")
+    weeks: int = Field(ge=1, description="duration, weeks")
     basis: Literal["sell_in", "sell_through"] = "sell_in"
 
 
@@ -350,9 +515,11 @@ class ChannelShift(Block):
     segment: str
     from_: Channel = Field(alias="from")
     to: Channel
-    start_week: int = Field(ge=1)
-    ramp_weeks: int = Field(default=0, ge=0)
-    share: float = Field(default=1.0, ge=0.0, le=1.0)
+    start_week: int = Field(ge=1, description="first week of the move")
+    ramp_weeks: int = Field(default=0, ge=0, description="weeks to reach the full share")
+    share: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="share of the segment's accounts moved"
+    )
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
@@ -366,30 +533,45 @@ class ChannelShift(Block):
 
 
 class Policy(Block):
-    """The firm's levers."""
+    """The firm's levers (defaults: all off, a siloed firm)."""
 
     coordination: Literal["siloed", "orchestrated"] = "siloed"
     orchestration_coverage: float = unit_interval(
         0.0, "share of touches the orchestrator sees and resolves"
     )
-    orchestration_cost_per_account_annual: float = Field(default=20.0, ge=0.0)
-    orchestration_fixed_cost_weekly: float = Field(default=1_500.0, ge=0.0)
+    orchestration_cost_per_account_annual: float = Field(
+        default=20.0,
+        ge=0.0,
+        description="money per active account a year at full coverage; assumption",
+    )
+    orchestration_fixed_cost_weekly: float = Field(
+        default=1_500.0, ge=0.0, description="money per week; assumption"
+    )
     rep_compensation: Literal["channel_specific", "channel_neutral"] = "channel_specific"
     deal_registration: bool = False
     distributor_referral_fee: float = unit_interval(
-        0.0, "share of direct revenue from a distributor's accounts"
+        0.0, "share of direct revenue from a distributor's former accounts paid to it"
     )
-    trade_promotions: list[TradePromotion] = Field(default_factory=list)
-    channel_plan: list[ChannelShift] = Field(default_factory=list)
+    trade_promotions: Items[TradePromotion] = ()
+    channel_plan: Items[ChannelShift] = ()
 
 
 class Sweep(Block):
     """Design of a parameter sweep."""
 
     method: Literal["grid", "lhs", "sobol"] = "lhs"
-    samples: int = Field(default=16, ge=1, le=1_000_000)
-    parameters: dict[str, tuple[float, float]] = Field(min_length=1)
-    outputs: list[str] = Field(default_factory=lambda: ["contribution_margin", "churn_rate_annual"])
+    samples: int = Field(
+        default=16,
+        ge=1,
+        le=1_000_000,
+        description="levels per parameter (grid), points (lhs) or base samples N (sobol)",
+    )
+    parameters: FrozenMap[str, tuple[float, float]] = Field(
+        min_length=1, description="key path -> [low, high], in the key's own unit"
+    )
+    outputs: Items[str] = Field(
+        default=("contribution_margin", "churn_rate_annual"), description="summary metrics"
+    )
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> Sweep:
@@ -407,18 +589,27 @@ class Scenario(Block):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seed: int = Field(default=20261123, ge=0, lt=2**63)
-    horizon_weeks: int = Field(default=156, ge=1, le=2_600)
-    replications: int = Field(default=10, ge=1, le=100_000)
-    discount_rate_annual: float = Field(default=0.08, ge=0.0, le=1.0, description="for NPV")
+    seed: int = Field(default=20261123, ge=0, lt=2**63, description="root seed; any fixed value")
+    horizon_weeks: int = Field(default=156, ge=1, le=2_600, description="three years")
+    replications: int = Field(
+        default=10, ge=1, le=100_000, description="runs per variant; assumption"
+    )
+    discount_rate_annual: float = Field(
+        default=0.08,
+        ge=0.0,
+        le=1.0,
+        description="for NPV, per year; assumption: a typical industrial cost of capital",
+    )
     market: Market
-    products: list[Product] = Field(min_length=1, max_length=64)
+    products: Items[Product] = Field(min_length=1, max_length=64)
     channels: Channels = Channels()
     reps: Reps = Reps()
     distributors: Distributors = Distributors()
-    campaigns: list[Campaign] = Field(default_factory=list)
+    campaigns: Items[Campaign] = ()
     policy: Policy = Policy()
-    variants: dict[str, dict[str, object]] = Field(default_factory=dict)
+    variants: FrozenMap[str, FrozenMap[str, YamlValue]] = Field(
+        default=FrozenMap(), description="variant name -> {key.path: value}"
+    )
     sweep: Sweep | None = None
 
     @model_validator(mode="after")
@@ -427,17 +618,17 @@ class Scenario(Block):
         if len(set(products)) != len(products):
             raise ValueError(f"product names must be unique, got {products}")
         segments = [s.name for s in self.market.segments]
-        checks: list[tuple[str, list[str], list[str]]] = []
+        checks: list[tuple[str, tuple[str, ...], list[str]]] = []
         for i, s in enumerate(self.market.segments):
-            checks.append((f"market.segments.{i}.product_mix", list(s.product_mix), products))
+            checks.append((f"market.segments.{i}.product_mix", tuple(s.product_mix), products))
         for i, c in enumerate(self.campaigns):
             checks.append((f"campaigns.{i}.segments", c.segments, segments))
             checks.append((f"campaigns.{i}.products", c.products, products))
         for i, t in enumerate(self.policy.trade_promotions):
-            checks.append((f"policy.trade_promotions.{i}.product", [t.product], products))
+            checks.append((f"policy.trade_promotions.{i}.product", (t.product,), products))
         for i, shift in enumerate(self.policy.channel_plan):
-            checks.append((f"policy.channel_plan.{i}.product", [shift.product], products))
-            checks.append((f"policy.channel_plan.{i}.segment", [shift.segment], segments))
+            checks.append((f"policy.channel_plan.{i}.product", (shift.product,), products))
+            checks.append((f"policy.channel_plan.{i}.segment", (shift.segment,), segments))
         for path, used, known in checks:
             for name in used:
                 if name not in known:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import sim
-from sim.scenario.loader import load_scenario
+from sim.scenario.loader import load_scenario, with_changes
 from sim.scenario.schema import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main() -> None:
         },
         outputs=["contribution_margin", "churn_rate_annual"],
     )
-    scenario = scenario.model_copy(update={"sweep": block, "replications": 1})
+    scenario = with_changes(scenario, {"sweep": block, "replications": 1}, source="benchmark")
     print(
         f"sweep: lhs, {args.samples} samples x 1 replication, {args.buyers} buyers, "
         f"{args.weeks} weeks; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}"

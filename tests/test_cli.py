@@ -24,6 +24,7 @@ import sim
 from sim.cli import app
 from sim.experiments.runner import RunKey, simulate
 from sim.results.tables import run_frame
+from sim.scenario.loader import with_changes
 
 TIMESERIES_COLUMNS = [
     "scenario",
@@ -300,7 +301,7 @@ def test_rerun_resumes_with_identical_output(api_results):
 
 
 def test_api_accepts_a_scenario_object(small_scenario, tmp_path):
-    scenario = small_scenario.model_copy(update={"horizon_weeks": 4, "replications": 1})
+    scenario = with_changes(small_scenario, {"horizon_weeks": 4, "replications": 1}, source="test")
     results = sim.run(scenario, out=tmp_path, seed=3)
     assert len(results.timeseries) == 4
     assert (results.timeseries["seed"] == 3).all()

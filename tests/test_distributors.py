@@ -278,7 +278,9 @@ TWO_SEGMENTS = {
         " {name: direct, share: 0.5, spend_annual: 50000, spend_sigma: 0.3, orders_per_year: 12,"
         " product_mix: {widget: 1.0}, channels: [distributor, inside]}]"
     ),
-    "reps.inside": "{count: 3, calls_per_week: 100, cost_per_call: 50, min_account_spend: 20000}",
+    "reps.inside": (
+        "{count: 3, calls_per_week: 100, cost_per_call: 50, min_account_spend_annual: 20000}"
+    ),
     "reps.resist_web_orders": "0",
     "distributors.carrying_cost_annual": "0",
 }

@@ -35,7 +35,7 @@ from sim.model.population import (
     weekly_probability,
 )
 from sim.results.tables import run_frame, summarise
-from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.loader import load_scenario, variant_of, with_changes
 from sim.scenario.schema import Scenario
 
 BASELINE = SCENARIOS / "baseline.yaml"
@@ -70,7 +70,7 @@ def test_different_seed_different_outputs(small_scenario):
 
 
 def test_seed_sequence_and_int_seed_agree(small_scenario):
-    scenario = small_scenario.model_copy(update={"horizon_weeks": 6})
+    scenario = with_changes(small_scenario, {"horizon_weeks": 6}, source="test")
     a = run_model(scenario, seed=5).ledger.rows
     b = run_model(scenario, seed=np.random.SeedSequence(5)).ledger.rows
     for name in a:
@@ -79,7 +79,7 @@ def test_seed_sequence_and_int_seed_agree(small_scenario):
 
 def test_replication_independent_of_other_runs(small_scenario):
     """Replication 1 computed alone equals replication 1 computed after replication 0."""
-    scenario = small_scenario.model_copy(update={"horizon_weeks": 20})
+    scenario = with_changes(small_scenario, {"horizon_weeks": 20}, source="test")
     seed = scenario.seed
     together = [simulate(scenario, RunKey("baseline", r, seed)) for r in (0, 1)]
     alone = simulate(scenario, RunKey("baseline", 1, seed))
@@ -93,7 +93,7 @@ def test_replication_independent_of_other_runs(small_scenario):
 
 def test_replication_seed_is_a_spawn_of_the_root(small_scenario):
     """RunKey(seed, replication) uses what SeedSequence(seed).spawn hands that replication."""
-    scenario = small_scenario.model_copy(update={"horizon_weeks": 6})
+    scenario = with_changes(small_scenario, {"horizon_weeks": 6}, source="test")
     spawned = np.random.SeedSequence(scenario.seed).spawn(3)[2]
     direct = run_model(scenario, seed=spawned).ledger.rows
     via_key = simulate(scenario, RunKey("baseline", 2, scenario.seed)).weekly

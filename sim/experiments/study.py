@@ -25,7 +25,7 @@ from sim.experiments.runner import RunKey, execute
 from sim.experiments.stats import paired_differences
 from sim.results.store import Results, RunStore
 from sim.results.tables import run_frame
-from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.loader import load_scenario, variant_of, with_changes
 from sim.scenario.schema import Scenario
 
 BASE_VARIANT = "baseline"
@@ -41,7 +41,7 @@ def resolve(scenario: Scenario | str | Path, options: StudyOptions) -> Scenario:
         changes["replications"] = options.replications
     if options.seed is not None:
         changes["seed"] = options.seed
-    return scenario.model_copy(update=changes) if changes else scenario
+    return with_changes(scenario, changes, source="run options") if changes else scenario
 
 
 @with_options

@@ -102,10 +102,10 @@ class Buyer(mesa.Agent):
         self.adopter = rng.random() < spec.digital_adopters_initial
         self.effort = 0.0
         self.has_field_rep = sc.reps.field.count > 0 and (
-            self.spend_annual >= sc.reps.field.min_account_spend
+            self.spend_annual >= sc.reps.field.min_account_spend_annual
         )
         self.has_inside_rep = sc.reps.inside.count > 0 and (
-            self.spend_annual >= sc.reps.inside.min_account_spend
+            self.spend_annual >= sc.reps.inside.min_account_spend_annual
         )
         self.relationship = [0.0] * len(CHANNELS)
         self.open_ = self.open_channels()

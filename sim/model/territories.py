@@ -1,7 +1,7 @@
 """Who serves which account: reps' books of accounts and each buyer's distributor.
 
-Allocation rules (``reps.*.min_account_spend``) decide which accounts a team covers; a covered
-account gets one rep of the team at random, a won account stays with the rep who won it.
+Allocation rules (``reps.*.min_account_spend_annual``) decide which accounts a team covers; a
+covered account gets one rep of the team at random, a won account stays with the rep who won it.
 Every buyer has one distributor (uniform at random); when a distributor exits, a share of its
 accounts leaves with it and the rest move to a remaining distributor (docs/ODD.md, "Distributor
 exit").
@@ -58,7 +58,7 @@ class Territories:
             team = getattr(self.scenario.reps, kind)
             if not team_reps:
                 continue
-            covered = np.flatnonzero(pop.spend_annual >= team.min_account_spend)
+            covered = np.flatnonzero(pop.spend_annual >= team.min_account_spend_annual)
             covered = covered[pop.status[covered] == ACTIVE]
             column[covered] = rng.integers(team.count, size=len(covered))
             order = np.argsort(column[covered], kind="stable")
@@ -93,7 +93,7 @@ class Territories:
             if rep is not None and rep.kind == kind:
                 column[prospects] = rep.index
             elif team.count:
-                covered = prospects[pop.spend_annual[prospects] >= team.min_account_spend]
+                covered = prospects[pop.spend_annual[prospects] >= team.min_account_spend_annual]
                 column[covered] = self.rng.integers(team.count, size=len(covered))
             for i in np.unique(column[prospects][column[prospects] >= 0]):
                 team_reps[i].take_accounts(prospects[column[prospects] == i])

@@ -307,11 +307,6 @@ class RepTeam(Block):
         0.1, "relationship (0-1 scale) gained with the rep's channel per call; assumption"
     )
 
-    @property
-    def min_account_spend(self) -> float:
-        """Transitional name read by the engine; use ``min_account_spend_annual``."""
-        return self.min_account_spend_annual
-
 
 class LeadSource(Block):
     """Where prospecting calls find leads, and how often a lead converts."""

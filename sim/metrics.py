@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.scenario.schema import CHANNELS
 
@@ -203,7 +203,7 @@ WEEKLY: tuple[Metric, ...] = (
 WEEKLY_BY_NAME: dict[str, Metric] = {m.name: m for m in WEEKLY}
 
 
-def _total(name: str, **options: int | bool) -> SummaryMetric:
+def _total(name: str, **options: Any) -> SummaryMetric:
     """The sum of a weekly metric over the horizon, under the same name."""
     weekly = WEEKLY_BY_NAME[name]
     return SummaryMetric(
@@ -211,7 +211,7 @@ def _total(name: str, **options: int | bool) -> SummaryMetric:
     )
 
 
-def _end(weekly_name: str, name: str, label: str, **options: int | bool) -> SummaryMetric:
+def _end(weekly_name: str, name: str, label: str, **options: Any) -> SummaryMetric:
     """A weekly level's value in the last week."""
     unit = WEEKLY_BY_NAME[weekly_name].unit
     return SummaryMetric(

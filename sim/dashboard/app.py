@@ -309,16 +309,19 @@ def Page() -> None:
                         f"Weeks: {horizon.value}", value=horizon, min=13, max=260, step=13
                     )
                     solara.InputInt("Seed", value=seed)
+
+                    def run() -> None:
+                        if scenario is not None:  # the button is disabled otherwise
+                            policies = {s: (variant[s].value, levers[s].value) for s in "AB"}
+                            simulate(scenario, policies)
+
                     with solara.Row():
                         solara.Button(
                             "Run",
                             color="primary",
                             icon_name="mdi-play",
                             disabled=scenario is None or simulate.pending,
-                            on_click=lambda: simulate(
-                                scenario,
-                                {s: (variant[s].value, levers[s].value) for s in ("A", "B")},
-                            ),
+                            on_click=run,
                         )
                         solara.Button(
                             "Stop",

@@ -110,7 +110,7 @@ def variants_of(scenario: Scenario) -> list[str]:
 
 def variant_scenario(scenario: Scenario, variant: str) -> Scenario:
     """The scenario with one variant's changes applied (``baseline``: unchanged)."""
-    changes = scenario.variants.get(variant, {})
+    changes: Mapping[str, Any] = scenario.variants.get(variant, {})
     if variant == BASE and not changes:
         return scenario
     return variant_of(scenario, variant, changes)

@@ -215,7 +215,7 @@ def sensitivity(
         if plan.method == "sobol":
             indices = _sobol_indices(plan, y, seed=seed, level=level) if not note else {}
             for i, name in enumerate(plan.names):
-                row = {"output": output, "parameter": name}
+                row: dict[str, Any] = {"output": output, "parameter": name}
                 for column in ("S1", "S1_conf", "ST", "ST_conf"):
                     row[column] = float(indices[column][i]) if indices else float("nan")
                 rows.append({**row, "note": note})

@@ -249,5 +249,5 @@ class Books:
 def _pay(distributors: Sequence[Distributor], index: np.ndarray, amount: np.ndarray) -> None:
     """Pay ``amount`` to ``distributors[index]``, summed per distributor first."""
     totals = np.bincount(index, weights=amount, minlength=len(distributors))
-    for i in np.flatnonzero(totals):
+    for i in np.flatnonzero(totals).tolist():
         distributors[i].receive(float(totals[i]))

@@ -55,7 +55,8 @@ class Orchestrator:
         """Record incidents of ``kind`` for ``buyers``; return which stay unresolved."""
         share = self.coverage if resolvable else 0.0
         resolved = self.rng.random(len(buyers)) < share
-        self.books.count_conflicts(kind, np.count_nonzero(~resolved), np.count_nonzero(resolved))
+        unresolved = int(np.count_nonzero(~resolved))
+        self.books.count_conflicts(kind, unresolved, len(resolved) - unresolved)
         return ~resolved
 
 
@@ -136,5 +137,5 @@ def charge_rep_time(
         rep = rep[rep >= 0]
         team = reps[offset:]
         totals = np.bincount(rep, minlength=len(team))
-        for i in np.flatnonzero(totals):
+        for i in np.flatnonzero(totals).tolist():
             team[i].lose_selling_calls(CONFLICT_REP_CALLS * float(totals[i]))

@@ -126,7 +126,7 @@ class ChannelModel(mesa.Model):
         self.week += 1
         self.sell_in_discount, self.sell_through_discount = self.promotions.discounts(self.week)
         self.books.running_costs(
-            np.count_nonzero(self.population.status == ACTIVE), self.orchestrator.coverage
+            int(np.count_nonzero(self.population.status == ACTIVE)), self.orchestrator.coverage
         )
         for campaign in self.campaigns:
             campaign.step()

@@ -32,9 +32,12 @@ def _decay_factors(half_life_weeks: float) -> np.ndarray:
     return np.exp2(-np.arange(NEVER + 1) / half_life_weeks).astype(np.float32)
 
 
-def weekly_probability(rate_annual: np.ndarray | float) -> np.ndarray | float:
-    """Probability of at least one event in a week for a Poisson rate per year."""
-    return -np.expm1(-np.asarray(rate_annual) / 52.0)
+def weekly_probability(rate_annual: np.ndarray | float) -> np.ndarray:
+    """Probability of at least one event in a week for a Poisson rate per year.
+
+    Returns an array (0-d for a scalar rate).
+    """
+    return np.asarray(-np.expm1(-np.asarray(rate_annual) / 52.0))
 
 
 def geometric_weeks(

@@ -297,8 +297,9 @@ class ReferenceModel(mesa.Model):
         for product, units in enumerate(buyer.units_per_order):
             if units > 0:
                 buyer.current_channel[product] = buyer.choose(open_, product)
-        for channel in set(buyer.current_channel) - {None}:
-            buyer.relationship[channel] = INITIAL_RELATIONSHIP
+        for channel in set(buyer.current_channel):
+            if channel is not None:
+                buyer.relationship[channel] = INITIAL_RELATIONSHIP
 
     def unresolved(self) -> bool:
         """Whether a conflict incident escapes the orchestrator."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 import numpy as np
@@ -112,7 +112,7 @@ class Money:
 @contextmanager
 def style() -> Any:
     """Apply the local style (:data:`RC`) inside a ``with`` block."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(cast(Any, RC)):  # matplotlib types rc keys as a Literal
         yield
 
 

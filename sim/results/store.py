@@ -197,9 +197,7 @@ class Results:
         for name in ("summary", "comparison", "sensitivity"):
             table = getattr(self, name)
             if table is not None:
-                atomic_write(
-                    self.path / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False)
-                )
+                _write_csv(self.path / f"{name}.csv", table)
         write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=2, default=str))
 
 
@@ -226,3 +224,8 @@ def load_results(path: str | Path) -> Results:
         comparison=optional("comparison"),
         sensitivity=optional("sensitivity"),
     )
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    """Atomically write ``table`` as CSV without its index."""
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

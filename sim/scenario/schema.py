@@ -71,7 +71,7 @@ class Segment(Block):
     )
     channel_preference: ChannelPreference = ChannelPreference()
     channels: Items[Channel] = Field(
-        default=CHANNELS,
+        default=("field", "inside", "distributor", "ecommerce"),
         min_length=1,
         description="channels that may serve this segment before any channel plan; default all",
     )

@@ -1,0 +1,1 @@
+"""Calibrate buyers from an order extract (placeholder docstring)."""

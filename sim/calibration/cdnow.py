@@ -25,6 +25,10 @@ WHEEL = "lifetimes==0.11.3"
 SHA256 = {
     "CDNOW_sample.txt": "6fae10155c0b0ba363c2c386e30f77990d22328220efd862a5edd1443420d94a",
     "CDNOW_master.txt": "eff6889ed364c5199d6eacbbeb7a6d559971df4406ac876f322c373f00a072ef",
+    # FHL's published per-customer summary of the sample: ID, x, t_x, T (weeks), zbar (dollars)
+    "cdnow_customers_summary_with_transactions.csv": (
+        "7ddd11b55be3227edfc1d58675154e96971b0de3ad37ddd9280d1dba154b8b2f"
+    ),
 }
 CALIBRATION_END = pd.Timestamp("1997-10-01")
 """Cut-off of FHL 2005's 39-week calibration period (1997-01-01 to 1997-09-30)."""
@@ -71,14 +75,15 @@ def fetch(cache: Path | None = None) -> dict[str, Path]:
 def order_lines(path: Path) -> pd.DataFrame:
     """CDNOW text file -> order lines ``customer_id, date, units, amount`` (US dollars).
 
-    The sample file has five columns (sample id, master id, date, CDs, dollars) and no header;
-    the master file four (id, date, CDs, dollars) under a header line.
+    The sample file has five columns (master id, sample id, date, CDs, dollars) and no header;
+    the master file four (id, date, CDs, dollars) under a header line. ``customer_id`` is the
+    file's own id: the sample's (00001-02357) is the ``ID`` of FHL's published summary.
     """
     raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str)
     raw = raw[raw[0] != "customer_id"]
     return pd.DataFrame(
         {
-            "customer_id": raw[0].to_numpy(),
+            "customer_id": raw.iloc[:, -4].to_numpy(),
             "date": pd.to_datetime(raw.iloc[:, -3], format="%Y%m%d").to_numpy(),
             "units": raw.iloc[:, -2].astype(int).to_numpy(),
             "amount": raw.iloc[:, -1].astype(float).to_numpy(),
@@ -93,6 +98,8 @@ def _verified(path: Path) -> bool:
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     for name, source in fetch(target).items():
+        if not name.endswith(".txt"):
+            continue
         csv = source.with_name(name.removesuffix(".txt").lower() + ".csv")
         order_lines(source).to_csv(csv, index=False, date_format="%Y-%m-%d")
         print(csv)

@@ -46,12 +46,20 @@ def log_likelihood(params: Params, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
 
 
 def fit(summary: pd.DataFrame) -> mle.Estimate:
-    """Fit (r, alpha, a, b) by maximum likelihood to a customer summary with ``x, t_x, T``."""
-    x, t_x, T = (summary[c].to_numpy(float) for c in ("x", "t_x", "T"))  # noqa: N806
-    rate = max(x.mean(), 0.05) / max(T.mean(), 1.0)
+    """Fit (r, alpha, a, b) by maximum likelihood to a customer summary with ``x, t_x, T``.
+
+    Customers with the same history share one likelihood term (day-resolution data repeats
+    histories often), weighted by their number.
+    """
+    histories = summary.groupby(["x", "t_x", "T"]).size().reset_index(name="customers")
+    x, t_x, T, weight = (histories[c].to_numpy(float) for c in (*histories.columns,))  # noqa: N806
+    rate = max(summary["x"].mean(), 0.05) / max(summary["T"].mean(), 1.0)
     start = np.array([1.0, 1.0 / rate, 1.0, 1.0])
     return mle.fit(
-        lambda v: float(log_likelihood(Params(*v), x, t_x, T).sum()), NAMES, start, n=len(x)
+        lambda v: float(weight @ log_likelihood(Params(*v), x, t_x, T)),
+        NAMES,
+        start,
+        n=len(summary),
     )
 
 

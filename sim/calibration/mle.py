@@ -95,31 +95,42 @@ def fit(
     """
 
     def negative(theta: np.ndarray) -> float:
-        value = log_likelihood(np.exp(theta))
+        """Minus the mean log-likelihood per observation: tolerances independent of n."""
+        value = log_likelihood(np.exp(theta)) / n
         return -value if np.isfinite(value) else 1e300
 
-    # Nelder-Mead is robust to the flat ridges BG/NBD likelihoods have; BFGS then polishes.
-    rough = minimize(negative, np.log(start), method="Nelder-Mead", options={"maxiter": 4000})
-    best = minimize(negative, rough.x, method="BFGS", options={"gtol": 1e-6})
-    if not best.fun <= rough.fun:
-        best = rough
+    best = minimize(negative, np.log(start), method="BFGS", options={"gtol": 1e-9})
+    if not _stationary(negative, best.x):
+        # Nelder-Mead gets off the flat ridges BG/NBD likelihoods can have; BFGS then polishes
+        rough = minimize(
+            negative,
+            best.x if np.isfinite(best.fun) and best.fun < 1e300 else np.log(start),
+            method="Nelder-Mead",
+            options={"xatol": 1e-4, "fatol": 1e-10, "maxfev": 4000},
+        )
+        polished = minimize(negative, rough.x, method="BFGS", options={"gtol": 1e-9})
+        best = polished if polished.fun <= rough.fun else rough
     theta = best.x
     values = np.exp(theta)
-    hessian = _hessian(negative, theta)
+    hessian = _hessian(negative, theta) * n
     covariance, positive_definite = _inverse(hessian)
     covariance = covariance * np.outer(values, values)  # delta method: d e^theta = e^theta dtheta
     errors = np.sqrt(np.diag(covariance))
-    gradient_small = np.max(np.abs(_gradient(negative, theta))) < 1e-3 * max(1.0, abs(best.fun))
     return Estimate(
         names=names,
         values=tuple(float(v) for v in values),
         standard_errors=tuple(float(e) for e in errors),
         covariance=tuple(tuple(float(c) for c in row) for row in covariance),
-        log_likelihood=float(-best.fun),
-        converged=bool(positive_definite and gradient_small),
+        log_likelihood=float(-best.fun * n),
+        converged=bool(positive_definite and _stationary(negative, theta)),
         message=str(best.message),
         n=n,
     )
+
+
+def _stationary(f: Callable[[np.ndarray], float], x: np.ndarray) -> bool:
+    """Whether the mean log-likelihood is flat at ``x`` (all partial derivatives < 1e-5)."""
+    return bool(np.max(np.abs(_gradient(f, x))) < 1e-5)
 
 
 def _gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:

@@ -359,6 +359,13 @@ def calibrate(
             *(f"{bg[n]:.3g} ± {bg.se(n):.2g}" for n in ("r", "alpha", "a", "b")),
         )
     console.print(table)
+    for s in calibration.segments:
+        if not s.purchase.converged:
+            errors.print(
+                f"[yellow]warning:[/] segment {s.name!r}: the BG/NBD fit did not converge to an "
+                "interior optimum (see calibration.json); more history or fewer segments help",
+                highlight=False,
+            )
     errors.print(f"[green]wrote[/] {out} and {report}", highlight=False, soft_wrap=True)
 
 

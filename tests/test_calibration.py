@@ -257,3 +257,25 @@ def test_inbound_rate_counts_recent_first_orders() -> None:
     recent = int((first >= UNTIL - pd.Timedelta(weeks=13)).sum())
     assert result.inbound.new_customers == recent
     assert result.inbound.per_account_annual == pytest.approx(recent * 4 / result.buyers)
+
+
+def test_shipped_sample_is_reproducible_and_calibrates(tmp_path) -> None:
+    """docs/examples/orders.csv is what scripts/make_orders.py makes, and calibrates cleanly."""
+    import runpy
+
+    from conftest import ROOT
+
+    shipped = ROOT / "docs" / "examples" / "orders.csv"
+    make = runpy.run_path(str(ROOT / "scripts" / "make_orders.py"))
+    fresh = tmp_path / "orders.csv"
+    make["make_orders"](np.random.default_rng(make["SEED"])).to_csv(
+        fresh, index=False, date_format="%Y-%m-%d"
+    )
+    assert fresh.read_text() == shipped.read_text()
+    base = load_scenario(BASELINE)
+    result = calibrate(read_orders(shipped), pd.Timestamp("2024-07-01"), base)
+    assert sum(result.orders.dropped.values()) == 0
+    write_calibration(result, tmp_path / "ours.yaml", extends=BASELINE, base=base)
+    scenario = load_scenario(tmp_path / "ours.yaml")
+    assert [s.name for s in scenario.market.segments] == [s.name for s in base.market.segments]
+    assert scenario.distributors.count == 6

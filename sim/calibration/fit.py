@@ -228,6 +228,7 @@ def _fit_segment(
         np.hypot(rate_se / rate, spend.mean_order_value_se / spend.mean_order_value)
     )
     template = _template(name, spend_annual, base)
+    p_alive = bgnbd.probability_alive(params, members)
     mix = _share(own, "product", "amount")
     per_line = _needs_per_order(own) / len(
         mix or {k: v for k, v in template.product_mix.items() if v > 0}
@@ -236,7 +237,7 @@ def _fit_segment(
         name=name,
         template=template.name,
         customers=len(members),
-        active_expected=float(bgnbd.probability_alive(params, members).sum()),
+        active_expected=float(p_alive.sum()),
         purchase=purchase,
         spend=spend,
         orders_per_year=rate * per_line,
@@ -247,7 +248,7 @@ def _fit_segment(
         channel_share=_share(own, "channel", None),
         digital_adopters=_adopters(own, len(members)),
     )
-    return fit, bgnbd.probability_alive(params, members)
+    return fit, p_alive
 
 
 def _share(lines: pd.DataFrame, column: str, weight: str | None) -> dict[str, float] | None:

@@ -283,3 +283,70 @@ def dashboard(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+@app.command()
+def calibrate(
+    orders: Annotated[
+        Path, typer.Argument(help="Order lines, CSV or Parquet.", show_default=False)
+    ],
+    until: Annotated[
+        str, typer.Option(help="Cut-off day (YYYY-MM-DD): only orders before it are used.")
+    ],
+    out: Annotated[Path, typer.Option(help="Calibrated scenario to write (YAML).")],
+    extends: Annotated[Path, typer.Option(help="Scenario the calibrated one extends.")] = Path(
+        "scenarios/baseline.yaml"
+    ),
+    columns: Annotated[
+        list[str] | None,
+        typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
+    ] = None,
+) -> None:
+    """Fit the buyers to an order extract; write a scenario and calibration.json beside it."""
+    import pandas as pd
+
+    from sim.calibration import OrderDataError, read_orders, write_calibration
+    from sim.calibration import calibrate as fit
+
+    with user_errors():
+        mapping = dict(_pair(text) for text in columns or ())
+        cutoff = pd.to_datetime(until, errors="coerce")
+        if pd.isna(cutoff):
+            raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
+        base = load_scenario(extends)
+        calibration = fit(read_orders(orders, columns=mapping), cutoff, base)
+        report = write_calibration(calibration, out, extends=extends, base=base)
+    for dropped, count in calibration.orders.dropped.items():
+        if count:
+            errors.print(f"dropped {count} lines: {dropped}", highlight=False)
+    table = Table(title=f"calibration of {orders} before {cutoff.date()}", title_justify="left")
+    for header in ("segment", "customers", "orders/yr", "spend/yr", "r", "alpha", "a", "b"):
+        table.add_column(header, justify="left" if header == "segment" else "right")
+    for s in calibration.segments:
+        bg = s.purchase
+        table.add_row(
+            s.name,
+            str(s.customers),
+            f"{s.orders_per_year:.3g}",
+            f"{s.spend_annual:,.0f}",
+            *(f"{bg[n]:.3g} ± {bg.se(n):.2g}" for n in ("r", "alpha", "a", "b")),
+        )
+    console.print(table)
+    for s in calibration.segments:
+        if not s.purchase.converged:
+            errors.print(
+                f"[yellow]warning:[/] segment {s.name!r}: the BG/NBD fit did not converge to an "
+                "interior optimum (see calibration.json); more history or fewer segments help",
+                highlight=False,
+            )
+    errors.print(f"[green]wrote[/] {out} and {report}", highlight=False, soft_wrap=True)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """``ours=theirs`` -> (ours, theirs)."""
+    from sim.calibration import OrderDataError
+
+    ours, sep, theirs = text.partition("=")
+    if not sep or not ours.strip() or not theirs.strip():
+        raise OrderDataError(f"--columns {text!r}: expected ours=theirs, e.g. customer_id=KUNNR")
+    return ours.strip(), theirs.strip()

@@ -51,6 +51,25 @@ class ChannelPreference(Block):
     ecommerce: float = 0.0
 
 
+class PurchaseProcess(Block):
+    """Buy-till-you-die purchase process of a segment's accounts (BG/NBD; Fader, Hardie & Lee 2005).
+
+    Each account's order rate is the segment's ``orders_per_year`` times a Gamma(r, scale 1/r)
+    multiplier (mean 1); after each repeat order the account stops buying for good with a
+    probability drawn once per account from Beta(a, b).
+    """
+
+    order_rate_shape: float = Field(
+        gt=0.0, description="r: gamma shape of an account's order-rate multiplier (mean 1)"
+    )
+    dropout_a: float = Field(
+        gt=0.0, description="a: beta shape of the probability of stopping after an order"
+    )
+    dropout_b: float = Field(
+        gt=0.0, description="b: beta shape of the probability of stopping after an order"
+    )
+
+
 class Segment(Block):
     """A buyer segment: size, spend, ordering rhythm, channel taste and contact rules."""
 
@@ -80,6 +99,10 @@ class Segment(Block):
     )
     do_not_email: float = unit_interval(
         0.1, "share of accounts that opted out of marketing email; assumption"
+    )
+    purchase_process: PurchaseProcess | None = Field(
+        default=None,
+        description="order-rate heterogeneity and dropout; None: one rate, churn from effort only",
     )
 
     @model_validator(mode="after")

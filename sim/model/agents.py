@@ -62,10 +62,10 @@ class Rep(mesa.Agent):
     (large accounts, weighted by spend) or, under orchestration, by next-best-action score.
     """
 
-    model: World  # type: ignore[assignment]
+    model: World
 
     def __init__(self, model: World, kind: str, team: RepTeam, index: int) -> None:
-        super().__init__(model)  # type: ignore[arg-type]
+        super().__init__(model)
         self.kind = kind
         self.channel = CHANNELS.index(kind)
         self.team = team
@@ -174,10 +174,10 @@ class Distributor(mesa.Agent):
     threat of accounts moved direct, adjusts its effort, retaliates and may exit.
     """
 
-    model: World  # type: ignore[assignment]
+    model: World
 
     def __init__(self, model: World, index: int, forecast_units: np.ndarray) -> None:
-        super().__init__(model)  # type: ignore[arg-type]
+        super().__init__(model)
         cfg = model.scenario.distributors
         self.cfg = cfg
         self.index = index
@@ -358,10 +358,10 @@ class CampaignAgent(mesa.Agent):
     channel and, in a siloed firm, can undercut a quote the buyer already holds.
     """
 
-    model: World  # type: ignore[assignment]
+    model: World
 
     def __init__(self, model: World, spec: Campaign) -> None:
-        super().__init__(model)  # type: ignore[arg-type]
+        super().__init__(model)
         self.spec = spec
         segments = [s.name for s in model.scenario.market.segments]
         chosen = spec.segments or segments

@@ -60,8 +60,6 @@ class BuyerRules:
         (S, 4) alternative-specific constants of the channel logit (utility units).
     segment_open
         (S, 4) channels allowed to serve each segment before any plan.
-    need_probability
-        (S,) weekly probability of a need per product line (at most one a week).
     realisation
         (4,) price each channel charges, as a fraction of list.
     churn_hazard_annual
@@ -72,7 +70,6 @@ class BuyerRules:
 
     preference: np.ndarray
     segment_open: np.ndarray
-    need_probability: np.ndarray
     realisation: np.ndarray
     churn_hazard_annual: float
     churn_check_probability: float
@@ -93,7 +90,6 @@ class BuyerRules:
                 [[getattr(s.channel_preference, c) for c in CHANNELS] for s in segments]
             ),
             segment_open=np.array([[c in s.channels for c in CHANNELS] for s in segments]),
-            need_probability=weekly_probability(np.array([s.orders_per_year for s in segments])),
             realisation=np.array(
                 [getattr(scenario.channels, c).price_realisation for c in CHANNELS]
             ),
@@ -189,8 +185,13 @@ def draw_initial_channels(
 
 
 def schedule_hazard_checks(pop: Population, rules: BuyerRules, rng: np.random.Generator) -> None:
-    """First churn and adoption checks of every buyer (thinning: ODD "Scheduling")."""
+    """First churn and adoption checks of every buyer (thinning: ODD "Scheduling").
+
+    Accounts with a purchase process (a dropout probability) churn by dropping out after
+    orders (:func:`drop_out`) instead of by the weekly hazard: they get no churn checks.
+    """
     pop.next_churn_check[:] = geometric_weeks(rng, rules.churn_check_probability, pop.size)
+    pop.next_churn_check[pop.dropout > 0] = NEVER
     pop.next_adoption_check[:] = geometric_weeks(rng, rules.adoption_check_probability, pop.size)
 
 
@@ -202,14 +203,10 @@ def annual_value(
     product: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, P) annual spend of each buyer on each product at list price, or of (n,) pairs."""
-    orders_a_year = 52.0 * rules.need_probability  # at most one need a week per product
+    orders_a_year = 52.0 * pop.need_probability  # at most one need a week per product
     if buyer is not None:
-        return (
-            pop.units_per_order[buyer, product]
-            * orders_a_year[pop.segment[buyer]]
-            * list_price[product]
-        )
-    return pop.units_per_order * orders_a_year[pop.segment, None] * list_price
+        return pop.units_per_order[buyer, product] * orders_a_year[buyer] * list_price[product]
+    return pop.units_per_order * orders_a_year[:, None] * list_price
 
 
 # --------------------------------------------------------------------------- phase 3: buyers
@@ -239,7 +236,7 @@ def arriving_needs(
     n_products = pop.next_need.shape[1]
     flat = np.flatnonzero(pop.next_need.ravel() == week)
     buyer, product = np.divmod(flat, n_products)
-    gap = geometric_weeks(rng, rules.need_probability[pop.segment[buyer]], len(flat))
+    gap = geometric_weeks(rng, pop.need_probability[buyer], len(flat))
     pop.next_need.ravel()[flat] = np.minimum(week + gap, NEVER)
     active = pop.status[buyer] == ACTIVE
     return np.compress(active, buyer), np.compress(active, product)
@@ -436,6 +433,24 @@ def live_with_experience(pop: Population, rules: BuyerRules, needs: Needs) -> No
     np.minimum(pop.effort, 1.0, out=pop.effort)
     pop.effort[b[~rough]] *= 1.0 - effort_cfg.recovery_per_order
     pop.satisfaction[b] += SATISFACTION_UPDATE * ((~rough).astype(np.float32) - pop.satisfaction[b])
+
+
+def drop_out(
+    pop: Population, rules: BuyerRules, needs: Needs, week: int, rng: np.random.Generator
+) -> None:
+    """BG/NBD dropout: after a week with orders, an account may stop buying for good.
+
+    Its own probability ``p`` is raised by effort as the churn hazard is:
+    ``p (1 + (m - 1) effort)`` with ``m = effort_churn_multiplier`` (capped at 1 by the draw).
+    Only accounts with a purchase process have ``p > 0``.
+    """
+    ordered = np.unique(needs.buyer)
+    ordered = ordered[pop.dropout[ordered] > 0]
+    if len(ordered) == 0:
+        return
+    multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[ordered]
+    leaves = rng.random(len(ordered)) < pop.dropout[ordered] * multiplier
+    lose(pop, ordered[leaves & (pop.status[ordered] == ACTIVE)], week)
 
 
 def churn(pop: Population, rules: BuyerRules, week: int, rng: np.random.Generator) -> None:

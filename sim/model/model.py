@@ -92,6 +92,8 @@ class ChannelModel(mesa.Model):
         buyers.schedule_hazard_checks(self.population, self.rules, setup)
         self.initial_channel_inventory_units = self.channel_inventory_units()
         self.initial_customers = int(self.population.active_mask().sum())
+        self.dropout = bool(self.population.dropout.any())
+        """Some accounts have a purchase process: they drop out after orders (BG/NBD)."""
 
     def _sign_distributors(self) -> list[Distributor]:
         """Draw week-0 channels, then sign one distributor agent per slot.
@@ -102,7 +104,7 @@ class ChannelModel(mesa.Model):
         probabilities = buyers.initial_channel_probabilities(pop, rules, self.distributor_open)
         buyers.draw_initial_channels(pop, probabilities, self.streams["setup"])
         count = self.scenario.distributors.count
-        weekly_units = pop.units_per_order * rules.need_probability[pop.segment, None]
+        weekly_units = pop.units_per_order * pop.need_probability[:, None]
         active = pop.active_mask()
         demand = np.zeros((count, len(self.books.list_price)))
         for p in range(demand.shape[1]):
@@ -143,6 +145,8 @@ class ChannelModel(mesa.Model):
         )
         buyers.remember_orders(self.population, needs, self.week)
         buyers.live_with_experience(self.population, self.rules, needs)
+        if self.dropout:
+            buyers.drop_out(self.population, self.rules, needs, self.week, self.streams["churn"])
         buyers.churn(self.population, self.rules, self.week, self.streams["churn"])
         for distributor in self.distributors:
             if distributor.active:
@@ -151,6 +155,7 @@ class ChannelModel(mesa.Model):
                     self.territories.release(
                         distributor, self.week, self.distributor_open, self.streams["churn"]
                     )
+        self.territories.enter(self.week)
         self.territories.inbound(self.initial_customers)
         self._collect()
 

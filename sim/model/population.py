@@ -13,13 +13,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from sim.scenario.customers import CustomerBase, read_customer_base
 from sim.scenario.schema import CHANNELS, Scenario
 
 NEVER = np.iinfo(np.int16).max
 """Week index meaning "not scheduled"."""
 
-PROSPECT, ACTIVE, CHURNED = 0, 1, 2
-"""Values of :attr:`Population.status`."""
+PROSPECT, ACTIVE, CHURNED, ENTERING = 0, 1, 2, 3
+"""Values of :attr:`Population.status` (``ENTERING``: a customer-base account not yet active)."""
 
 FIELD, INSIDE, DISTRIBUTOR, ECOMMERCE = range(len(CHANNELS))
 ASSISTED = np.array([True, True, True, False])
@@ -63,7 +64,7 @@ class Population:
 
     segment: np.ndarray  # int8 (N,)
     spend_annual: np.ndarray  # float32 (N,), at list price
-    status: np.ndarray  # int8 (N,): PROSPECT, ACTIVE, CHURNED
+    status: np.ndarray  # int8 (N,): PROSPECT, ACTIVE, CHURNED, ENTERING
     churn_week: np.ndarray  # int16 (N,), NEVER until churned
     adopter: np.ndarray  # bool (N,): buys online
     do_not_email: np.ndarray  # bool (N,)
@@ -73,6 +74,9 @@ class Population:
     relationship_week: np.ndarray  # int16 (N,): week the relationship was last aged
     current_channel: np.ndarray  # int8 (N, P): channel of the last order, -1 none
     units_per_order: np.ndarray  # float32 (N, P): 0 where the product is not bought
+    need_probability: np.ndarray  # float64 (N,): weekly probability of a need per product
+    dropout: np.ndarray  # float32 (N,): probability of stopping after an order (0: never)
+    entry_week: np.ndarray  # int16 (N,): week an ENTERING account becomes active
     next_need: np.ndarray  # int16 (N, P): week of the next need
     next_churn_check: np.ndarray  # int16 (N,)
     next_adoption_check: np.ndarray  # int16 (N,)
@@ -110,37 +114,51 @@ class Population:
 def create_population(scenario: Scenario, rng: np.random.Generator) -> Population:
     """Draw the initial customers and prospects of a scenario.
 
-    Spend is lognormal with the segment's mean (``spend_annual``) and ``spend_sigma``; needs
-    per product arrive as a weekly Bernoulli process at ``orders_per_year`` (at most one a
-    week, so ``52 * (1 - exp(-orders_per_year / 52))`` orders a year); an order's size makes
-    the expected annual spend equal the drawn spend potential.
+    Customers are ``market.buyers`` accounts drawn by segment share, or the rows of
+    ``market.customer_base``. Spend is lognormal with the segment's mean (``spend_annual``) and
+    ``spend_sigma``; needs per product arrive as a weekly Bernoulli process at
+    ``orders_per_year`` (at most one a week, so ``52 * (1 - exp(-orders_per_year / 52))``
+    orders a year); an order's size makes the expected annual spend equal the drawn spend
+    potential. With a segment ``purchase_process`` (BG/NBD), each account's order rate and
+    spend are scaled by its own Gamma(r, 1/r) multiplier and it draws a Beta(a, b) dropout.
     """
     market = scenario.market
-    n = market.buyers + market.prospects
+    base = _customer_base(scenario)
+    customers = len(base) if base is not None else market.buyers
+    n = customers + market.prospects
     shares = np.array([s.share for s in market.segments])
-    segment = rng.choice(len(shares), size=n, p=shares).astype(np.int8)
+    if base is None:
+        segment = rng.choice(len(shares), size=n, p=shares).astype(np.int8)
+    else:
+        drawn = rng.choice(len(shares), size=market.prospects, p=shares).astype(np.int8)
+        segment = np.concatenate([base.segment, drawn])
     sigma = np.array([s.spend_sigma for s in market.segments])[segment]
     mean = np.array([s.spend_annual for s in market.segments])[segment]
-    spend = (mean * rng.lognormal(-0.5 * sigma**2, sigma)).astype(np.float32)
+    potential = mean * rng.lognormal(-0.5 * sigma**2, sigma)
+    multiplier, dropout = _purchase_processes(scenario, segment, base, rng)
+    spend = (potential * multiplier).astype(np.float32)
 
     products = [p.name for p in scenario.products]
     mix = np.array([[s.product_mix.get(p, 0.0) for p in products] for s in market.segments])
     orders = np.array([s.orders_per_year for s in market.segments])
     list_price = np.array([p.list_price for p in scenario.products])
-    need_p = weekly_probability(orders)[segment]
+    need_p = weekly_probability(orders[segment] * multiplier)
     orders_a_year = 52.0 * need_p[:, None]
     units = (spend[:, None] * mix[segment] / orders_a_year / list_price).astype(np.float32)
 
+    entry_week = np.zeros(n, dtype=np.int16)
+    status = np.full(n, PROSPECT, dtype=np.int8)
+    status[:customers] = ACTIVE
+    if base is not None:
+        entry_week[:customers] = base.entry_week
+        status[:customers][base.entry_week > 0] = ENTERING
     next_need = np.stack(
         [
-            np.where(units[:, j] > 0, geometric_weeks(rng, need_p, n), NEVER)
+            np.where(units[:, j] > 0, entry_week + geometric_weeks(rng, need_p, n), NEVER)
             for j in range(len(products))
         ],
         axis=1,
-    ).astype(np.int16)
-
-    status = np.full(n, PROSPECT, dtype=np.int8)
-    status[: market.buyers] = ACTIVE
+    )
     adopt0 = np.array([s.digital_adopters_initial for s in market.segments])[segment]
     dne = np.array([s.do_not_email for s in market.segments])[segment]
     return Population(
@@ -156,7 +174,10 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         relationship_week=np.zeros(n, dtype=np.int16),
         current_channel=np.full((n, len(products)), -1, dtype=np.int8),
         units_per_order=units,
-        next_need=next_need,
+        need_probability=need_p,
+        dropout=dropout,
+        entry_week=entry_week,
+        next_need=np.minimum(next_need, NEVER).astype(np.int16),
         next_churn_check=np.zeros(n, dtype=np.int16),
         next_adoption_check=np.zeros(n, dtype=np.int16),
         field_rep=np.full(n, -1, dtype=np.int32),
@@ -173,6 +194,44 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         protected_until=np.full(n, -1, dtype=np.int16),
         former_distributor_account=np.zeros(n, dtype=bool),
     )
+
+
+def _customer_base(scenario: Scenario) -> CustomerBase | None:
+    path = scenario.market.customer_base
+    if path is None:
+        return None
+    return read_customer_base(path, [s.name for s in scenario.market.segments])
+
+
+def _purchase_processes(
+    scenario: Scenario,
+    segment: np.ndarray,
+    base: CustomerBase | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's order-rate multiplier (mean 1) and dropout probability per order.
+
+    Drawn from its segment's ``purchase_process`` (Gamma(r, 1/r) and Beta(a, b)), unless the
+    customer base gives them; 1 and 0 where neither does (no draws then, so scenarios without
+    purchase processes keep their random streams).
+    """
+    n = len(segment)
+    multiplier, dropout = np.ones(n), np.zeros(n, dtype=np.float32)
+    for s, spec in enumerate(scenario.market.segments):
+        process = spec.purchase_process
+        if process is None:
+            continue
+        rows = np.flatnonzero(segment == s)
+        r = process.order_rate_shape
+        multiplier[rows] = rng.gamma(r, 1.0 / r, size=len(rows))
+        dropout[rows] = rng.beta(process.dropout_a, process.dropout_b, size=len(rows))
+    if base is not None:
+        customers = slice(0, len(base))
+        if base.order_rate_multiplier is not None:
+            multiplier[customers] = base.order_rate_multiplier
+        if base.dropout_probability is not None:
+            dropout[customers] = base.dropout_probability
+    return multiplier, dropout
 
 
 def rows_any(mask: np.ndarray) -> np.ndarray:

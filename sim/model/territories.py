@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.model.agents import Distributor, Rep
 from sim.model.buyers import lose
-from sim.model.population import ACTIVE, PROSPECT, Population
+from sim.model.population import ACTIVE, ENTERING, PROSPECT, Population
 from sim.scenario.schema import Scenario
 
 
@@ -42,6 +42,11 @@ class Territories:
         self.reps = reps
         self.rng = rng
         self.distributors: Sequence[Distributor] = ()
+        entering = np.flatnonzero(pop.status == ENTERING)
+        order = np.argsort(pop.entry_week[entering], kind="stable")
+        self._entrants = entering[order]
+        """Customer-base accounts still to enter, by entry week."""
+        self._entry_weeks = pop.entry_week[self._entrants]
 
     def _teams(self) -> list[tuple[str, np.ndarray, Sequence[Rep]]]:
         """(kind, the population's rep column, the team's reps) for field and inside."""
@@ -85,18 +90,28 @@ class Territories:
         New accounts are covered by the allocation rules; the winning rep keeps the account it
         won.
         """
+        self._activate(np.flatnonzero(self.pop.status == PROSPECT)[:count], rep)
+
+    def enter(self, week: int) -> None:
+        """Activate the customer-base accounts whose first order falls in ``week``."""
+        if self._entry_weeks.size:
+            low, high = np.searchsorted(self._entry_weeks, [week, week + 1])
+            if high > low:
+                self._activate(self._entrants[low:high], None)
+
+    def _activate(self, accounts: np.ndarray, rep: Rep | None) -> None:
+        """Make ``accounts`` active; cover them by the allocation rules or give them to ``rep``."""
         pop = self.pop
-        prospects = np.flatnonzero(pop.status == PROSPECT)[:count]
-        pop.status[prospects] = ACTIVE
+        pop.status[accounts] = ACTIVE
         for kind, column, team_reps in self._teams():
             team = getattr(self.scenario.reps, kind)
             if rep is not None and rep.kind == kind:
-                column[prospects] = rep.index
+                column[accounts] = rep.index
             elif team.count:
-                covered = prospects[pop.spend_annual[prospects] >= team.min_account_spend_annual]
+                covered = accounts[pop.spend_annual[accounts] >= team.min_account_spend_annual]
                 column[covered] = self.rng.integers(team.count, size=len(covered))
-            for i in np.unique(column[prospects][column[prospects] >= 0]):
-                team_reps[i].take_accounts(prospects[column[prospects] == i])
+            for i in np.unique(column[accounts][column[accounts] >= 0]):
+                team_reps[i].take_accounts(accounts[column[accounts] == i])
 
     def inbound(self, initial_customers: int) -> None:
         """Win the week's inbound accounts: Poisson at ``market.inbound_accounts_annual``."""

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
 from sim.scenario.schema import Scenario
 
@@ -64,6 +65,13 @@ def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Scen
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError(_describe(exc, origins)) from None
+    if scenario.market.customer_base is not None:
+        try:
+            read_customer_base(
+                scenario.market.customer_base, [s.name for s in scenario.market.segments]
+            )
+        except CustomerBaseError as exc:
+            raise ScenarioError(f"market.customer_base: {exc}") from None
     for name, changes in scenario.variants.items():
         variant_of(scenario, name, changes, origins)  # every variant must validate too
     return scenario
@@ -172,6 +180,7 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ScenarioError(f"{path}: extends: cycle detected: {cycle}")
     data = _read_yaml(path)
+    _anchor_customer_base(data, path.parent)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         return data, _origins_of(data, str(path))
@@ -185,6 +194,13 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
     parent, origins = _read_with_parents(parent_path, (*chain, path))
     origins.update(_origins_of(data, str(path)))
     return merge(parent, data), origins
+
+
+def _anchor_customer_base(data: dict[str, Any], folder: Path) -> None:
+    """Make a relative ``market.customer_base`` relative to the file that names it."""
+    market = data.get("market")
+    if isinstance(market, dict) and isinstance(market.get("customer_base"), str):
+        market["customer_base"] = str((folder / market["customer_base"]).expanduser().resolve())
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

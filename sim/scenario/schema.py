@@ -241,6 +241,12 @@ class Market(Block):
         ge=0.0,
         description="referral leads a satisfied account gives a year; assumption",
     )
+    customer_base: str | None = Field(
+        default=None,
+        description="CSV or Parquet file of real accounts (segment, entry_week, ...; see "
+        "sim/scenario/customers.py), relative to the scenario file that names it; its rows "
+        "replace the `buyers` drawn at random",
+    )
 
     @model_validator(mode="after")
     def _segments_consistent(self) -> Market:

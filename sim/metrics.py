@@ -125,6 +125,20 @@ CONTRIBUTION_COSTS: tuple[str, ...] = (
 )
 """Costs below gross margin: ``contribution_margin = gross_margin - sum of these`` (SPEC §3)."""
 
+COST_ACTIVITIES: dict[str, str] = {
+    "order_handling": "Order handling",
+    "fulfilment": "Fulfilment (pick and pack)",
+    "freight": "Freight",
+    "credit": "Credit and collection",
+    "platform": "E-commerce platform",
+    "sales_force": "Sales force (headcount and calls)",
+    "coordination": "Orchestration and targeting",
+}
+"""Activities of the cost to serve (docs/ODD.md, "Cost to serve"); weekly flows ``cost_<name>``
+sum to ``cost_to_serve``."""
+
+COST_FLOWS: tuple[str, ...] = tuple(f"cost_{a}" for a in COST_ACTIVITIES)
+
 
 def _flow(name: str, label: str, unit: Unit) -> Metric:
     return Metric(name, label, unit, Kind.FLOW)
@@ -150,6 +164,13 @@ WEEKLY: tuple[Metric, ...] = (
         lambda week: week["revenue"] - week["cogs"],
     ),
     Metric(
+        "cost_to_serve",
+        "Cost to serve",
+        Unit.CURRENCY,
+        Kind.DERIVED,
+        lambda week: sum(week[c] for c in COST_FLOWS),
+    ),
+    Metric(
         "contribution_margin",
         "Contribution margin",
         Unit.CURRENCY,
@@ -168,7 +189,10 @@ WEEKLY: tuple[Metric, ...] = (
     _flow("revenue_distributor", "Revenue, distributors (sell-in)", Unit.CURRENCY),
     _flow("revenue_ecommerce", "Revenue, e-commerce", Unit.CURRENCY),
     _flow("cogs", "Cost of goods sold", Unit.CURRENCY),
-    _flow("cost_to_serve", "Cost to serve", Unit.CURRENCY),
+    *(
+        _flow(f"cost_{a}", f"Cost to serve: {label.lower()}", Unit.CURRENCY)
+        for a, label in COST_ACTIVITIES.items()
+    ),
     _flow("commissions", "Commissions", Unit.CURRENCY),
     _flow("referral_fees", "Referral fees", Unit.CURRENCY),
     _flow("campaign_costs", "Campaign costs", Unit.CURRENCY),
@@ -197,6 +221,7 @@ WEEKLY: tuple[Metric, ...] = (
     _level("ecommerce_adopters_share", "E-commerce adopters among active buyers", Unit.SHARE),
     _level("customer_effort_mean", "Customer effort", Unit.SCORE),
     _level("rep_selling_time", "Reps' selling time used", Unit.SHARE),
+    _level("customer_equity", "Customer equity of the active accounts", Unit.CURRENCY),
 )
 """Weekly metrics in ``timeseries.parquet`` column order."""
 
@@ -239,6 +264,20 @@ def npv_contribution(run: pd.DataFrame, discount_rate_annual: float) -> float:
     """Weekly contribution margin discounted by ``(1 + rate) ** (-week / 52)``, summed."""
     discount = (1.0 + discount_rate_annual) ** (-run["week"].to_numpy() / 52.0)
     return float((run["contribution_margin"].to_numpy() * discount).sum())
+
+
+def customer_equity_end(run: pd.DataFrame, _rate: float) -> float:
+    """Customer equity in the last week, in that week's money (docs/ODD.md, "Terminal value")."""
+    return float(run["customer_equity"].iloc[-1])
+
+
+def npv_contribution_with_terminal(run: pd.DataFrame, discount_rate_annual: float) -> float:
+    """``npv_contribution`` plus ``customer_equity_end`` discounted from the last week to 0."""
+    weeks = float(run["week"].iloc[-1])
+    terminal = customer_equity_end(run, discount_rate_annual)
+    return npv_contribution(run, discount_rate_annual) + terminal * (
+        1.0 + discount_rate_annual
+    ) ** (-weeks / 52.0)
 
 
 SUMMARY: tuple[SummaryMetric, ...] = (
@@ -284,6 +323,21 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         "NPV of contribution",
         Unit.CURRENCY,
         npv_contribution,
+        better=1,
+        headline=True,
+    ),
+    SummaryMetric(
+        "customer_equity_end",
+        "Customer equity at the horizon",
+        Unit.CURRENCY,
+        customer_equity_end,
+        better=1,
+    ),
+    SummaryMetric(
+        "npv_contribution_with_terminal",
+        "NPV of contribution with terminal value",
+        Unit.CURRENCY,
+        npv_contribution_with_terminal,
         better=1,
         headline=True,
     ),

@@ -127,21 +127,97 @@ def test_distributor_revenue_is_sell_in_less_rebates(audited):
 
 
 def test_commissions_from_the_journal(audited):
-    """Channel-specific pay: each rep team earns its rate on its own channel's revenue from the
-    accounts it covers; channel-neutral: on all direct revenue of the accounts it covers."""
+    """One commission per direct order line, to one rep. Channel-specific pay: the account's
+    rep of the channel that took the order (field or inside; web orders earn none) at that
+    team's rate. Channel-neutral: the account's owner (its field rep if any, else its inside
+    rep) at the owner's rate, on every direct order."""
     scenario, model, orders, _ = audited
     weeks, pop = scenario.horizon_weeks, model.population
     list_price = np.array([p.list_price for p in scenario.products])
     value = orders["units"] * list_price[orders["product"]] * orders["price"]
-    direct = orders["channel"] != CHANNELS.index("distributor")
-    neutral = scenario.policy.rep_compensation == "channel_neutral"
-    expected = np.zeros(weeks)
-    for kind, column in (("field", pop.field_rep), ("inside", pop.inside_rep)):
-        covered = column[orders["buyer"]] >= 0
-        own = direct if neutral else orders["channel"] == CHANNELS.index(kind)
-        rate = getattr(scenario.reps, kind).commission_rate
-        expected += _weekly(orders, (value * rate).where(covered & own, 0.0), weeks)
+    field = pop.field_rep[orders["buyer"]] >= 0
+    inside = pop.inside_rep[orders["buyer"]] >= 0
+    channel = orders["channel"].to_numpy()
+    f, i, d = (CHANNELS.index(c) for c in ("field", "inside", "distributor"))
+    rates = scenario.reps.field.commission_rate, scenario.reps.inside.commission_rate
+    if scenario.policy.rep_compensation == "channel_neutral":
+        rate = np.where(field, rates[0], np.where(inside, rates[1], 0.0)) * (channel != d)
+    else:
+        rate = rates[0] * ((channel == f) & field) + rates[1] * ((channel == i) & inside)
+    expected = _weekly(orders, value * rate, weeks)
     np.testing.assert_allclose(model.ledger.rows["commissions"], expected, rtol=1e-9, atol=1e-6)
+    assert expected.sum() > 0
+
+
+def _order_costs(lines: pd.DataFrame, keys: list[str], rates, cost_of_capital: float) -> dict:
+    """Activity costs of orders (``lines`` grouped by ``keys``) at one channel's ``rates``."""
+    orders = lines.groupby(keys)["value"].agg(["sum", "size"]).reset_index()
+    credit = rates.bad_debt_share + rates.days_sales_outstanding / 365 * cost_of_capital
+    return {
+        "order_handling": orders.assign(cost=rates.cost_per_order),
+        "fulfilment": orders.assign(cost=orders["size"] * rates.cost_per_line),
+        "freight": orders.assign(
+            cost=np.maximum(rates.freight_minimum, rates.freight_rate * orders["sum"])
+        ),
+        "credit": orders.assign(cost=orders["sum"] * credit),
+    }
+
+
+def test_cost_to_serve_activities_from_the_journal(audited):
+    """Order handling, fulfilment, freight, credit and platform rebuilt from the journal.
+
+    A direct order is one week x buyer x channel of journal lines: handling per order,
+    picking per line, freight max(minimum, rate x order value), credit value x (bad debt +
+    DSO / 365 x discount rate). A restock is one week x distributor of the sell-in lines with
+    units, at the distributor channel's rates. The platform is e-commerce's fixed cost plus a
+    step per started ``capacity_step_orders`` web orders a week.
+    """
+    scenario, model, orders, sell_in = audited
+    weeks, rows, r = scenario.horizon_weeks, model.ledger.rows, scenario.discount_rate_annual
+    list_price = np.array([p.list_price for p in scenario.products])
+    orders = orders.assign(value=orders["units"] * list_price[orders["product"]] * orders["price"])
+    expected = {a: np.zeros(weeks) for a in ("order_handling", "fulfilment", "freight", "credit")}
+    for c, name in enumerate(CHANNELS):
+        rates = getattr(scenario.channels, name)
+        if name == "distributor":
+            lines = sell_in[sell_in["units"] > 0]
+            lines = lines.assign(value=lines["units"] * lines["unit_price"])
+            keys = ["week", "distributor"]
+        else:
+            lines, keys = orders[orders["channel"] == c], ["week", "buyer"]
+        for activity, table in _order_costs(lines, keys, rates, r).items():
+            expected[activity] += _weekly(table, table["cost"], weeks)
+    for activity, values in expected.items():
+        np.testing.assert_allclose(rows[f"cost_{activity}"], values, rtol=1e-9, atol=1e-6)
+    web = scenario.channels.ecommerce
+    web_orders = (
+        orders[orders["channel"] == CHANNELS.index("ecommerce")]
+        .groupby("week")["buyer"]
+        .nunique()
+        .reindex(range(1, weeks + 1), fill_value=0)
+        .to_numpy()
+    )
+    steps = np.ceil(web_orders / web.capacity_step_orders)
+    platform = web.fixed_cost_weekly + steps * web.capacity_step_cost_weekly
+    np.testing.assert_allclose(rows["cost_platform"], platform, rtol=1e-12)
+
+
+def test_reps_are_paid_whatever_they_do(audited):
+    """Sales-force cost = every rep's loaded cost / 52 each week + the variable cost of the
+    calls made: it never falls below headcount, and the rest is at least the cheapest
+    variable cost per call (inside, 2) x the selling calls made, read back from the weekly
+    share of selling capacity used."""
+    scenario, model, _, _ = audited
+    reps = scenario.reps
+    headcount = (
+        reps.field.count * reps.field.loaded_cost_annual
+        + reps.inside.count * reps.inside.loaded_cost_annual
+    ) / 52
+    extra = model.ledger.rows["cost_sales_force"] - headcount
+    assert (extra >= -1e-6).all()
+    capacity = sum(t.count * t.calls_per_week * t.selling_time for t in (reps.field, reps.inside))
+    calls = model.ledger.rows["rep_selling_time"] * capacity
+    assert (extra >= reps.inside.variable_cost_per_call * calls - 1e-6).all()
 
 
 def test_channel_stock_moves_by_the_journal(audited):

@@ -70,6 +70,8 @@ SUMMARY_COLUMNS = [
     "sell_through_units",
     "channel_inventory_units_end",
     "npv_contribution",
+    "customer_equity_end",
+    "npv_contribution_with_terminal",
 ]
 """SPEC §6 ``summary.csv`` columns."""
 

@@ -48,8 +48,8 @@ market:
 products:
   - {{name: widget, list_price: {LIST_PRICE}, unit_cost: 20}}
 reps:
-  field: {{count: 0, calls_per_week: 20, cost_per_call: 300}}
-  inside: {{count: 0, calls_per_week: 100, cost_per_call: 50}}
+  field: {{count: 0, calls_per_week: 20, loaded_cost_annual: 200000}}
+  inside: {{count: 0, calls_per_week: 100, loaded_cost_annual: 100000}}
 distributors:
   count: 5
   margin: {MARGIN}
@@ -97,7 +97,7 @@ class Trajectory:
         self.book_value_annual.append(np.array([d.book_value_annual for d in ds]))
         self.stock_units.append(np.array([np.array(d.stock_units, dtype=float) for d in ds]))
         self.channel.append(pop.current_channel.copy())
-        self.former.append(pop.former_distributor_account.copy())
+        self.former.append((pop.moved_off_distributor_week >= 0).any(axis=1))
         self.protected_until.append(pop.protected_until.astype(int))
 
     def first_week(self, states: list[np.ndarray]) -> np.ndarray:
@@ -235,7 +235,8 @@ def test_deal_registration_defers_the_move_for_the_protection_period(one_product
 
 
 def test_line_profit_margin_on_sales_less_carrying_cost_at_sell_in_price(one_product):
-    """Π = margin x sold x list + income - carrying / 52 x stock x list x (1 - margin).
+    """Π = margin x sold x list + income - carrying / 52 x stock x list x (1 - margin) - cost
+    to serve (none here: ``distributors.cost_to_serve`` is tested on its own).
 
     Two runs with the same seed that differ only in ``carrying_cost_annual`` (no plan, no
     promotions, no fees, so income is 0 and no decision depends on the carrying cost). The run
@@ -246,7 +247,12 @@ def test_line_profit_margin_on_sales_less_carrying_cost_at_sell_in_price(one_pro
     carrying = 0.5
     runs = [
         ChannelModel(
-            one_product("policy.channel_plan=[]", f"distributors.carrying_cost_annual={c}"), 3
+            one_product(
+                "policy.channel_plan=[]",
+                f"distributors.carrying_cost_annual={c}",
+                "distributors.cost_to_serve={}",
+            ),
+            3,
         )
         for c in (0.0, carrying)
     ]
@@ -279,7 +285,7 @@ TWO_SEGMENTS = {
         " product_mix: {widget: 1.0}, channels: [distributor, inside]}]"
     ),
     "reps.inside": (
-        "{count: 3, calls_per_week: 100, cost_per_call: 50, min_account_spend_annual: 20000}"
+        "{count: 3, calls_per_week: 100, loaded_cost_annual: 100000, min_account_spend_annual: 20000}"
     ),
     "reps.resist_web_orders": "0",
     "distributors.carrying_cost_annual": "0",
@@ -299,6 +305,7 @@ def test_referral_fee_is_paid_only_on_accounts_moved_off_a_distributor(one_produ
     scenario = one_product(
         *(f"{key}={value}" for key, value in TWO_SEGMENTS.items()),
         f"policy.distributor_referral_fee={fee}",
+        "distributors.cost_to_serve={}",  # line profit = margin + fees only
     )
     model = ChannelModel(scenario, 4)
     model.run()

@@ -590,12 +590,13 @@ def test_sell_through_promotion_rebates(write_yaml):
 def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
     """E-commerce only, competitor shut out: revenue matches sum of units x list x realisation.
 
-    Weekly cost to serve is the e-commerce fixed cost plus cost per order, so the order count
-    is read back from it and checked against the need rate 1 - exp(-f / 52).
+    Weekly order handling is 5 an order, so the order count is read back from it and checked
+    against the need rate 1 - exp(-f / 52); the platform costs 2,000 a week plus 2,000 per
+    started 2,500 orders a week.
     """
     text = ONE_PRODUCT.replace("CHANNELS", "ecommerce") + (
-        "reps:\n  field: {count: 0, calls_per_week: 20, cost_per_call: 300}\n"
-        "  inside: {count: 0, calls_per_week: 100, cost_per_call: 50}\n"
+        "reps:\n  field: {count: 0, calls_per_week: 20, loaded_cost_annual: 200000}\n"
+        "  inside: {count: 0, calls_per_week: 100, loaded_cost_annual: 100000}\n"
     )
     text = text.replace(
         "base_churn_annual: 0.1", "base_churn_annual: 0.0\n  choice:\n    competitor_utility: -100"
@@ -612,8 +613,11 @@ def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
     sd = np.sqrt(weeks * w * (1 - w) * (value**2).sum())
     assert abs(rows["revenue_ecommerce"].sum() - expected) < 4.5 * sd
     assert rows["revenue"].sum() == pytest.approx(rows["revenue_ecommerce"].sum(), rel=1e-12)
-    orders = (rows["cost_to_serve"] - 2000.0) / 5.0
+    orders = rows["cost_order_handling"] / 5.0
     np.testing.assert_allclose(orders, np.round(orders), atol=1e-6)
+    np.testing.assert_allclose(
+        rows["cost_platform"], 2000.0 + np.ceil(orders / 2500 - 1e-9) * 2000.0, rtol=1e-12
+    )
     n = pop.size
     assert abs(orders.sum() - weeks * n * w) < 4.5 * np.sqrt(weeks * n * w * (1 - w))
     # COGS per unit sold is the unit cost; the realised margin per unit is list x 0.97 - cost.

@@ -23,7 +23,7 @@ from sim.scenario.schema import Scenario
 
 
 def simulate(scenario: Scenario, key: RunKey) -> RunOutput:
-    """Run one replication of ``scenario`` and return its weekly metrics."""
+    """Run one replication of ``scenario`` and return its weekly metrics and channel P&L."""
     start = time.perf_counter()
     seed = np.random.SeedSequence(key.seed, spawn_key=(key.replication,))
     model = ChannelModel(scenario, seed)
@@ -32,7 +32,8 @@ def simulate(scenario: Scenario, key: RunKey) -> RunOutput:
         "channel_inventory_units": model.initial_channel_inventory_units,
     }
     model.run()
-    return RunOutput(key, model.ledger.rows, initial, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return RunOutput(key, model.ledger.rows, initial, seconds, pnl=model.books.pnl_table())
 
 
 Task = tuple[Scenario, RunKey]

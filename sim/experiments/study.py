@@ -191,7 +191,7 @@ def study(
     for output in execute(todo, workers=options.workers, scheduler=options.scheduler):
         stem = output.key.stem
         if output.error is None:
-            store.save(stem, run_frame(scenario.name, output, plan[stem][0].columns))
+            store.save(stem, run_frame(scenario.name, output, plan[stem][0].columns), output.pnl)
             timings[stem] = round(output.seconds, 3)
         else:
             failures[stem] = output.error

@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 
 from sim.model.buyers import PRICE_TOLERANCE, QUOTE_VALIDITY_WEEKS, RELATIONSHIP_HALF_LIFE_WEEKS
+from sim.model.costs import ServiceCosts
 from sim.model.population import ACTIVE, weekly_probability
 from sim.scenario.schema import CHANNELS, Campaign, RepTeam
 
@@ -59,7 +60,8 @@ class Rep(mesa.Agent):
     conflicts in the rep's accounts eat into it further (``CONFLICT_REP_CALLS`` calls per
     unresolved incident, :mod:`sim.model.conflicts`). A share ``prospecting_share`` of calls
     works leads (referral leads first, then outbound); the rest call accounts, chosen by habit
-    (large accounts, weighted by spend) or, under orchestration, by next-best-action score.
+    (large accounts, weighted by spend) or, for a share ``reps.next_best_action_share``, by
+    next-best-action score. The rep is headcount: paid whatever it does (``Books.rep_week``).
     """
 
     model: World
@@ -97,19 +99,30 @@ class Rep(mesa.Agent):
         calls = int(np.floor(calls + rng.random()))  # unbiased rounding
         self.conflict_calls = 0.0
         prospecting = int(rng.binomial(calls, self.team.prospecting_share))
-        self.calls_made = self._call_accounts(calls - prospecting, rng) + prospecting
+        called = self._call_accounts(calls - prospecting, rng)
+        self.calls_made = len(called) + prospecting
         self._prospect(prospecting, rng)
-        model.books.rep_calls(self.calls_made, self.team.cost_per_call)
+        model.books.rep_week(
+            self.channel,
+            self.team,
+            capacity_calls=self.capacity_calls,
+            called_segments=model.population.segment[called].astype(np.int64),
+            prospecting_calls=prospecting,
+        )
 
-    def _call_accounts(self, calls: int, rng: np.random.Generator) -> int:
-        """Call up to ``calls`` active accounts, at most once each; return the calls made."""
+    def _call_accounts(self, calls: int, rng: np.random.Generator) -> np.ndarray:
+        """Call up to ``calls`` active accounts, at most once each; return those called.
+
+        A share ``reps.next_best_action_share`` of the calls goes to the best-scored accounts,
+        the rest by habit.
+        """
         model = self.model
         pop = model.population
         accounts = self.accounts[pop.status[self.accounts] == ACTIVE]
         if calls <= 0 or len(accounts) == 0:
-            return 0
+            return np.empty(0, dtype=np.int64)
         calls = min(calls, len(accounts))
-        targeted = int(rng.binomial(calls, model.orchestrator.coverage))
+        targeted = int(rng.binomial(calls, model.scenario.reps.next_best_action_share))
         pop.age_relationships(accounts, model.week, RELATIONSHIP_HALF_LIFE_WEEKS)
         spend = pop.spend_annual[accounts].astype(float)
         # Next-best action: under-served, at-risk, high-potential accounts first.
@@ -134,7 +147,7 @@ class Rep(mesa.Agent):
         pop.quote_channel[called] = self.channel
         pop.quote_price[called] = model.rules.realisation[self.channel]
         pop.quote_week[called] = model.week
-        return len(called)
+        return called
 
     def _prospect(self, calls: int, rng: np.random.Generator) -> None:
         model = self.model
@@ -196,6 +209,13 @@ class Distributor(mesa.Agent):
         self.week_demand_units = np.zeros_like(self.forecast_units)
         self.week_sold_units = np.zeros_like(self.forecast_units)
         self.week_income = 0.0
+        self.service_costs = ServiceCosts.from_rates(
+            cfg.cost_to_serve, model.scenario.discount_rate_annual
+        )
+        """What serving its buyers' orders costs it (``distributors.cost_to_serve``): order
+        handling, picking per line, freight with a minimum per shipment, credit and
+        collection; paid out of its margin (:meth:`bear`)."""
+        self.week_cost_to_serve = 0.0
 
     @property
     def active(self) -> bool:
@@ -210,6 +230,10 @@ class Distributor(mesa.Agent):
     def receive(self, amount: float) -> None:
         """Income from us this week: rebates, referral fees, promotion savings."""
         self.week_income += amount
+
+    def bear(self, amount: float) -> None:
+        """Its cost of serving its buyers' orders this week (computed by the books)."""
+        self.week_cost_to_serve += amount
 
     def fill(self, demand_units: np.ndarray) -> np.ndarray:
         """Serve this week's demand from stock; return the filled share per product."""
@@ -262,8 +286,9 @@ class Distributor(mesa.Agent):
         carrying = (
             (self.stock_units * books.sell_in_price).sum() * self.cfg.carrying_cost_annual / 52
         )
-        profit = margin_value + self.week_income - carrying
+        profit = margin_value + self.week_income - carrying - self.week_cost_to_serve
         self.week_income = 0.0
+        self.week_cost_to_serve = 0.0
         self.line_profit_history.append(profit)
 
     def _update_status(self) -> None:

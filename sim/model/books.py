@@ -1,8 +1,13 @@
 """The manufacturer's books: the one place where money and units are posted.
 
-Orders, COGS, cost to serve, commissions, rebates, referral fees, sell-in, campaign costs and
-the week's counts all go through :class:`Books`, which writes them into the :class:`Ledger` and
-pays distributors through :meth:`Distributor.receive`. Money is in the scenario's currency unit.
+Orders, COGS, the activity-based cost to serve, rep headcount, commissions, rebates, referral
+fees, sell-in, campaign costs and the week's counts all go through :class:`Books`. Money goes
+into the week's channel P&L (:attr:`Books.week_pnl`: line item x product x segment x channel,
+with an ``all`` slot on each axis for what no single value of it carries); at the week's end
+(:meth:`Books.settle_week`) the P&L's totals become the ledger's money flows and it is added to
+the horizon's P&L (:attr:`Books.pnl`), so the two reconcile by construction. Distributors are
+paid through :meth:`Distributor.receive` and charged the cost of serving their buyers through
+:meth:`Distributor.bear`. Money is in the scenario's currency unit.
 """
 
 from __future__ import annotations
@@ -13,13 +18,46 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.metrics import CONTRIBUTION_COSTS, COST_FLOWS
 from sim.model.buyers import Needs
+from sim.model.costs import ACTIVITIES, ServiceCosts
 from sim.model.ledger import Ledger
-from sim.model.population import DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE, Population
-from sim.scenario.schema import CHANNELS, Scenario
+from sim.model.population import DISTRIBUTOR, FIELD, INSIDE, Population, take_cells
+from sim.scenario.schema import CHANNELS, RepTeam, Scenario
 
 if TYPE_CHECKING:
     from sim.model.agents import Distributor
+
+ALL = -1
+"""Index of the ``all`` slot of a P&L axis: what no single product, segment or channel carries."""
+
+PNL_ITEMS: tuple[str, ...] = (
+    "units",
+    "revenue",
+    "cogs",
+    *COST_FLOWS,
+    "commissions",
+    "referral_fees",
+    "campaign_costs",
+)
+"""Line items of the channel P&L, in the order of its first axis."""
+
+_ITEM = {name: i for i, name in enumerate(PNL_ITEMS)}
+
+PNL_COLUMNS: tuple[str, ...] = (
+    "units",
+    "revenue",
+    "cogs",
+    "cost_to_serve",
+    "commissions",
+    "referral_fees",
+    "campaign_costs",
+    "contribution_margin",
+    *COST_FLOWS,
+)
+"""Columns of ``channel_pnl.csv`` after the run and line identifiers: ``contribution_margin =
+revenue - cogs - cost_to_serve - commissions - referral_fees - campaign_costs``, and the cost to
+serve split by activity (``cost_<activity>``)."""
 
 
 class Books:
@@ -50,45 +88,171 @@ class Books:
         self.sell_in_price = self.list_price * (1.0 - scenario.distributors.margin)
         """(P,) what a distributor pays us per unit, before promotions."""
         channels = [getattr(scenario.channels, c) for c in CHANNELS]
-        self.cost_per_order = np.array([c.cost_per_order for c in channels])
-        self.fixed_cost_weekly = sum(c.fixed_cost_weekly for c in channels)
-        self.cost_per_call = np.array(
-            [scenario.reps.field.cost_per_call, scenario.reps.inside.cost_per_call]
+        self.service_costs = [
+            ServiceCosts.from_rates(c, scenario.discount_rate_annual) for c in channels
+        ]
+        """Our order costs per channel (distributor: its restocks)."""
+        shape = (len(PNL_ITEMS), len(scenario.products) + 1, len(scenario.market.segments) + 1)
+        self.week_pnl = np.zeros((*shape, len(CHANNELS) + 1))
+        """This week's channel P&L: item x product x segment x channel (last slot: ``all``)."""
+        self.pnl = np.zeros_like(self.week_pnl)
+        """The channel P&L over the weeks settled so far."""
+        self.lost_units_by_line = np.zeros(shape[1:])
+        """Units of needs lost to a competitor's line so far, by product x segment."""
+
+    # ------------------------------------------------------------------ posting
+
+    def _post(
+        self,
+        item: str,
+        product: np.ndarray | int,
+        segment: np.ndarray | int,
+        channel: np.ndarray | int,
+        amount: np.ndarray | float,
+    ) -> None:
+        """Add ``amount`` to ``item`` of each (product, segment, channel); ``ALL`` = -1."""
+        table = self.week_pnl[_ITEM[item]]
+        if np.ndim(amount) == 0:
+            table[product, segment, channel] += amount
+            return
+        cell = np.ravel_multi_index((product, segment, channel), table.shape, mode="wrap")
+        table += np.bincount(cell, weights=amount, minlength=table.size).reshape(table.shape)
+
+    def settle_week(self) -> None:
+        """Book the week's P&L totals into the ledger and add it to the horizon's P&L."""
+        week, ledger = self.week_pnl, self.ledger
+        revenue = week[_ITEM["revenue"]].sum(axis=(0, 1))
+        for c, name in enumerate(CHANNELS):
+            ledger.book(f"revenue_{name}", float(revenue[c]))
+        for item in ("cogs", *COST_FLOWS, "commissions", "referral_fees", "campaign_costs"):
+            ledger.book(item, float(week[_ITEM[item]].sum()))
+        self.pnl += week
+        week[:] = 0.0
+
+    def pnl_table(self) -> pd.DataFrame:
+        """The channel P&L so far as rows (``channel_pnl.csv``, SPEC §6).
+
+        One row per product x segment x channel line, plus the rows of what no single line
+        carries (``all`` in the column it is not traceable to) where they hold anything.
+        Columns: ``product, segment, channel``, then :data:`PNL_COLUMNS`.
+        """
+        names = [
+            [*(p.name for p in self.scenario.products), "all"],
+            [*(s.name for s in self.scenario.market.segments), "all"],
+            [*CHANNELS, "all"],
+        ]
+        index = pd.MultiIndex.from_product(names, names=["product", "segment", "channel"])
+        items = pd.DataFrame(self.pnl.reshape(len(PNL_ITEMS), -1).T, index=index, columns=PNL_ITEMS)
+        table = pd.DataFrame(index=index)
+        table["units"] = items["units"]
+        table["revenue"] = items["revenue"]
+        table["cogs"] = items["cogs"]
+        table["cost_to_serve"] = items[list(COST_FLOWS)].sum(axis=1)
+        for name in ("commissions", "referral_fees", "campaign_costs"):
+            table[name] = items[name]
+        table["contribution_margin"] = (
+            table["revenue"] - table["cogs"] - table[list(CONTRIBUTION_COSTS)].sum(axis=1)
         )
-        """Cost of one field and one inside call (indexed by FIELD, INSIDE)."""
+        table[list(COST_FLOWS)] = items[list(COST_FLOWS)]
+        line = np.zeros(self.pnl.shape[1:], dtype=bool)
+        line[:-1, :-1, :-1] = True
+        keep = line.reshape(-1) | (self.pnl.reshape(len(PNL_ITEMS), -1) != 0).any(axis=0)
+        return table[keep].reset_index()
 
     # ------------------------------------------------------------------ costs of the week
 
-    def running_costs(self, active_accounts: int, orchestration_coverage: float) -> None:
-        """Channels' fixed costs and the orchestrator's running cost (phase 1)."""
+    def running_costs(
+        self, active_accounts: int, orchestration_coverage: float, targeting: bool
+    ) -> None:
+        """Channels' fixed costs, the orchestrator's and the call targeting's (phase 1)."""
+        for c, name in enumerate(CHANNELS):
+            fixed = getattr(self.scenario.channels, name).fixed_cost_weekly
+            if fixed:
+                self._post("cost_platform", ALL, ALL, c, fixed)
         policy = self.scenario.policy
-        cost = self.fixed_cost_weekly
         if orchestration_coverage > 0:
-            cost += policy.orchestration_fixed_cost_weekly + (
+            cost = policy.orchestration_fixed_cost_weekly + (
                 policy.orchestration_cost_per_account_annual
                 * orchestration_coverage
                 * active_accounts
                 / 52
             )
-        self.ledger.book("cost_to_serve", cost)
+            self._post("cost_coordination", ALL, ALL, ALL, cost)
+        if targeting:
+            self._post("cost_coordination", ALL, ALL, ALL, self.scenario.reps.targeting_cost_weekly)
 
     def calls(self, calls_by_kind: np.ndarray) -> None:
-        """Cost of (field, inside) calls made outside the reps' planned work."""
-        self.ledger.book("cost_to_serve", calls_by_kind @ self.cost_per_call)
+        """Travel and other variable cost of (field, inside) calls outside the planned work.
 
-    def rep_calls(self, calls: int, cost_per_call: float) -> None:
-        """Cost of one rep's calls this week."""
-        self.ledger.book("cost_to_serve", calls * cost_per_call)
+        Their time is already paid by headcount (and lost to selling: ``charge_rep_time``).
+        """
+        for kind, team in ((FIELD, self.scenario.reps.field), (INSIDE, self.scenario.reps.inside)):
+            if calls_by_kind[kind]:
+                cost = float(calls_by_kind[kind]) * team.variable_cost_per_call
+                self._post("cost_sales_force", ALL, ALL, kind, cost)
+
+    def rep_week(
+        self,
+        channel: int,
+        team: RepTeam,
+        *,
+        capacity_calls: float,
+        called_segments: np.ndarray,
+        prospecting_calls: int,
+    ) -> None:
+        """One rep's week: loaded headcount cost whatever the rep did, plus cost per call.
+
+        Time-driven ABC: headcount costs ``loaded_cost_annual / 52`` a week; each call made
+        uses ``1 / capacity_calls`` of it (the capacity cost rate) plus the variable cost per
+        call, charged to the called account's segment (prospecting: to no segment); the
+        capacity left unused is charged to the rep's channel as a whole.
+
+        Parameters
+        ----------
+        channel
+            FIELD or INSIDE.
+        team
+            The rep's team (costs).
+        capacity_calls
+            Selling calls the rep's selling time allows this week.
+        called_segments
+            Segment of each account called.
+        prospecting_calls
+            Calls spent on leads.
+        """
+        headcount = team.loaded_cost_annual / 52.0
+        calls = len(called_segments) + prospecting_calls
+        rate = headcount / max(capacity_calls, calls) if calls else 0.0
+        per_call = rate + team.variable_cost_per_call
+        if len(called_segments):
+            self._post(
+                "cost_sales_force",
+                ALL,
+                called_segments,
+                channel,
+                np.full(len(called_segments), per_call),
+            )
+        self._post(
+            "cost_sales_force",
+            ALL,
+            ALL,
+            channel,
+            prospecting_calls * per_call + headcount - rate * calls,
+        )
 
     def campaign(self, cost: float) -> None:
         """A campaign's weekly cost."""
-        self.ledger.book("campaign_costs", cost)
+        self._post("campaign_costs", ALL, ALL, ALL, cost)
 
     # ------------------------------------------------------------------ units and counts
 
-    def lost_units(self, units: float) -> None:
-        """Needs' units that went to a competitor's line."""
-        self.ledger.book("lost_to_competitor_units", units)
+    def lost_units(self, segment: np.ndarray, product: np.ndarray, units: np.ndarray) -> None:
+        """Needs' units that went to a competitor's line (by the buyer's segment, product)."""
+        self.ledger.book("lost_to_competitor_units", float(units.sum()))
+        cell = np.ravel_multi_index((product, segment), self.lost_units_by_line.shape)
+        self.lost_units_by_line += np.bincount(
+            cell, weights=units, minlength=self.lost_units_by_line.size
+        ).reshape(self.lost_units_by_line.shape)
 
     def written_off(self, units: float) -> None:
         """Channel stock removed (an exiting distributor's write-off)."""
@@ -125,26 +289,19 @@ class Books:
     ) -> None:
         """Book the week's orders.
 
-        Direct orders book revenue at the realised price, COGS and order handling; distributor
-        orders are the distributor's sell-through (our revenue came at sell-in). Then rebates,
+        Direct orders book revenue at the realised price, COGS and their cost to serve.
+        Distributor orders are the distributor's sell-through: our revenue came at sell-in, and
+        moves from the product's channel-stock line to the buyer's product x segment line at
+        the sell-in price; the distributor pays the cost of serving them. Then rebates,
         commissions and referral fees.
         """
-        ledger = self.ledger
         b, p, c = needs.buyer, needs.product, needs.channel
+        s = pop.segment[b].astype(np.int64)
         served_units = needs.units * needs.filled
-        ledger.book("stockout_units", float((needs.units - served_units).sum()))
+        self.ledger.book("stockout_units", float((needs.units - served_units).sum()))
         value = served_units * self.list_price[p] * needs.price
         direct = c != DISTRIBUTOR
-        direct_value = np.where(direct, value, 0.0)
-        revenue_by_channel = np.bincount(c, weights=direct_value, minlength=4)
-        for ch, name in enumerate(CHANNELS):
-            if ch != DISTRIBUTOR:
-                ledger.book(f"revenue_{name}", revenue_by_channel[ch])
-        ledger.book("cogs", float((served_units * self.unit_cost[p])[direct].sum()))
-        orders = np.bincount(c, minlength=4)
-        handled = [FIELD, INSIDE, ECOMMERCE]
-        ledger.book("cost_to_serve", float(orders[handled] @ self.cost_per_order[handled]))
-        ledger.book("sell_through_units", float(served_units[~direct].sum()))
+        self.ledger.book("sell_through_units", float(served_units[~direct].sum()))
         if self.journal is not None:
             self.journal["orders"].append(
                 pd.DataFrame(
@@ -152,9 +309,49 @@ class Books:
                     | {"units": served_units, "price": needs.price}
                 )
             )
+        rows = np.flatnonzero(direct)
+        self._direct_orders(b[rows], p[rows], s[rows], c[rows], served_units[rows], value[rows])
+        rows = np.flatnonzero(~direct)
+        self._sell_through(p[rows], s[rows], served_units[rows])
+        _charge_service(distributors, pop.distributor[b[rows]], b[rows], value[rows])
         self._rebates(needs, served_units, pop, distributors, sell_through_discount, week)
-        self._commissions(b, c, direct_value, pop)
-        self._referral_fees(b, c, direct_value, pop, distributors, distributor_open)
+        direct_value = np.where(direct, value, 0.0)
+        self._commissions(b, p, s, c, direct_value, pop)
+        self._referral_fees(needs, s, direct_value, pop, distributors, distributor_open, week)
+
+    def _direct_orders(
+        self,
+        b: np.ndarray,
+        p: np.ndarray,
+        s: np.ndarray,
+        c: np.ndarray,
+        units: np.ndarray,
+        value: np.ndarray,
+    ) -> None:
+        """Revenue, COGS and activity costs of direct order lines; capacity steps per channel.
+
+        One order = one buyer's lines through one channel this week.
+        """
+        self._post("units", p, s, c, units)
+        self._post("revenue", p, s, c, value)
+        self._post("cogs", p, s, c, units * self.unit_cost[p])
+        keys, order = np.unique(b * len(CHANNELS) + c, return_inverse=True)
+        costs = ServiceCosts.per_line(self.service_costs, c).of_lines(order.reshape(-1), value)
+        for j, activity in enumerate(ACTIVITIES):
+            self._post(f"cost_{activity}", p, s, c, costs[:, j])
+        orders = np.bincount(keys % len(CHANNELS), minlength=len(CHANNELS))
+        for ch, name in enumerate(CHANNELS):
+            spec = getattr(self.scenario.channels, name)
+            if spec.capacity_step_orders and orders[ch]:
+                steps = -(-int(orders[ch]) // spec.capacity_step_orders)  # ceiling
+                self._post("cost_platform", ALL, ALL, ch, steps * spec.capacity_step_cost_weekly)
+
+    def _sell_through(self, p: np.ndarray, s: np.ndarray, units: np.ndarray) -> None:
+        """Move sold-through units, at sell-in price and cost, from channel stock to the lines."""
+        for sign, segment in ((1.0, s), (-1.0, np.full(len(s), ALL))):
+            self._post("units", p, segment, DISTRIBUTOR, sign * units)
+            self._post("revenue", p, segment, DISTRIBUTOR, sign * units * self.sell_in_price[p])
+            self._post("cogs", p, segment, DISTRIBUTOR, sign * units * self.unit_cost[p])
 
     def _rebates(
         self,
@@ -169,10 +366,10 @@ class Books:
         policy = self.scenario.policy
         if not sell_through_discount.any() and not policy.deal_registration:
             return  # nothing to pay: no sell-through promotion, no registered deals
-        at = needs.channel == DISTRIBUTOR
-        p = needs.product[at]
+        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
+        b, p = needs.buyer[at], needs.product[at]
         base = served_units[at] * self.sell_in_price[p]
-        registered = pop.protected_until[needs.buyer[at]] >= week
+        registered = pop.protected_until[b] >= week
         rebate = (
             base * sell_through_discount[p]
             + served_units[at]
@@ -180,46 +377,69 @@ class Books:
             * self.scenario.distributors.deal_registration_margin
             * registered
         )
-        self.ledger.book("revenue_distributor", -float(rebate.sum()))
-        _pay(distributors, pop.distributor[needs.buyer[at]], rebate)
+        self._post("revenue", p, pop.segment[b].astype(np.int64), DISTRIBUTOR, -rebate)
+        _pay(distributors, pop.distributor[b], rebate)
 
     def _commissions(
-        self, buyer: np.ndarray, channel: np.ndarray, revenue: np.ndarray, pop: Population
+        self,
+        buyer: np.ndarray,
+        product: np.ndarray,
+        segment: np.ndarray,
+        channel: np.ndarray,
+        revenue: np.ndarray,
+        pop: Population,
     ) -> None:
-        """Commission on direct revenue to the account's reps (ODD "Compensation")."""
+        """One commission per direct order line, to one rep (ODD "Compensation").
+
+        Channel-specific pay credits the account's rep of the channel that took the order
+        (field or inside; web orders earn none). Channel-neutral pay credits the account's
+        owner on every direct order: its field rep if it has one, else its inside rep.
+        """
+        field, inside = pop.field_rep[buyer] >= 0, pop.inside_rep[buyer] >= 0
+        if self.scenario.policy.rep_compensation == "channel_neutral":
+            credited = np.where(field, FIELD, np.where(inside, INSIDE, -1))
+            credited[channel == DISTRIBUTOR] = -1
+        else:
+            credited = np.where(
+                ((channel == FIELD) & field) | ((channel == INSIDE) & inside), channel, -1
+            )
         reps = self.scenario.reps
-        neutral = self.scenario.policy.rep_compensation == "channel_neutral"
-        for kind, column, team in (
-            (FIELD, pop.field_rep, reps.field),
-            (INSIDE, pop.inside_rep, reps.inside),
-        ):
-            rep = column[buyer]
-            credited = (rep >= 0) & ((channel == kind) | (neutral & (channel != DISTRIBUTOR)))
-            self.ledger.book("commissions", float((revenue[credited] * team.commission_rate).sum()))
+        rate = np.array([reps.field.commission_rate, reps.inside.commission_rate, 0.0])[credited]
+        paid = np.flatnonzero(credited >= 0)
+        self._post(
+            "commissions", product[paid], segment[paid], channel[paid], (revenue * rate)[paid]
+        )
 
     def _referral_fees(
         self,
-        buyer: np.ndarray,
-        channel: np.ndarray,
+        needs: Needs,
+        segment: np.ndarray,
         revenue: np.ndarray,
         pop: Population,
         distributors: Sequence[Distributor],
         distributor_open: np.ndarray,
+        week: int,
     ) -> None:
-        """Pay referral fees on direct revenue of accounts the plan moved off a distributor.
+        """Pay referral fees on the direct revenue of lines the plan moved off a distributor.
 
-        The fee goes to that distributor while it carries the line.
+        A buyer x product line moved off its distributor earns that distributor the fee
+        while it carries our line (and for ``policy.referral_fee_weeks`` after the move, when
+        set); other lines of the same buyer earn nothing.
         """
-        fee = self.scenario.policy.distributor_referral_fee
+        policy = self.scenario.policy
+        fee = policy.distributor_referral_fee
         if fee <= 0 or not distributors:
             return
-        d = pop.distributor[buyer]
-        former = (
-            (channel != DISTRIBUTOR) & pop.former_distributor_account[buyer] & distributor_open[d]
-        )
-        amount = revenue[former] * fee
-        self.ledger.book("referral_fees", float(amount.sum()))
-        _pay(distributors, d[former], amount)
+        b, p = needs.buyer, needs.product
+        moved = take_cells(pop.moved_off_distributor_week, b, p)
+        d = pop.distributor[b]
+        earns = (needs.channel != DISTRIBUTOR) & (moved >= 0) & distributor_open[d]
+        if policy.referral_fee_weeks is not None:
+            earns &= week - moved < policy.referral_fee_weeks
+        rows = np.flatnonzero(earns)
+        amount = revenue[rows] * fee
+        self._post("referral_fees", p[rows], segment[rows], needs.channel[rows], amount)
+        _pay(distributors, d[rows], amount)
 
     def sell_in(
         self,
@@ -228,14 +448,23 @@ class Books:
         sell_in_discount: np.ndarray,
         week: int,
     ) -> None:
-        """Book a distributor's restock as our sell-in; the discount saved is its income."""
+        """Book a distributor's restock as our sell-in; the discount saved is its income.
+
+        Revenue, COGS and the restock's cost to serve (one order, a line per product
+        restocked) go to each product's channel-stock line (segment ``all``).
+        """
         price = self.sell_in_price * (1.0 - sell_in_discount)
-        self.ledger.book("revenue_distributor", float(order_units @ price))
-        self.ledger.book("cogs", float(order_units @ self.unit_cost))
         self.ledger.book("sell_in_units", float(order_units.sum()))
-        self.ledger.book(
-            "cost_to_serve", float(np.count_nonzero(order_units)) * self.cost_per_order[DISTRIBUTOR]
-        )
+        lines = np.flatnonzero(order_units)
+        if len(lines):
+            units = order_units[lines]
+            value = units * price[lines]
+            self._post("units", lines, ALL, DISTRIBUTOR, units)
+            self._post("revenue", lines, ALL, DISTRIBUTOR, value)
+            self._post("cogs", lines, ALL, DISTRIBUTOR, units * self.unit_cost[lines])
+            costs = self.service_costs[DISTRIBUTOR].of_lines(np.zeros(len(lines), np.int64), value)
+            for j, activity in enumerate(ACTIVITIES):
+                self._post(f"cost_{activity}", lines, ALL, DISTRIBUTOR, costs[:, j])
         distributor.receive(float(order_units @ (self.sell_in_price * sell_in_discount)))
         if self.journal is not None:
             self.journal["sell_in"].append(
@@ -251,3 +480,24 @@ def _pay(distributors: Sequence[Distributor], index: np.ndarray, amount: np.ndar
     totals = np.bincount(index, weights=amount, minlength=len(distributors))
     for i in np.flatnonzero(totals).tolist():
         distributors[i].receive(float(totals[i]))
+
+
+def _charge_service(
+    distributors: Sequence[Distributor],
+    distributor: np.ndarray,
+    buyer: np.ndarray,
+    value: np.ndarray,
+) -> None:
+    """Charge each distributor the cost of serving its buyers' orders this week.
+
+    One order = one buyer's lines with its distributor; the rates are the distributor's own
+    (:attr:`Distributor.service_costs`), ``value`` what it invoices.
+    """
+    if not len(buyer) or not distributors:
+        return
+    _, order = np.unique(buyer, return_inverse=True)
+    rates = ServiceCosts.per_line([d.service_costs for d in distributors], distributor)
+    cost = rates.of_lines(order.reshape(-1), value).sum(axis=1)
+    totals = np.bincount(distributor, weights=cost, minlength=len(distributors))
+    for i in np.flatnonzero(totals).tolist():
+        distributors[i].bear(float(totals[i]))

@@ -20,6 +20,7 @@ from sim.model.population import (
     FIELD,
     INSIDE,
     Population,
+    put_cells,
     rows_any,
 )
 from sim.scenario.schema import Scenario
@@ -112,15 +113,22 @@ def record_accounts_taken(
 ) -> None:
     """Record accounts the channel plan moved off a distributor.
 
-    Each is an incident, and raises that distributor's threat by the annual value of the
-    moved lines at list price.
+    Each is an incident, marks the buyer x product line as moved (it may earn the
+    distributor a referral fee), and raises that distributor's threat by the annual value of
+    the moved lines at list price.
     """
     d = pop.distributor[needs.buyer]
     taken = needs.taken & (d >= 0)
     incident = np.flatnonzero(taken)
     orchestrator.record("account_taken_direct", needs.buyer[incident], resolvable=False)
     needs.incidents[incident] += 1
-    pop.former_distributor_account[needs.buyer[taken]] = True
+    rows = np.flatnonzero(taken)
+    put_cells(
+        pop.moved_off_distributor_week,
+        needs.buyer[rows],
+        needs.product[rows],
+        np.full(len(rows), week),
+    )
     value = annual_value(pop, rules, books.list_price, needs.buyer[taken], needs.product[taken])
     moved = np.bincount(d[taken], weights=value, minlength=len(distributors))
     for distributor, amount in zip(distributors, moved, strict=True):

@@ -10,7 +10,7 @@ The nine phases of a week, in order (docs/ODD.md, "Process overview and scheduli
 6. orders, ledger    revenue, COGS, cost to serve, commissions, fees  ``books``
 7. experience, churn effort and satisfaction; churn hazard            ``buyers``
 8. distributors      line profit, threat, effort, status, restock     ``agents.Distributor``
-9. collect           weekly metrics                                   ``ledger``
+9. collect           weekly metrics, customer equity                  ``ledger``, ``valuation``
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sim.model.conflicts import Orchestrator, find_conflicts
 from sim.model.policy import ChannelPlan, Promotions
 from sim.model.population import ACTIVE, CHURNED, DISTRIBUTOR, create_population, take_cells
 from sim.model.territories import Territories
+from sim.model.valuation import customer_equity
 from sim.scenario.schema import Scenario
 
 STREAMS: tuple[str, ...] = (
@@ -128,7 +129,9 @@ class ChannelModel(mesa.Model):
         self.week += 1
         self.sell_in_discount, self.sell_through_discount = self.promotions.discounts(self.week)
         self.books.running_costs(
-            int(np.count_nonzero(self.population.status == ACTIVE)), self.orchestrator.coverage
+            int(np.count_nonzero(self.population.status == ACTIVE)),
+            self.orchestrator.coverage,
+            targeting=self.scenario.reps.next_best_action_share > 0,
         )
         for campaign in self.campaigns:
             campaign.step()
@@ -179,7 +182,12 @@ class ChannelModel(mesa.Model):
         everything = np.column_stack([open_, np.ones(len(buyer), bool)])
         choice = buyers.choose_channels(utility, everything, streams["choice"].random(len(buyer)))
         ours = (choice >= 0) & (choice < COMPETITOR)
-        lost_units = take_cells(pop.units_per_order, buyer[~ours], product[~ours]).sum()
+        lost = np.flatnonzero(~ours)
+        self.books.lost_units(
+            pop.segment[buyer[lost]],
+            product[lost],
+            take_cells(pop.units_per_order, buyer[lost], product[lost]).astype(float),
+        )
         # np.compress filters rows of 2-D arrays ~7x faster than boolean indexing, same rows
         buyer, product, choice = (np.compress(ours, x) for x in (buyer, product, choice))
         open_ = np.compress(ours, open_, axis=0)
@@ -214,7 +222,10 @@ class ChannelModel(mesa.Model):
             needs.channel == DISTRIBUTOR,
             streams["journey"],
         )
-        self.books.lost_units(lost_units + needs.units[~keep].sum())
+        leaked = np.flatnonzero(~keep)
+        self.books.lost_units(
+            pop.segment[needs.buyer[leaked]], needs.product[leaked], needs.units[leaked]
+        )
         if not keep.all():
             needs.keep(keep)
         return needs
@@ -246,6 +257,7 @@ class ChannelModel(mesa.Model):
         n_active = int(np.count_nonzero(active))
         working = [d for d in self.distributors if d.active]
         capacity = sum(r.capacity_calls / r.selling_time for r in self.reps)
+        self.books.settle_week()
         self.books.ledger.close_week(
             self.week,
             {
@@ -266,5 +278,8 @@ class ChannelModel(mesa.Model):
                 "rep_selling_time": sum(r.calls_made for r in self.reps) / capacity
                 if capacity
                 else 0.0,
+                "customer_equity": customer_equity(
+                    pop, self.rules, self.books, self.scenario.discount_rate_annual
+                ),
             },
         )

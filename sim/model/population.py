@@ -92,7 +92,7 @@ class Population:
     offer_products: np.ndarray  # uint64 (N,): bit p set if the offer covers product p
     migration_key: np.ndarray  # float32 (N,): order in which channel plans move accounts
     protected_until: np.ndarray  # int16 (N,): deal registration; -1 never registered
-    former_distributor_account: np.ndarray  # bool (N,): the plan moved it off its distributor
+    moved_off_distributor_week: np.ndarray  # int16 (N, P): week the plan moved the line, -1
 
     @property
     def size(self) -> int:
@@ -192,7 +192,7 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         offer_products=np.zeros(n, dtype=np.uint64),
         migration_key=rng.random(n, dtype=np.float32),
         protected_until=np.full(n, -1, dtype=np.int16),
-        former_distributor_account=np.zeros(n, dtype=bool),
+        moved_off_distributor_week=np.full((n, len(products)), -1, dtype=np.int16),
     )
 
 

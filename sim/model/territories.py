@@ -134,6 +134,8 @@ class Territories:
         pop = self.pop
         distributor_open[distributor.index] = False
         accounts = np.flatnonzero((pop.distributor == distributor.index) & (pop.status == ACTIVE))
+        # Lines moved off it earned it referral fees; its successor never served them.
+        pop.moved_off_distributor_week[accounts] = -1
         leaving = rng.random(len(accounts)) < self.scenario.distributors.exit_churn_share
         lose(pop, accounts[leaving], week)
         remaining = [d.index for d in self.distributors if d.active]

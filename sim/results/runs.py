@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,14 @@ class RunKey:
 
 @dataclass
 class RunOutput:
-    """Weekly metrics of one run plus the levels before week 1 (or the error it raised)."""
+    """Weekly metrics of one run, its channel P&L, the levels before week 1 (or its error).
+
+    ``pnl`` holds the run's ``channel_pnl.csv`` rows without the run identifiers.
+    """
 
     key: RunKey
     weekly: dict[str, np.ndarray]
     initial: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
+    pnl: pd.DataFrame | None = None

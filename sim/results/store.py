@@ -3,9 +3,11 @@
 Layout of ``results/<scenario>/``::
 
     runs/<run>.parquet     one file per finished run (what makes an interrupted job resume)
+    runs/pnl/<run>.parquet its channel P&L rows (written before the run file)
     runs/SCENARIO_HASH     hash and name of the resolved scenario the run files belong to
     timeseries.parquet     every run's weekly rows, streamed from the run files
     summary.csv            one row per run, computed from each run file
+    channel_pnl.csv        every run's channel P&L rows, with the run's identifiers
     comparison.csv         compare only
     sensitivity.csv        sweep only
     manifest.json          what was run, how, with which versions, and how long it took
@@ -20,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,11 +31,12 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.results.tables import summarise
+from sim.results.tables import SUMMARY_METRICS, summarise
 
 OUTPUTS: tuple[str, ...] = (
     "timeseries.parquet",
     "summary.csv",
+    "channel_pnl.csv",
     "comparison.csv",
     "sensitivity.csv",
     "manifest.json",
@@ -127,18 +130,24 @@ class RunStore:
                 path.unlink(missing_ok=True)
 
     def finished(self) -> set[str]:
-        """Stems of the runs already on disk."""
-        return {p.stem for p in self.runs.glob("*.parquet")}
+        """Stems of the runs already on disk (weekly rows and channel P&L)."""
+        return {
+            p.stem for p in self.runs.glob("*.parquet") if (self.runs / "pnl" / p.name).is_file()
+        }
 
-    def save(self, stem: str, frame: pd.DataFrame) -> None:
-        """Store one run's rows."""
+    def save(self, stem: str, frame: pd.DataFrame, pnl: pd.DataFrame | None = None) -> None:
+        """Store one run's weekly rows and channel P&L (the P&L first: the rows mark it done)."""
+        if pnl is not None:
+            atomic_write(
+                self.runs / "pnl" / f"{stem}.parquet", lambda tmp: pnl.to_parquet(tmp, index=False)
+            )
         atomic_write(self.runs / f"{stem}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
 
     def load(self, stem: str) -> pd.DataFrame:
         """Rows of one run."""
         return pd.read_parquet(self.runs / f"{stem}.parquet")
 
-    def combine(self, stems: Iterable[str], discount_rate_annual: float) -> pd.DataFrame:
+    def combine(self, stems: Sequence[str], discount_rate_annual: float) -> pd.DataFrame:
         """Write ``timeseries.parquet`` from the run files; return the summary of those runs.
 
         Runs are read one at a time, appended to the Parquet file and summarised, so memory
@@ -167,14 +176,31 @@ class RunStore:
         atomic_write(self.root / "timeseries.parquet", write)
         if not rows:
             raise ValueError(f"{self.root}: no finished runs to combine")
-        return pd.concat(rows, ignore_index=True)
+        summary = pd.concat(rows, ignore_index=True)
+        self._combine_pnl(stems, summary)
+        return summary
+
+    def _combine_pnl(self, stems: Sequence[str], summary: pd.DataFrame) -> None:
+        """Write ``channel_pnl.csv``: each run's P&L rows after its summary identifiers."""
+        ids = [c for c in summary.columns if c not in SUMMARY_METRICS]
+
+        def write(tmp: Path) -> None:
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                for i, stem in enumerate(stems):
+                    pnl = pd.read_parquet(self.runs / "pnl" / f"{stem}.parquet")
+                    for column in reversed(ids):
+                        pnl.insert(0, column, summary[column].iloc[i])
+                    pnl.to_csv(out, index=False, header=i == 0)
+
+        atomic_write(self.root / "channel_pnl.csv", write)
 
 
 @dataclass
 class Results:
     """What a run, compare or sweep produced; also what :func:`load_results` reads back.
 
-    ``timeseries`` is read from ``timeseries.parquet`` on first use (a sweep's can be large).
+    ``timeseries`` and ``channel_pnl`` are read from their files on first use (a sweep's can
+    be large).
     """
 
     path: Path
@@ -187,6 +213,11 @@ class Results:
     def timeseries(self) -> pd.DataFrame:
         """One row per run x week (SPEC §6)."""
         return pd.read_parquet(self.path / "timeseries.parquet")
+
+    @cached_property
+    def channel_pnl(self) -> pd.DataFrame:
+        """The channel P&L: one row per run x product x segment x channel (SPEC §6)."""
+        return pd.read_csv(self.path / "channel_pnl.csv", keep_default_na=False)
 
     def save(self) -> None:
         """Write the tables held in memory and the manifest, each atomically.
@@ -202,7 +233,7 @@ class Results:
 
 
 def load_results(path: str | Path) -> Results:
-    """Read a results folder back (``timeseries`` is read on first use).
+    """Read a results folder back (``timeseries`` and ``channel_pnl`` are read on first use).
 
     Raises
     ------

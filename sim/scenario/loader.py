@@ -295,7 +295,7 @@ def _unknown_key(loc: KeyPath) -> str:
     renamed = getattr(model, "renamed_keys", {}).get(loc[-1])
     if renamed:
         new_path = ".".join((*loc[:-1], renamed))
-        return f"renamed to {renamed!r} (its unit is now in its name); write {new_path} instead"
+        return f"renamed to {renamed!r} (see docs/ODD.md for its meaning); write {new_path} instead"
     allowed = [f.alias or name for name, f in model.model_fields.items()]
     return f"unknown key; allowed keys here: {allowed}"
 

@@ -270,37 +270,94 @@ class Product(Block):
     unit_cost: float = Field(ge=0.0, description="manufacturer's cost of goods, money per unit")
 
 
-class ChannelCosts(Block):
-    """Price realisation and cost to serve of one channel (defaults: list price, no cost)."""
+class ServiceCostRates(Block):
+    """Activity-based cost to serve of orders (time-driven ABC, Kaplan & Anderson 2004).
+
+    An order is one buyer's lines through one channel in one week; a line is one product of
+    it. Its cost is ``cost_per_order`` (order handling) + ``cost_per_line`` per line
+    (pick and pack) + freight ``max(freight_minimum, freight_rate x order value)`` (one
+    shipment per order, so small orders cost more per unit) + credit and collection
+    ``value x (bad_debt_share + days_sales_outstanding / 365 x discount_rate_annual)``
+    (the scenario's cost of capital carries the receivable). Defaults: no cost.
+    """
+
+    cost_per_order: float = Field(
+        default=0.0, ge=0.0, description="order handling, money per order"
+    )
+    cost_per_line: float = Field(
+        default=0.0, ge=0.0, description="fulfilment (pick, pack), money per order line"
+    )
+    freight_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="freight, share of the shipment's value"
+    )
+    freight_minimum: float = Field(
+        default=0.0, ge=0.0, description="minimum freight charge, money per shipment"
+    )
+    bad_debt_share: float = unit_interval(0.0, "share of credit sales never collected")
+    days_sales_outstanding: float = Field(
+        default=0.0, ge=0.0, le=365.0, description="days a sale waits to be paid"
+    )
+
+
+class ChannelCosts(ServiceCostRates):
+    """Price realisation and the manufacturer's cost to serve of one channel.
+
+    For ``distributor`` the order costs are those of the distributors' bulk restocks (our
+    sell-in); the distributor bears the cost of serving its own buyers
+    (``distributors.cost_to_serve``).
+    """
 
     price_realisation: float = Field(
         default=1.0, gt=0.0, le=1.5, description="buyer's price as a fraction of list"
     )
-    cost_per_order: float = Field(
-        default=0.0,
-        ge=0.0,
-        description="order handling, money per order (distributor: per sell-in order line)",
-    )
     fixed_cost_weekly: float = Field(
         default=0.0, ge=0.0, description="fixed running cost, money per week"
+    )
+    capacity_step_orders: int = Field(
+        default=0,
+        ge=0,
+        description="orders a week one capacity step handles (e-commerce platform tiers); "
+        "0: no steps",
+    )
+    capacity_step_cost_weekly: float = Field(
+        default=0.0, ge=0.0, description="money per week per capacity step in use"
     )
 
 
 class Channels(Block):
-    """Per-channel economics.
+    """Per-channel economics (time-driven ABC; docs/ODD.md, "Cost to serve").
 
-    Defaults: field 0.90 of list (negotiated discounts; assumption), inside 0.95
-    (assumption), distributor 1.00 (the buyer pays list), e-commerce 0.97 (assumption); order
-    handling 30 a manual order (APQC 2024: $26-34), 5 a digital one (APQC 2024: < $5);
-    e-commerce platform 2,000 a week (assumption).
+    Prices: field 0.90 of list (negotiated discounts; assumption), inside 0.95 (assumption),
+    distributor 1.00 (the buyer pays list), e-commerce 0.97 (assumption). Order handling 30 a
+    manual order (APQC 2024: $26-34), 5 a digital one (APQC 2024: < $5), 30 a distributor
+    restock (assumption: a bulk EDI order). Pick and pack 4 a line from our warehouse, 2 a
+    bulk restock line (assumption; warehouse benchmarks put a picked line at $1-5). Freight
+    3% of a direct shipment's value, minimum 25 (assumption from carrier rate cards: a ground
+    parcel $10-15 a box, less-than-truckload from ~$100); 1.5% of a bulk restock, minimum 100
+    (assumption: truckload / LTL to a distributor's warehouse). Credit: direct accounts pay in
+    50 days (credit surveys: DSO 40-60), 0.75% bad debt (credit surveys: 0.5-1%); web orders
+    mostly by card, 10 days, 0.25% (assumption); distributors 45 days, 0.2% bad debt
+    (assumption: few, vetted accounts). E-commerce platform 2,000 a week plus 2,000 a week per
+    2,500 orders a week (assumption: hosting and licence tiers).
     """
 
-    field: ChannelCosts = ChannelCosts(price_realisation=0.90, cost_per_order=30.0)
-    inside: ChannelCosts = ChannelCosts(price_realisation=0.95, cost_per_order=30.0)
-    distributor: ChannelCosts = ChannelCosts(price_realisation=1.0, cost_per_order=30.0)
+    field: ChannelCosts = ChannelCosts(
+        price_realisation=0.90, cost_per_order=30.0, cost_per_line=4.0, freight_rate=0.03,
+        freight_minimum=25.0, bad_debt_share=0.0075, days_sales_outstanding=50.0,
+    )  # fmt: skip
+    inside: ChannelCosts = ChannelCosts(
+        price_realisation=0.95, cost_per_order=30.0, cost_per_line=4.0, freight_rate=0.03,
+        freight_minimum=25.0, bad_debt_share=0.0075, days_sales_outstanding=50.0,
+    )  # fmt: skip
+    distributor: ChannelCosts = ChannelCosts(
+        price_realisation=1.0, cost_per_order=30.0, cost_per_line=2.0, freight_rate=0.015,
+        freight_minimum=100.0, bad_debt_share=0.002, days_sales_outstanding=45.0,
+    )  # fmt: skip
     ecommerce: ChannelCosts = ChannelCosts(
-        price_realisation=0.97, cost_per_order=5.0, fixed_cost_weekly=2_000.0
-    )
+        price_realisation=0.97, cost_per_order=5.0, cost_per_line=4.0, freight_rate=0.03,
+        freight_minimum=25.0, bad_debt_share=0.0025, days_sales_outstanding=10.0,
+        fixed_cost_weekly=2_000.0, capacity_step_orders=2_500, capacity_step_cost_weekly=2_000.0,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- reps
@@ -309,7 +366,10 @@ class Channels(Block):
 class RepTeam(Block):
     """A team of field or inside reps (defaults per team: see :class:`Reps`)."""
 
-    renamed_keys: ClassVar[dict[str, str]] = {"min_account_spend": "min_account_spend_annual"}
+    renamed_keys: ClassVar[dict[str, str]] = {
+        "min_account_spend": "min_account_spend_annual",
+        "cost_per_call": "variable_cost_per_call",
+    }
 
     count: int = Field(default=0, ge=0, le=100_000, description="reps in the team")
     calls_per_week: float = Field(gt=0.0, description="calls a rep could make at 100% selling")
@@ -319,7 +379,15 @@ class RepTeam(Block):
         le=1.0,
         description="share of working time spent selling; sales-productivity studies: 21-41%",
     )
-    cost_per_call: float = Field(ge=0.0, description="fully loaded cost, money per call")
+    loaded_cost_annual: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="fully loaded cost of one rep (pay, benefits, tools), money a year, paid "
+        "whatever the rep does",
+    )
+    variable_cost_per_call: float = Field(
+        default=0.0, ge=0.0, description="cost of one call on top of headcount (travel), money"
+    )
     commission_rate: float = Field(
         default=0.03, ge=0.0, le=1.0, description="share of credited revenue; assumption"
     )
@@ -347,20 +415,34 @@ class Reps(Block):
     """Field and inside sales teams.
 
     Defaults: 40 field and 20 inside reps (assumption); 20 and 100 calls a week at 100%
-    selling (assumption); 300 and 50 a call (industry surveys: field ~$300, range 140-600;
-    inside ~$50); commission 3% and 2% (assumption); field covers accounts from 60,000 a
-    year, inside from 15,000 (allocation rule, case 3; assumption); relationship lift 0.15 and
-    0.08 a call (assumption). Referred leads convert 90%, cold leads 1% (coffee case).
+    selling (assumption); loaded cost 200,000 and 100,000 a rep a year (sales compensation
+    surveys: field ~150-250k, inside ~80-120k), plus 60 travel a field call and 2 an inside
+    call (assumption), so a call costs ~700 and ~66 at 30% selling time (industry surveys:
+    field ~$300, range 140-600; inside ~$50); commission 3% and 2% (assumption); field covers
+    accounts from 60,000 a year, inside from 15,000 (allocation rule, case 3; assumption);
+    relationship lift 0.15 and 0.08 a call (assumption). Referred leads convert 90%, cold
+    leads 1% (coffee case). Calls by habit (``next_best_action_share`` 0).
     """
 
     field: RepTeam = RepTeam(
-        count=40, calls_per_week=20.0, cost_per_call=300.0, commission_rate=0.03,
-        min_account_spend_annual=60_000.0, call_lift=0.15,
+        count=40, calls_per_week=20.0, loaded_cost_annual=200_000.0, variable_cost_per_call=60.0,
+        commission_rate=0.03, min_account_spend_annual=60_000.0, call_lift=0.15,
     )  # fmt: skip
     inside: RepTeam = RepTeam(
-        count=20, calls_per_week=100.0, cost_per_call=50.0, commission_rate=0.02,
-        min_account_spend_annual=15_000.0, call_lift=0.08,
+        count=20, calls_per_week=100.0, loaded_cost_annual=100_000.0, variable_cost_per_call=2.0,
+        commission_rate=0.02, min_account_spend_annual=15_000.0, call_lift=0.08,
     )  # fmt: skip
+    next_best_action_share: float = unit_interval(
+        0.0,
+        "share of account calls aimed by next-best action (under-served, at-risk, high-potential "
+        "accounts) instead of habit; lever (case 4), off",
+    )
+    targeting_cost_weekly: float = Field(
+        default=500.0,
+        ge=0.0,
+        description="running cost of lead scoring and dashboards while next_best_action_share "
+        "> 0, money a week; assumption",
+    )
     referral: LeadSource = LeadSource(conversion=0.90)
     outbound: LeadSource = LeadSource(conversion=0.01)
     resist_web_orders: float = unit_interval(
@@ -492,6 +574,21 @@ class Distributors(Block):
         default=False,
         description="distributors run their own B2B ordering app; lever (case 6), off",
     )
+    cost_to_serve: ServiceCostRates = Field(
+        default=ServiceCostRates(
+            cost_per_order=12.0,
+            cost_per_line=2.0,
+            freight_rate=0.02,
+            freight_minimum=8.0,
+            bad_debt_share=0.005,
+            days_sales_outstanding=45.0,
+        ),
+        description="what a distributor pays to serve its buyers' orders, out of its margin: "
+        "handling 12 an order, picking 2 a line, local delivery 2% of value with a minimum of 8 "
+        "(assumptions: a branch network's milk runs), 45 days to be paid, 0.5% bad debt "
+        "(credit surveys); about 5-8% of its sales, part of the ~24% operating cost of a large "
+        "distributor (Grainger 2023)",
+    )
 
 
 # --------------------------------------------------------------------------- campaigns, policy
@@ -561,7 +658,9 @@ class Policy(Block):
 
     coordination: Literal["siloed", "orchestrated"] = "siloed"
     orchestration_coverage: float = unit_interval(
-        0.0, "share of touches the orchestrator sees and resolves"
+        0.0,
+        "share of resolvable conflict incidents the orchestrator sees and resolves (conflicts "
+        "only: call targeting is reps.next_best_action_share)",
     )
     orchestration_cost_per_account_annual: float = Field(
         default=20.0,
@@ -574,7 +673,16 @@ class Policy(Block):
     rep_compensation: Literal["channel_specific", "channel_neutral"] = "channel_specific"
     deal_registration: bool = False
     distributor_referral_fee: float = unit_interval(
-        0.0, "share of direct revenue from a distributor's former accounts paid to it"
+        0.0,
+        "share of the direct revenue of the buyer x product lines the plan moved off a "
+        "distributor, paid to that distributor",
+    )
+    referral_fee_weeks: int | None = Field(
+        default=None,
+        ge=1,
+        le=2_600,
+        description="weeks after a line's move that it earns the fee; None: while the "
+        "distributor carries our line",
     )
     trade_promotions: Items[TradePromotion] = ()
     channel_plan: Items[ChannelShift] = ()

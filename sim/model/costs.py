@@ -1,0 +1,101 @@
+"""Activity-based cost to serve: what an order costs whoever fulfils it.
+
+Time-driven activity-based costing (Kaplan & Anderson, HBR 2004): each activity has a cost
+per unit of its driver, and an order's cost is the sum over the activities it uses. Here an
+order is one buyer's lines through one channel in one week (a distributor's restock is one
+order to us); its activities:
+
+=================  ===========================================  ==============================
+activity           cost                                         driver
+=================  ===========================================  ==============================
+order handling     ``cost_per_order``                           orders
+fulfilment         ``cost_per_line``                            order lines (pick and pack)
+freight            ``max(freight_minimum, freight_rate x V)``   shipments (one per order)
+credit             ``v x (bad_debt + DSO / 365 x r)``           money invoiced
+=================  ===========================================  ==============================
+
+with ``V`` the order's value, ``v`` a line's and ``r`` the cost of capital a year. Order-level
+costs are shared among an order's lines by value, so each line carries its own part and the
+lines' costs add up to the order's. The freight minimum makes a small order cost more per unit
+than a large one. The manufacturer pays these for its direct orders and its sell-in
+(:class:`sim.model.books.Books`); a distributor pays them for its buyers' orders, out of its
+margin (:class:`sim.model.agents.Distributor`). This module computes; it posts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.scenario.schema import ServiceCostRates
+
+ACTIVITIES: tuple[str, ...] = ("order_handling", "fulfilment", "freight", "credit")
+"""Activities of an order, in the order of :meth:`ServiceCosts.of_lines`' columns."""
+
+
+@dataclass(frozen=True)
+class ServiceCosts:
+    """Cost rates of the order activities (floats, or arrays with one value per line).
+
+    Attributes
+    ----------
+    cost_per_order, cost_per_line, freight_minimum
+        Money per order, per line, per shipment.
+    freight_rate
+        Share of a shipment's value.
+    credit_rate
+        Cost of credit and collection as a share of money invoiced:
+        ``bad_debt_share + days_sales_outstanding / 365 x cost of capital``.
+    """
+
+    cost_per_order: float | np.ndarray
+    cost_per_line: float | np.ndarray
+    freight_rate: float | np.ndarray
+    freight_minimum: float | np.ndarray
+    credit_rate: float | np.ndarray
+
+    @classmethod
+    def from_rates(cls, rates: ServiceCostRates, cost_of_capital_annual: float) -> ServiceCosts:
+        """The costs of a scenario block, the receivable carried at ``cost_of_capital_annual``."""
+        return cls(
+            cost_per_order=rates.cost_per_order,
+            cost_per_line=rates.cost_per_line,
+            freight_rate=rates.freight_rate,
+            freight_minimum=rates.freight_minimum,
+            credit_rate=rates.bad_debt_share
+            + rates.days_sales_outstanding / 365.0 * cost_of_capital_annual,
+        )
+
+    @classmethod
+    def per_line(cls, costs: list[ServiceCosts], index: np.ndarray) -> ServiceCosts:
+        """Each line's rates: those of ``costs[index]`` (e.g. the line's channel)."""
+        return cls(
+            *(
+                np.array([getattr(c, f.name) for c in costs], dtype=float)[index]
+                for f in fields(cls)
+            )
+        )
+
+    def of_lines(self, order: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """(n, 4) cost of each line by activity (:data:`ACTIVITIES`).
+
+        Parameters
+        ----------
+        order
+            (n,) order number of each line, 0 .. orders - 1.
+        value
+            (n,) money invoiced per line.
+        """
+        n_orders = int(order.max()) + 1 if len(order) else 0
+        order_value = np.bincount(order, weights=value, minlength=n_orders)[order]
+        lines = np.bincount(order, minlength=n_orders)[order]
+        # An order's own costs go to its lines by value (equally when it is worth nothing).
+        share = np.divide(value, order_value, out=1.0 / np.maximum(lines, 1), where=order_value > 0)
+        freight = np.maximum(self.freight_minimum, self.freight_rate * order_value)
+        costs = np.empty((len(order), len(ACTIVITIES)))
+        costs[:, 0] = self.cost_per_order * share
+        costs[:, 1] = self.cost_per_line
+        costs[:, 2] = freight * share
+        costs[:, 3] = value * self.credit_rate
+        return costs

@@ -1,0 +1,94 @@
+"""Customer equity: what the accounts still active are worth beyond the current week.
+
+A plan that loses accounts late must not look free because the horizon ends. Each active
+account ``i`` is worth its expected weekly contribution ``m_i`` at its current channel mix,
+kept while it survives its weekly churn hazard ``h_i`` and discounted at ``d = (1 + r) **
+(-1 / 52)`` a week (docs/ODD.md, "Terminal value")::
+
+    CE = sum_i m_i * sum_{k = 1..K} a_i ** k = sum_i m_i * a_i (1 - a_i ** K) / (1 - a_i),
+    a_i = (1 - h_i) d,
+
+with ``K`` a century of weeks (``a_i ** K`` is negligible unless there is neither churn nor
+discounting).
+
+``m_i = sum_p u_ip q_i w_ps c_psk``: units per order ``u``, weekly need probability ``q``, the
+share ``w`` of the segment's needs for the product that we win (not lost to a competitor's
+line), and the contribution per unit ``c`` of the product x segment x channel line ``k`` the
+account last ordered through, from the channel P&L so far (its costs that no line carries,
+such as headcount and platforms, are fixed and left out). ``h_i`` is the account's churn hazard
+at its effort now (``buyers.churn``), or, for an account with a purchase process, its dropout
+probability at that effort times the chance it orders in a week (``buyers.drop_out``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model.books import PNL_ITEMS, Books
+from sim.model.buyers import BuyerRules
+from sim.model.population import ACTIVE, Population, weekly_probability
+
+HORIZON_WEEKS = 100 * 52
+"""Weeks of future an account is valued over at most (a century: the sum's cut-off)."""
+
+_COSTS = [i for i, name in enumerate(PNL_ITEMS) if name not in ("units", "revenue", "cogs")]
+
+
+def line_contribution_per_unit(books: Books) -> np.ndarray:
+    """(P, S, C) contribution margin per unit of each line so far (0 where none sold)."""
+    lines = books.pnl[:, :-1, :-1, :-1]
+    units = lines[PNL_ITEMS.index("units")]
+    margin = (
+        lines[PNL_ITEMS.index("revenue")]
+        - lines[PNL_ITEMS.index("cogs")]
+        - lines[_COSTS].sum(axis=0)
+    )
+    return np.divide(margin, units, out=np.zeros_like(margin), where=units > 0)
+
+
+def win_share(books: Books) -> np.ndarray:
+    """(P, S) share of needs' units we served so far (1 before any need)."""
+    served = books.pnl[PNL_ITEMS.index("units"), :-1, :-1, :-1].sum(axis=2)
+    demand = served + books.lost_units_by_line[:-1, :-1]
+    return np.divide(served, demand, out=np.ones_like(served), where=demand > 0)
+
+
+def weekly_hazard(pop: Population, rules: BuyerRules, buyers: np.ndarray) -> np.ndarray:
+    """Probability that each of ``buyers`` is lost in a week, at its effort now."""
+    multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[buyers]
+    churn = weekly_probability(rules.churn_hazard_annual * multiplier)
+    dropout = pop.dropout[buyers]
+    if not dropout.any():
+        return churn
+    lines = (pop.units_per_order[buyers] > 0).sum(axis=1)
+    orders = 1.0 - (1.0 - pop.need_probability[buyers]) ** lines
+    return np.where(dropout > 0, np.minimum(dropout * multiplier, 1.0) * orders, churn)
+
+
+def customer_equity(
+    pop: Population, rules: BuyerRules, books: Books, discount_rate_annual: float
+) -> float:
+    """Discounted expected future contribution of the active accounts, in this week's money."""
+    buyers = np.flatnonzero(pop.status == ACTIVE)
+    if not len(buyers):
+        return 0.0
+    per_unit = line_contribution_per_unit(books)
+    segment = pop.segment[buyers].astype(np.intp)[:, None]
+    product = np.arange(per_unit.shape[0])[None, :]
+    channel = pop.current_channel[buyers]
+    value = np.where(channel >= 0, per_unit[product, segment, np.maximum(channel, 0)], 0.0)
+    units = pop.units_per_order[buyers] * pop.need_probability[buyers, None]
+    weekly = (units * win_share(books)[product, segment] * value).sum(axis=1)
+    keep = (1.0 - weekly_hazard(pop, rules, buyers)) * (1.0 + discount_rate_annual) ** (-1 / 52)
+    return float((weekly * annuity(keep)).sum())
+
+
+def annuity(keep: np.ndarray) -> np.ndarray:
+    """``sum_{k=1}^{K} keep ** k`` for ``K = HORIZON_WEEKS`` (``keep / (1 - keep)`` for K large).
+
+    The cut-off only matters without churn and discounting, where the sum would not converge.
+    """
+    tail = keep**HORIZON_WEEKS
+    return np.where(
+        keep < 1.0, keep * (1.0 - tail) / np.where(keep < 1.0, 1.0 - keep, 1.0), HORIZON_WEEKS
+    )

@@ -285,7 +285,8 @@ TWO_SEGMENTS = {
         " product_mix: {widget: 1.0}, channels: [distributor, inside]}]"
     ),
     "reps.inside": (
-        "{count: 3, calls_per_week: 100, loaded_cost_annual: 100000, min_account_spend_annual: 20000}"
+        "{count: 3, calls_per_week: 100, loaded_cost_annual: 100000,"
+        " min_account_spend_annual: 20000}"
     ),
     "reps.resist_web_orders": "0",
     "distributors.carrying_cost_annual": "0",

@@ -215,7 +215,7 @@ def test_reps_are_paid_whatever_they_do(audited):
     ) / 52
     extra = model.ledger.rows["cost_sales_force"] - headcount
     assert (extra >= -1e-6).all()
-    capacity = sum(t.count * t.calls_per_week * t.selling_time for t in (reps.field, reps.inside))
+    capacity = sum(t.count * t.calls_per_week for t in (reps.field, reps.inside))  # full time
     calls = model.ledger.rows["rep_selling_time"] * capacity
     assert (extra >= reps.inside.variable_cost_per_call * calls - 1e-6).all()
 

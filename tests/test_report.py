@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from sim.metrics import CONFLICT_TYPES
+from sim.metrics import CONFLICT_TYPES, COST_FLOWS
 from sim.report import build_report
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, bridge_by_replication, margin_bridge
@@ -151,14 +151,14 @@ def test_margin_bridge_matches_an_independent_decomposition(results: sim.Results
     """Each driver recomputed here from the weekly rows, not taken as the bridge's residual.
 
     Volume values the change in COGS at the baseline's markup; channel mix & price is the rest
-    of the change in the ledger's own ``gross_margin`` column; each cost driver is minus the
-    change in that cost. Their sum must then equal the change in the ledger's
-    ``contribution_margin`` column: this fails if the bridge leaves out (or double counts)
-    any part of the margin.
+    of the change in the ledger's own ``gross_margin`` column; each cost driver (the cost to
+    serve by activity, commissions, fees, campaigns) is minus the change in that cost. Their
+    sum must then equal the change in the ledger's ``contribution_margin`` column: this fails
+    if the bridge leaves out (or double counts) any part of the margin.
     """
     ts = results.timeseries
     per_run = bridge_by_replication(ts, "referral_fee")
-    costs = ("cost_to_serve", "commissions", "referral_fees", "campaign_costs")
+    costs = (*COST_FLOWS, "commissions", "referral_fees", "campaign_costs")
     for replication in (0, 1):
 
         def change(column: str, r: int = replication) -> float:

@@ -2,7 +2,9 @@
 
 Contribution margin is ``revenue - cogs - cost_to_serve - commissions - referral_fees -
 campaign_costs`` (SPEC §3, phase 6), so its difference between two runs splits exactly into the
-differences of those parts. Revenue and COGS are further split into
+differences of those parts; the cost to serve is split by activity (order handling,
+fulfilment, freight, credit, platform, sales force, coordination). Revenue and COGS are
+further split into
 
 - **volume** (churn, needs lost to competitors, inbound wins): the change in COGS, a measure of
   units shipped at cost that ignores price, valued at the baseline's gross markup,
@@ -23,22 +25,18 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.stats import mean_ci
+from sim.metrics import COST_ACTIVITIES, COST_FLOWS
 
-COMPONENTS: tuple[str, ...] = (
-    "revenue",
-    "cogs",
-    "cost_to_serve",
-    "commissions",
-    "referral_fees",
-    "campaign_costs",
-    "contribution_margin",
-)
+COSTS: tuple[str, ...] = (*COST_FLOWS, "commissions", "referral_fees", "campaign_costs")
+"""Costs below gross margin, the cost to serve split by activity (``sim.metrics``)."""
+
+COMPONENTS: tuple[str, ...] = ("revenue", "cogs", *COSTS, "contribution_margin")
 """Weekly flows summed over the horizon for the bridge."""
 
 DRIVERS: dict[str, str] = {
     "volume": "Volume (churn, lost needs)",
     "mix_price": "Channel mix & price",
-    "cost_to_serve": "Cost to serve",
+    **{f"cost_{a}": label for a, label in COST_ACTIVITIES.items()},
     "commissions": "Commissions",
     "referral_fees": "Referral fees",
     "campaign_costs": "Campaign costs",
@@ -73,7 +71,7 @@ def bridge_by_replication(
     frame = pd.DataFrame(index=common)
     frame["volume"] = volume
     frame["mix_price"] = (diff["revenue"] - diff["cogs"]).to_numpy() - volume
-    for name in ("cost_to_serve", "commissions", "referral_fees", "campaign_costs"):
+    for name in COSTS:
         frame[name] = -diff[name].to_numpy()
     frame["total"] = diff["contribution_margin"].to_numpy()
     return frame

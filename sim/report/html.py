@@ -21,6 +21,7 @@ from sim.experiments.stats import mean_ci
 from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
+from sim.report.pnl import UNTRACED, line_comparison, line_summary
 from sim.results.store import Results, load_results, write_text
 
 Formatter = Callable[[float], str]
@@ -183,6 +184,10 @@ def _page(
         sections.append(
             ("comparison", "Comparison", _comparison_section(results, variants, reference, images))
         )
+    if (results.path / "channel_pnl.csv").is_file():
+        sections.append(
+            ("pnl", "Channel P&L", _pnl_section(results.channel_pnl, variants, reference))
+        )
     sections.append(("weekly", "Week by week", _overview_section(variants, reference, images)))
     if results.sensitivity is not None and not results.sensitivity.empty:
         sections.append(("sensitivity", "Sensitivity", _table(results.sensitivity)))
@@ -300,6 +305,52 @@ def _comparison_section(
         ),
     ]
     return "".join(parts)
+
+
+def _pnl_section(channel_pnl: pd.DataFrame, variants: list[str], reference: str) -> str:
+    """Contribution per product x segment x channel: the reference, then each variant's change."""
+    money = FORMATS[Unit.CURRENCY]
+    signed = _signed(money)
+    base = line_summary(channel_pnl, reference)
+    changes = {v: line_comparison(channel_pnl, v, reference=reference) for v in variants[1:]}
+    order = [i for i in base.index if i != UNTRACED] + [UNTRACED]
+    head = "".join(f"<th>{html.escape(v)} − {html.escape(reference)}</th>" for v in variants[1:])
+    rows = []
+    for line in order:
+        name = " · ".join(html.escape(part) for part in line if part)
+        b = base.loc[line]
+        if not (b["revenue"] or b["contribution_margin"]) and not any(
+            c.loc[line, "variant"] for c in changes.values()
+        ):
+            continue  # a line nobody bought through in any variant
+        share = b["cost_to_serve"] / b["revenue"] if b["revenue"] > 0 else float("nan")
+        cells = [
+            f"<td>{money(b['revenue'])}</td>",
+            f"<td>{_share(share)}</td>",
+            f"<td>{money(b['contribution_margin'])}"
+            f'<span class="ci">[{money(b["ci_low"])}, {money(b["ci_high"])}]</span></td>',
+        ]
+        for change in changes.values():
+            c = change.loc[line]
+            css = ' class="sig"' if c["ci_low"] > 0 or c["ci_high"] < 0 else ""
+            cells.append(
+                f"<td{css}>{signed(c['difference'])}"
+                f'<span class="ci">[{signed(c["ci_low"])}, {signed(c["ci_high"])}]</span></td>'
+            )
+        rows.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
+    return (
+        '<p class="note">Over the horizon, per product · segment · channel line '
+        f"(<code>channel_pnl.csv</code>): <b>{html.escape(reference)}</b>'s revenue, cost to "
+        "serve as a share of it, and contribution margin (mean, 95% CI); then each variant's "
+        "change in the line's contribution, paired by replication (bold: the interval "
+        "excludes zero). Distributor lines are valued at our sell-in price when the "
+        "distributor sells through; what no line carries (channel stock and restocks, rep "
+        "headcount not spent on a segment's accounts, platforms, orchestration, campaigns) is "
+        "the last row. The rows add up to the summary's contribution margin.</p>"
+        '<div style="overflow-x:auto"><table><thead><tr><th>Line</th><th>Revenue</th>'
+        "<th>Cost to serve</th><th>Contribution</th>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 GLANCE: tuple[str, ...] = (

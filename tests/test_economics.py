@@ -18,6 +18,7 @@ from sim.model.buyers import lose
 from sim.model.costs import ServiceCosts
 from sim.model.model import ChannelModel
 from sim.model.population import ACTIVE
+from sim.report.pnl import UNTRACED, line_comparison
 from sim.scenario.loader import load_scenario
 
 DIRECT = ("field", "inside", "ecommerce")
@@ -248,3 +249,17 @@ def test_customer_equity_of_one_line_by_a_second_computation(write_yaml):
     units = (pop.units_per_order[active, 0] * pop.need_probability[active]).sum()
     expected = units * won * per_unit * a / (1 - a)
     assert model.ledger.rows["customer_equity"][-1] == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_line_table_adds_up_to_the_comparison(shift):
+    """The report's per-line paired differences (product x segment x channel, plus the row of
+    what no line carries) sum, per variant, to comparison.csv's contribution-margin difference:
+    both are means over the same paired replications of sums over the same rows."""
+    for variant in ("fast", "neutral"):
+        lines = line_comparison(shift.channel_pnl, variant)
+        row = shift.comparison.query(
+            "variant == @variant and metric == 'contribution_margin'"
+        ).iloc[0]
+        assert lines["difference"].sum() == pytest.approx(row.mean_difference, rel=1e-9)
+        assert lines["reference"].sum() == pytest.approx(row.reference_mean, rel=1e-9)
+        assert UNTRACED in lines.index

@@ -5,11 +5,10 @@ account ``i`` is worth its expected weekly contribution ``m_i`` at its current c
 kept while it survives its weekly churn hazard ``h_i`` and discounted at ``d = (1 + r) **
 (-1 / 52)`` a week (docs/ODD.md, "Terminal value")::
 
-    CE = sum_i m_i * sum_{k = 1..K} a_i ** k = sum_i m_i * a_i (1 - a_i ** K) / (1 - a_i),
+    CE = sum_i m_i * sum_{k >= 1} a_i ** k = sum_i m_i * min(a_i / (1 - a_i), K),
     a_i = (1 - h_i) d,
 
-with ``K`` a century of weeks (``a_i ** K`` is negligible unless there is neither churn nor
-discounting).
+with ``K`` a century of weeks, a cap that binds only with neither churn nor discounting.
 
 ``m_i = sum_p u_ip q_i w_ps c_psk``: units per order ``u``, weekly need probability ``q``, the
 share ``w`` of the segment's needs for the product that we win (not lost to a competitor's
@@ -29,7 +28,7 @@ from sim.model.buyers import BuyerRules
 from sim.model.population import ACTIVE, Population, weekly_probability
 
 HORIZON_WEEKS = 100 * 52
-"""Weeks of future an account is valued over at most (a century: the sum's cut-off)."""
+"""Cap on an account's annuity, in weeks of contribution (a century)."""
 
 _COSTS = [i for i, name in enumerate(PNL_ITEMS) if name not in ("units", "revenue", "cogs")]
 
@@ -68,27 +67,39 @@ def weekly_hazard(pop: Population, rules: BuyerRules, buyers: np.ndarray) -> np.
 def customer_equity(
     pop: Population, rules: BuyerRules, books: Books, discount_rate_annual: float
 ) -> float:
-    """Discounted expected future contribution of the active accounts, in this week's money."""
-    buyers = np.flatnonzero(pop.status == ACTIVE)
-    if not len(buyers):
+    """Discounted expected future contribution of the active accounts, in this week's money.
+
+    ``Σ_i Σ_p u_ip q_i A_i w_ps c_psk`` is summed line by line: each product's expected units
+    weighted by the accounts' annuities ``A_i`` are totalled per segment x channel (one
+    bincount over the buyers per product), then valued at the line's contribution per unit.
+    """
+    active = pop.status == ACTIVE
+    if not active.any():
         return 0.0
-    per_unit = line_contribution_per_unit(books)
-    segment = pop.segment[buyers].astype(np.intp)[:, None]
-    product = np.arange(per_unit.shape[0])[None, :]
-    channel = pop.current_channel[buyers]
-    value = np.where(channel >= 0, per_unit[product, segment, np.maximum(channel, 0)], 0.0)
-    units = pop.units_per_order[buyers] * pop.need_probability[buyers, None]
-    weekly = (units * win_share(books)[product, segment] * value).sum(axis=1)
-    keep = (1.0 - weekly_hazard(pop, rules, buyers)) * (1.0 + discount_rate_annual) ** (-1 / 52)
-    return float((weekly * annuity(keep)).sum())
+    per_unit = line_contribution_per_unit(books) * win_share(books)[:, :, None]
+    n_products, n_segments, n_channels = per_unit.shape
+    keep = (1.0 - weekly_hazard(pop, rules, np.arange(pop.size))) * (
+        1.0 + discount_rate_annual
+    ) ** (-1 / 52)
+    weight = np.where(active, pop.need_probability * annuity(keep), 0.0)
+    # Slot 0 of each segment takes the lines never bought (channel -1): worth nothing.
+    base = pop.segment.astype(np.intp) * (n_channels + 1) + 1
+    value = np.zeros((n_segments, n_channels + 1))
+    total = 0.0
+    for p in range(n_products):
+        units = np.bincount(
+            base + pop.current_channel[:, p],
+            weights=pop.units_per_order[:, p] * weight,
+            minlength=value.size,
+        ).reshape(value.shape)
+        total += float((units[:, 1:] * per_unit[p]).sum())
+    return total
 
 
 def annuity(keep: np.ndarray) -> np.ndarray:
-    """``sum_{k=1}^{K} keep ** k`` for ``K = HORIZON_WEEKS`` (``keep / (1 - keep)`` for K large).
+    """``Σ_{k>=1} keep ** k = keep / (1 - keep)``, capped at ``HORIZON_WEEKS``.
 
-    The cut-off only matters without churn and discounting, where the sum would not converge.
+    The cap only binds without churn or discounting, where the sum would not converge.
     """
-    tail = keep**HORIZON_WEEKS
-    return np.where(
-        keep < 1.0, keep * (1.0 - tail) / np.where(keep < 1.0, 1.0 - keep, 1.0), HORIZON_WEEKS
-    )
+    with np.errstate(divide="ignore"):
+        return np.minimum(keep / (1.0 - keep), HORIZON_WEEKS)

@@ -102,7 +102,9 @@ def _read(path: Path) -> pd.DataFrame:
 def _refuse(path: Path, frame: pd.DataFrame, column: str, bad: pd.Series, allowed: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = frame[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         raise CustomerBaseError(
-            f"{path}: account row {row + 1}, column {column!r}: {frame[column].iloc[row]!r} is not "
+            f"{path}: account row {row + 1}, column {column!r}: {value!r} is not "
             f"allowed; expected {allowed}"
         )

@@ -371,7 +371,7 @@ def backtest(
 
     from sim.calibration import OrderDataError, read_orders
     from sim.calibration.backtest import backtest as run_backtest
-    from sim.calibration.backtest import save_backtest
+    from sim.calibration.backtest import calibrated_segments, save_backtest
     from sim.report.backtest import build_backtest_report
 
     with user_errors():
@@ -389,6 +389,7 @@ def backtest(
                 cutoff,
                 replications=replications,
                 workdir=folder,
+                segments=calibrated_segments(scenario.with_name("calibration.json")),
                 progress=progress,
             )
         save_backtest(

@@ -77,6 +77,7 @@ def backtest(
     *,
     replications: int,
     workdir: Path,
+    segments: pd.Series | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Backtest:
     """Simulate the calibration cohort over the data's whole period and compare.
@@ -93,12 +94,17 @@ def backtest(
         Independent runs; the band is their 5-95% range.
     workdir
         Folder for the cohort's customer-base file.
+    segments
+        Each customer's segment as calibration assigned it (``calibration.json``), by
+        ``customer_id``; without it, segments are derived again from the scenario.
     progress
         Called with (replications done, replications).
     """
     until = pd.Timestamp(until).normalize()
     calibration = calibrate(orders, until, scenario)
     cohort = calibration.customers
+    if segments is not None:
+        cohort["segment"] = segments.reindex(cohort.index).fillna(cohort["segment"])
     start = orders.first_day
     all_orders = orders_of(orders.lines)
     all_orders = all_orders[all_orders["customer_id"].isin(cohort.index)]
@@ -237,3 +243,14 @@ def save_backtest(
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def calibrated_segments(report: Path) -> pd.Series | None:
+    """Each customer's segment from a ``calibration.json`` (None if there is none)."""
+    if not report.is_file():
+        return None
+    customers = json.loads(report.read_text(encoding="utf-8")).get("customers", {})
+    if "customer_id" not in customers or "segment" not in customers:
+        return None
+    ids = pd.Index(customers["customer_id"]).astype(str)
+    return pd.Series(customers["segment"], index=ids)

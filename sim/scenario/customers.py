@@ -14,7 +14,7 @@ A CSV or Parquet file, one row per account:
     The account's probability of stopping after an order; without it, drawn from the
     segment's ``purchase_process`` (or 0).
 
-``channel-sim calibrate`` and ``channel-sim backtest`` write such files; a user can too.
+``channel-sim backtest`` writes such a file for the customers it replays; a user can too.
 """
 
 from __future__ import annotations

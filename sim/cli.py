@@ -350,3 +350,73 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not ours.strip() or not theirs.strip():
         raise OrderDataError(f"--columns {text!r}: expected ours=theirs, e.g. customer_id=KUNNR")
     return ours.strip(), theirs.strip()
+
+
+@app.command()
+def backtest(
+    orders: Annotated[Path, typer.Argument(help="Order lines, CSV or Parquet (the whole period).")],
+    scenario: Annotated[Path, typer.Option(help="The calibrated scenario (from calibrate).")],
+    until: Annotated[str, typer.Option(help="The cut-off day it was calibrated at.")],
+    replications: Annotated[int, typer.Option(min=1, help="Simulated replications.")] = 10,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder (default: results/backtest_<scenario name>).")
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
+    ] = None,
+) -> None:
+    """Simulate the data's period from the calibration cohort; simulated vs actual orders."""
+    import pandas as pd
+
+    from sim.calibration import OrderDataError, read_orders
+    from sim.calibration.backtest import backtest as run_backtest
+    from sim.calibration.backtest import calibrated_segments, save_backtest
+    from sim.report.backtest import build_backtest_report
+
+    with user_errors():
+        mapping = dict(_pair(text) for text in columns or ())
+        cutoff = pd.to_datetime(until, errors="coerce")
+        if pd.isna(cutoff):
+            raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
+        calibrated = load_scenario(scenario)
+        folder = out or Path("results") / f"backtest_{calibrated.name}"
+        lines = read_orders(orders, columns=mapping)
+        with progress_bar("simulating") as progress:
+            result = run_backtest(
+                lines,
+                calibrated,
+                cutoff,
+                replications=replications,
+                workdir=folder,
+                segments=calibrated_segments(scenario.with_name("calibration.json")),
+                progress=progress,
+            )
+        save_backtest(
+            result,
+            folder,
+            provenance={
+                "command": "backtest",
+                "orders": str(orders),
+                "scenario": calibrated.name,
+                "scenario_file": str(scenario),
+                "until": str(cutoff.date()),
+                "replications": replications,
+                "seed": calibrated.seed,
+                "customers": int(result.customers),
+            },
+        )
+        report = build_backtest_report(folder)
+    table = Table(title="repeat orders after the cut-off", title_justify="left")
+    for header in ("model", "predicted", "actual", "error"):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    truth = float(result.holdout["holdout_repeat_orders"].iloc[0])
+    for row in result.holdout.iloc[1:].itertuples():
+        table.add_row(
+            str(row.model),
+            f"{row.holdout_repeat_orders:,.0f}",
+            f"{truth:,.0f}",
+            f"{row.holdout_error_share:+.1%}",
+        )
+    console.print(table)
+    errors.print(f"[green]wrote[/] {folder / 'backtest.csv'} and {report}", highlight=False)

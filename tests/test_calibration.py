@@ -218,7 +218,7 @@ def test_written_scenario_loads_and_comments_every_fitted_value(tmp_path, synthe
     assert segment.purchase_process.order_rate_shape == pytest.approx(
         result.segments[0].purchase["r"], rel=1e-5
     )
-    assert segment.channels == ["distributor", "ecommerce"]
+    assert segment.channels == ("distributor", "ecommerce")
     assert scenario.distributors.count == 7
     assert scenario.products == base.products  # not determined by the data: inherited
     text = out.read_text()

@@ -6,7 +6,8 @@ reasoning are in ``docs/calibration.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from sim.calibration.orders import (
 )
 from sim.calibration.spend import Spend, fit_spend
 from sim.scenario.schema import CHANNELS, Scenario, Segment
+
+if TYPE_CHECKING:
+    from sim.calibration.consistency import Observation
 
 WEEKS_A_YEAR = 52.0
 MIN_CUSTOMERS = 20
@@ -58,6 +62,13 @@ class SegmentFit:
         Share of order lines by channel, or ``None`` when the data has no ``channel``.
     digital_adopters
         Share of customers with an e-commerce order, or ``None`` without ``channel``.
+    won_share
+        Share of the segment's needs the model's channels win (the rest go to a competitor's
+        line) in the model; the data's orders are the won ones, so the written need rate and
+        spend potential are the fitted ones divided by it (:func:`as_observed`).
+    reference_effort
+        The model's mean customer effort over the calibration period: the effort at which the
+        fitted dropout holds (:func:`as_observed`).
 
     """
 
@@ -74,6 +85,8 @@ class SegmentFit:
     product_mix: dict[str, float] | None
     channel_share: dict[str, float] | None
     digital_adopters: float | None
+    won_share: float = 1.0
+    reference_effort: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,11 +144,15 @@ def calibrate(
     customers = customer_summary(orders_of(lines), until, orders.first_day)
     segment, source = _segments(lines, customers, base, orders.source)
     customers["segment"] = segment
+    # Tiers are cut on realised value, so a purchase process fitted within a tier would select
+    # on the outcome; derived segments share one process fitted to every customer.
+    stated = "segment" in lines and lines["segment"].notna().any()
+    joint = None if stated else bgnbd.fit(customers)
     fits = []
     alive = pd.Series(np.nan, index=customers.index)
     for name in _ordered(segment, base):
         members = customers[customers["segment"] == name]
-        fit, p_alive = _fit_segment(name, members, lines, base, orders.source)
+        fit, p_alive = _fit_segment(name, members, lines, base, orders.source, joint)
         alive[members.index] = p_alive
         fits.append(fit)
     customers["p_alive"] = alive
@@ -174,7 +191,7 @@ def _segments(
     return _value_tiers(customers, base), (
         "value tiers: customers ranked by spend per year of tenure (tenure floored at "
         f"{TENURE_FLOOR_WEEKS:g} weeks), cut at the extended scenario's segment shares, "
-        "highest spend_annual first"
+        "highest spend_annual first; one BG/NBD purchase process fitted to all customers"
     )
 
 
@@ -208,14 +225,20 @@ def _template(name: str, spend_annual: float, base: Scenario) -> Segment:
 
 
 def _fit_segment(
-    name: str, members: pd.DataFrame, lines: pd.DataFrame, base: Scenario, source: str
+    name: str,
+    members: pd.DataFrame,
+    lines: pd.DataFrame,
+    base: Scenario,
+    source: str,
+    joint: mle.Estimate | None,
 ) -> tuple[SegmentFit, np.ndarray]:
+    """Fit one segment; its purchase process is ``joint`` if given, else its own BG/NBD."""
     if len(members) < MIN_CUSTOMERS:
         raise OrderDataError(
             f"{source}: segment {name!r} has {len(members)} customers before the cut-off; "
             f"at least {MIN_CUSTOMERS} are needed to fit it (merge it with another segment)"
         )
-    purchase = bgnbd.fit(members)
+    purchase = joint if joint is not None else bgnbd.fit(members)
     params = bgnbd.params_of(purchase)
     own = lines[lines["customer_id"].isin(members.index)]
     spend = fit_spend(members, orders_of(own))
@@ -295,3 +318,16 @@ def _distributors(lines: pd.DataFrame) -> int | None:
     if "distributor" not in lines or lines["distributor"].isna().all():
         return None
     return int(lines["distributor"].nunique())
+
+
+def as_observed(calibration: Calibration, seen: Observation) -> Calibration:
+    """The calibration as the model observes the data (:mod:`sim.calibration.consistency`)."""
+    segments = tuple(
+        replace(
+            s,
+            won_share=seen.won_share,
+            reference_effort=seen.reference_effort.get(s.name, 0.0),
+        )
+        for s in calibration.segments
+    )
+    return replace(calibration, segments=segments)

@@ -22,7 +22,8 @@ import numpy as np
 import yaml
 
 from sim.calibration.bgnbd import NAMES
-from sim.calibration.fit import Calibration, SegmentFit
+from sim.calibration.consistency import observe
+from sim.calibration.fit import Calibration, SegmentFit, as_observed
 from sim.calibration.orders import OrderDataError
 from sim.scenario.loader import ScenarioError, load_scenario
 from sim.scenario.schema import CHANNELS, Scenario
@@ -34,22 +35,31 @@ Line = tuple[int, str, Any, str]
 def write_calibration(
     calibration: Calibration, out: Path, *, extends: Path, base: Scenario
 ) -> Path:
-    """Write ``out`` (scenario YAML) and ``calibration.json`` beside it; return the JSON path."""
+    """Write ``out`` (scenario YAML) and ``calibration.json`` beside it; return the JSON path.
+
+    The scenario is written twice: the second time as the model observes the data
+    (:mod:`sim.calibration.consistency`): need rate and spend potential divided by the share of
+    needs the model's channels win, and dropout referred to the model's own mean effort.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = out.with_name("calibration.json")
     parent = Path(os.path.relpath(Path(extends).resolve(), out.parent.resolve())).as_posix()
-    staged = {
-        out: scenario_text(calibration, name=_name(out), extends=parent, base=base),
-        report: json.dumps(_clean(diagnostics(calibration, extends=parent)), indent=1) + "\n",
-    }
-    temporary = {path: path.with_name(f".{path.name}.partial") for path in staged}
+    temporary = {path: path.with_name(f".{path.name}.partial") for path in (out, report)}
+
+    def stage(fitted: Calibration) -> Scenario:
+        temporary[out].write_text(
+            scenario_text(fitted, name=_name(out), extends=parent, base=base), encoding="utf-8"
+        )
+        text = json.dumps(_clean(diagnostics(fitted, extends=parent)), indent=1) + "\n"
+        temporary[report].write_text(text, encoding="utf-8")
+        return load_scenario(temporary[out])
+
     try:
-        for path, text in staged.items():
-            temporary[path].write_text(text, encoding="utf-8")
-        load_scenario(temporary[out])
-        for path in staged:
-            temporary[path].replace(path)
+        weeks = max(1, round((calibration.until - calibration.orders.first_day).days / 7))
+        stage(as_observed(calibration, observe(stage(calibration), weeks)))
+        for path, staged in temporary.items():
+            staged.replace(path)
     except ScenarioError as exc:
         raise OrderDataError(f"{out}: the calibrated scenario does not validate: {exc}") from None
     finally:
@@ -129,18 +139,23 @@ def _segment_lines(fit: SegmentFit, share: float, base: Scenario, data: str) -> 
     sigma = min(spend.account_sigma, 3.0)
     preference, channels = _channel_preference(fit, template, base)
     mix_note = f"share of spend by product; {data}" if fit.product_mix else inherited
+    won = (
+        f" / {fit.won_share:.3f}, the share of needs our channels win in the model"
+        if fit.won_share < 1.0
+        else ""
+    )
     return [
         (2, "- name", fit.name, f"{fit.customers} customers"),
         (3, "share", share, f"share of expected active accounts ({fit.active_expected:.1f})"),
-        (3, "spend_annual", _sig(fit.spend_annual),
-         f"SE {fit.spend_annual_se:.3g}; orders a year x mean order value ({spend.model}), "
-         "amounts taken at list price"),
+        (3, "spend_annual", _sig(fit.spend_annual / fit.won_share),
+         f"SE {fit.spend_annual_se / fit.won_share:.3g}; orders a year x mean order value "
+         f"({spend.model}), amounts taken at list price{won}"),
         (3, "spend_sigma", _sig(sigma),
          f"{spend.model}: lognormal sigma with the accounts' CV of mean order value"
          + (" (capped at 3)" if sigma < spend.account_sigma else "")),
-        (3, "orders_per_year", _sig(fit.orders_per_year),
-         f"SE {fit.orders_per_year_se:.3g}; needs per product line a year = 52 r/alpha x "
-         "product lines per order / product lines bought"),
+        (3, "orders_per_year", _sig(fit.orders_per_year / fit.won_share),
+         f"SE {fit.orders_per_year_se / fit.won_share:.3g}; needs per product line a year = "
+         f"52 r/alpha x product lines per order / product lines bought{won}"),
         (3, "product_mix", _rounded_mix(fit.product_mix or template.product_mix), mix_note),
         (3, "channel_preference", preference,
          "log share of order lines by channel" if fit.channel_share else inherited),
@@ -157,6 +172,9 @@ def _segment_lines(fit: SegmentFit, share: float, base: Scenario, data: str) -> 
          f"alpha = {bg['alpha']:.4g} weeks (SE {bg.se('alpha'):.3g})"),
         (4, "dropout_a", _sig(bg["a"]), f"a, SE {bg.se('a'):.3g}"),
         (4, "dropout_b", _sig(bg["b"]), f"b, SE {bg.se('b'):.3g}"),
+        (4, "reference_effort", round(fit.reference_effort, 4),
+         "the model's mean customer effort over the calibration period: the effort at which "
+         "the fitted dropout was observed"),
     ]  # fmt: skip
 
 
@@ -200,6 +218,8 @@ def _segment_report(fit: SegmentFit) -> dict[str, Any]:
         "orders_per_year_se": fit.orders_per_year_se,
         "spend_annual": fit.spend_annual,
         "spend_annual_se": fit.spend_annual_se,
+        "won_share": fit.won_share,
+        "reference_effort": fit.reference_effort,
         "product_mix": fit.product_mix,
         "channel_share": fit.channel_share,
         "digital_adopters": fit.digital_adopters,

@@ -213,10 +213,13 @@ def _purchase_processes(
 
     Drawn from its segment's ``purchase_process`` (Gamma(r, 1/r) and Beta(a, b)), unless the
     customer base gives them; 1 and 0 where neither does (no draws then, so scenarios without
-    purchase processes keep their random streams).
+    purchase processes keep their random streams). The dropout is returned at zero effort:
+    divided by the effort multiplier at the process's ``reference_effort``.
     """
     n = len(segment)
-    multiplier, dropout = np.ones(n), np.zeros(n, dtype=np.float32)
+    multiplier, dropout = np.ones(n), np.zeros(n)
+    reference = np.ones(len(scenario.market.segments))  # effort multiplier the data saw
+    slope = scenario.market.effort_churn_multiplier - 1.0
     for s, spec in enumerate(scenario.market.segments):
         process = spec.purchase_process
         if process is None:
@@ -225,13 +228,15 @@ def _purchase_processes(
         r = process.order_rate_shape
         multiplier[rows] = rng.gamma(r, 1.0 / r, size=len(rows))
         dropout[rows] = rng.beta(process.dropout_a, process.dropout_b, size=len(rows))
+        reference[s] = 1.0 + slope * process.reference_effort
     if base is not None:
         customers = slice(0, len(base))
         if base.order_rate_multiplier is not None:
             multiplier[customers] = base.order_rate_multiplier
         if base.dropout_probability is not None:
             dropout[customers] = base.dropout_probability
-    return multiplier, dropout
+    # Stored at zero effort: drop_out scales it back up by the account's own effort.
+    return multiplier, (dropout / reference[segment]).astype(np.float32)
 
 
 def rows_any(mask: np.ndarray) -> np.ndarray:

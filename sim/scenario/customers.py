@@ -14,7 +14,7 @@ A CSV or Parquet file, one row per account:
     The account's probability of stopping after an order; without it, drawn from the
     segment's ``purchase_process`` (or 0).
 
-``channel-sim calibrate`` and ``channel-sim backtest`` write such files; a user can too.
+``channel-sim backtest`` writes such a file for the customers it replays; a user can too.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ def _read(path: Path) -> pd.DataFrame:
 def _refuse(path: Path, frame: pd.DataFrame, column: str, bad: pd.Series, allowed: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = frame[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         raise CustomerBaseError(
-            f"{path}: account row {row + 1}, column {column!r}: {frame[column].iloc[row]!r} is not "
+            f"{path}: account row {row + 1}, column {column!r}: {value!r} is not "
             f"allowed; expected {allowed}"
         )

@@ -68,6 +68,13 @@ class PurchaseProcess(Block):
     dropout_b: float = Field(
         gt=0.0, description="b: beta shape of the probability of stopping after an order"
     )
+    reference_effort: float = unit_interval(
+        0.0,
+        "customer effort (0-1) at which the dropout was observed: an account's dropout is "
+        "scaled by (1 + (m - 1) effort) / (1 + (m - 1) reference_effort), m = "
+        "effort_churn_multiplier; calibrate sets the model's own mean effort over the "
+        "calibration period",
+    )
 
 
 class Segment(Block):

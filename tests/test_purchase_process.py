@@ -46,8 +46,8 @@ market:
       purchase_process: {{order_rate_shape: {R}, dropout_a: {A}, dropout_b: {B}}}
 distributors: {{count: 0}}
 reps:
-  field: {{count: 0, calls_per_week: 20, cost_per_call: 300}}
-  inside: {{count: 0, calls_per_week: 100, cost_per_call: 50}}
+  field: {{count: 0, calls_per_week: 20}}
+  inside: {{count: 0, calls_per_week: 100}}
 """
 """One channel, no competitor leakage, no conflicts: the buyers' purchase process alone."""
 

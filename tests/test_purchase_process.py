@@ -202,7 +202,16 @@ def test_backtest_command_writes_its_files(tmp_path):
     calibrated = tmp_path / "ours.yaml"
     result = runner.invoke(
         app,
-        ["calibrate", str(sample), "--until", "2024-01-01", "--out", str(calibrated)],
+        [
+            "calibrate",
+            str(sample),
+            "--until",
+            "2024-01-01",
+            "--out",
+            str(calibrated),
+            "--extends",
+            str(BASELINE),
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.report.figures import OKABE_ITO, new_figure, style
-from sim.report.html import CSS, _table
+from sim.report.html import CSS, table_html
 from sim.results.store import atomic_write, write_text
 
 
@@ -96,7 +96,7 @@ def build_backtest_report(folder: str | Path) -> Path:
         f'<figure><img alt="Backtest tracking figure" src="data:image/png;base64,{image}">'
         "<figcaption>Actual vs simulated orders; the dotted line is the cut-off.</figcaption>"
         "</figure><h2>Holdout</h2>"
-        f"{_table(holdout)}"
+        f"{table_html(holdout)}"
         "<p class='note'>holdout_error_share: (predicted − actual) / actual repeat orders after "
         "the cut-off.</p></main></body></html>\n"
     )

@@ -190,7 +190,7 @@ def _page(
         )
     sections.append(("weekly", "Week by week", _overview_section(variants, reference, images)))
     if results.sensitivity is not None and not results.sensitivity.empty:
-        sections.append(("sensitivity", "Sensitivity", _table(results.sensitivity)))
+        sections.append(("sensitivity", "Sensitivity", table_html(results.sensitivity)))
     sections.append(("scenario", "Scenario and assumptions", _scenario_section(scenario)))
     sections.append(("provenance", "Provenance", _provenance(manifest)))
 
@@ -502,18 +502,18 @@ def _scenario_section(scenario: Mapping[str, Any]) -> str:
     )
     for title, records in tables:
         if records:
-            parts.append(f"<h3>{html.escape(title)}</h3>{_table(pd.json_normalize(records))}")
+            parts.append(f"<h3>{html.escape(title)}</h3>{table_html(pd.json_normalize(records))}")
     channels = scenario.get("channels") or {}
     if channels:
         parts.append(
-            f"<h3>Channels</h3>{_table(pd.DataFrame(channels).T.reset_index(names='channel'))}"
+            f"<h3>Channels</h3>{table_html(pd.DataFrame(channels).T.reset_index(names='channel'))}"
         )
     for title, key in (("Reps", "reps"), ("Distributors", "distributors")):
         block = scenario.get(key) or {}
         if block:
             flat = pd.json_normalize(block).T.reset_index()
             flat.columns = ["parameter", "value"]
-            parts.append(f"<h3>{title}</h3>{_table(flat)}")
+            parts.append(f"<h3>{title}</h3>{table_html(flat)}")
     variants = scenario.get("variants") or {}
     if variants:
         items = "".join(
@@ -535,7 +535,8 @@ def _changes(changes: Mapping[str, Any]) -> str:
     return "; ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in changes.items())
 
 
-def _table(frame: pd.DataFrame) -> str:
+def table_html(frame: pd.DataFrame) -> str:
+    """A DataFrame as a plain HTML table (numbers with thousands separators)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"

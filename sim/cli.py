@@ -23,6 +23,9 @@ from sim.metrics import SUMMARY, Unit
 from sim.scenario.loader import ScenarioError, load_scenario
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
+    import pandas as pd
+
+    from sim.calibration import OrderLines
     from sim.results.store import Results
 
 app = typer.Typer(
@@ -42,6 +45,10 @@ SetOpt = Annotated[
 ]
 ReportOpt = Annotated[
     bool, typer.Option("--report/--no-report", help="Build figures/ and report.html at the end.")
+]
+ColumnsOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
 ]
 
 HEADLINE_SCALES: dict[str, tuple[float, str]] = {
@@ -297,24 +304,16 @@ def calibrate(
     extends: Annotated[Path, typer.Option(help="Scenario the calibrated one extends.")] = Path(
         "scenarios/baseline.yaml"
     ),
-    columns: Annotated[
-        list[str] | None,
-        typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
-    ] = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Fit the buyers to an order extract; write a scenario and calibration.json beside it."""
-    import pandas as pd
-
-    from sim.calibration import OrderDataError, read_orders, write_calibration
     from sim.calibration import calibrate as fit
+    from sim.calibration import write_calibration
 
     with user_errors():
-        mapping = dict(_pair(text) for text in columns or ())
-        cutoff = pd.to_datetime(until, errors="coerce")
-        if pd.isna(cutoff):
-            raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
+        lines, cutoff = _order_lines(orders, until, columns)
         base = load_scenario(extends)
-        calibration = fit(read_orders(orders, columns=mapping), cutoff, base)
+        calibration = fit(lines, cutoff, base)
         report = write_calibration(calibration, out, extends=extends, base=base)
     for dropped, count in calibration.orders.dropped.items():
         if count:
@@ -342,6 +341,20 @@ def calibrate(
     errors.print(f"[green]wrote[/] {out} and {report}", highlight=False, soft_wrap=True)
 
 
+def _order_lines(
+    orders: Path, until: str, columns: list[str] | None
+) -> tuple[OrderLines, pd.Timestamp]:
+    """Read and check an order file with ``--columns`` mappings; parse ``--until``."""
+    import pandas as pd
+
+    from sim.calibration import OrderDataError, read_orders
+
+    cutoff = pd.to_datetime(until, errors="coerce")
+    if pd.isna(cutoff):
+        raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
+    return read_orders(orders, columns=dict(_pair(text) for text in columns or ())), cutoff
+
+
 def _pair(text: str) -> tuple[str, str]:
     """``ours=theirs`` -> (ours, theirs)."""
     from sim.calibration import OrderDataError
@@ -361,27 +374,17 @@ def backtest(
     out: Annotated[
         Path | None, typer.Option(help="Folder (default: results/backtest_<scenario name>).")
     ] = None,
-    columns: Annotated[
-        list[str] | None,
-        typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
-    ] = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Simulate the data's period from the calibration cohort; simulated vs actual orders."""
-    import pandas as pd
-
-    from sim.calibration import OrderDataError, read_orders
     from sim.calibration.backtest import backtest as run_backtest
     from sim.calibration.backtest import calibrated_segments, save_backtest
     from sim.report.backtest import build_backtest_report
 
     with user_errors():
-        mapping = dict(_pair(text) for text in columns or ())
-        cutoff = pd.to_datetime(until, errors="coerce")
-        if pd.isna(cutoff):
-            raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
+        lines, cutoff = _order_lines(orders, until, columns)
         calibrated = load_scenario(scenario)
         folder = out or Path("results") / f"backtest_{calibrated.name}"
-        lines = read_orders(orders, columns=mapping)
         with progress_bar("simulating") as progress:
             result = run_backtest(
                 lines,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.report.figures import OKABE_ITO, new_figure, style
+from sim.report.figures import OKABE_ITO, new_figure, plot_band, style
 from sim.report.html import CSS, table_html
 from sim.results.store import atomic_write, write_text
 
@@ -29,26 +29,17 @@ def tracking_figure(weekly: pd.DataFrame, cutoff_week: int, replications: int) -
         figure, (weekly_ax, cumulative_ax) = new_figure(12.0, 4.8, ncols=2)
         week = weekly["week"]
         weekly_ax.plot(week, weekly["actual_orders"], color=actual, label="actual")
-        weekly_ax.plot(week, weekly["simulated_orders"], color=model, label="agent-based model")
-        weekly_ax.fill_between(
-            week,
-            weekly["simulated_orders_low"],
-            weekly["simulated_orders_high"],
-            color=model,
-            alpha=0.2,
-            lw=0,
+        plot_band(
+            weekly_ax, _band(weekly, "simulated_orders"), label="agent-based model", colour=model
         )
         weekly_ax.set_title("Orders per week (first orders are data)")
         weekly_ax.set_ylabel("Orders (customer-days)")
         cumulative_ax.plot(week, weekly["actual_repeat_orders_cumulative"], color=actual)
-        cumulative_ax.plot(week, weekly["simulated_repeat_orders_cumulative"], color=model)
-        cumulative_ax.fill_between(
-            week,
-            weekly["simulated_repeat_orders_cumulative_low"],
-            weekly["simulated_repeat_orders_cumulative_high"],
-            color=model,
-            alpha=0.2,
-            lw=0,
+        plot_band(
+            cumulative_ax,
+            _band(weekly, "simulated_repeat_orders_cumulative"),
+            label="_nolegend_",
+            colour=model,
         )
         cumulative_ax.plot(
             week, weekly["bgnbd_repeat_orders_cumulative"], color=plain, ls="--", label="BG/NBD"
@@ -107,3 +98,9 @@ def build_backtest_report(folder: str | Path) -> Path:
 def _save(figure: Figure, path: Path) -> None:
     """Atomically save ``figure`` in the format its suffix names."""
     atomic_write(path, lambda tmp: figure.savefig(tmp, format=path.suffix[1:], dpi=150))
+
+
+def _band(weekly: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A ``column`` and its ``_low``/``_high`` band as :func:`plot_band` reads it, by week."""
+    names = {column: "mean", f"{column}_low": "low", f"{column}_high": "high"}
+    return weekly.set_index("week")[list(names)].rename(columns=names)

@@ -135,18 +135,19 @@ def direct_shift(tmp_path_factory):
     return study(tmp_path_factory, "direct_shift", "horizon_weeks=78", reps=5)
 
 
-def test_a_half_year_ramp_gives_distributors_time_to_convert_lines(direct_shift):
+def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift):
     # Distributors convert lines to a competitor's where the plan has announced a move they
     # will see within their planning year (docs/ODD.md §7.8). A four-week move is over before
-    # many needs reach them; a two-year one moves too few lines within the year for converting
-    # to pay; the 26-week ramp (the baseline variant) is both announced and slow enough. Lost
-    # needs, 5 paired replications, every one (probability 1/32 each under no difference).
+    # many needs reach them; a half-year or two-year ramp leaves them time. Lost needs and
+    # weeks of retaliation, 5 paired replications, every one (probability 1/32 each under no
+    # difference): measured when written 42-97k units lost (4 weeks) against 145-160k (26
+    # weeks) and 130-166k (104 weeks, by week 78).
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "fast", "slow")
     }
     assert (lost["baseline"] > lost["fast"]).all()
-    assert (lost["baseline"] > lost["slow"]).all()
+    assert (lost["slow"] > lost["fast"]).all()
     retaliating = {
         v: weekly(direct_shift, v, "distributors_retaliating").sum() for v in ("baseline", "fast")
     }

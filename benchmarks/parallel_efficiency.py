@@ -54,7 +54,7 @@ def main() -> None:
         parameters={
             "policy.channel_plan.0.ramp_weeks": (4, 104),
             "policy.distributor_referral_fee": (0, 0.1),
-            "distributors.threat_sensitivity": (1, 5),
+            "distributors.alternative_margin": (0.15, 0.3),
         },
         outputs=["contribution_margin", "churn_rate_annual"],
     )

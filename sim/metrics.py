@@ -217,6 +217,12 @@ WEEKLY: tuple[Metric, ...] = (
     _level("distributors_retaliating", "Distributors retaliating", Unit.DISTRIBUTORS),
     _level("distributor_effort_mean", "Distributors' effort", Unit.SCORE),
     _level("distributor_threat_mean", "Distributors' perceived threat", Unit.SCORE),
+    _level(
+        "distributor_markup_mean",
+        "Distributors' markup over our wholesale price (active ones)",
+        Unit.SHARE,
+    ),
+    _level("distributors_exited", "Distributors exited (cumulative)", Unit.DISTRIBUTORS),
     _level("channel_inventory_units", "Channel inventory", Unit.UNITS),
     _level("ecommerce_adopters_share", "E-commerce adopters among active buyers", Unit.SHARE),
     _level("customer_effort_mean", "Customer effort", Unit.SCORE),
@@ -252,6 +258,13 @@ def churn_rate_annual(run: pd.DataFrame, _rate: float) -> float:
     churned = float(run["churned_customers"].iloc[-1])
     ever = float(run["active_customers"].iloc[-1]) + churned
     return 1.0 - (1.0 - churned / ever) ** (52.0 / len(run)) if ever else 0.0
+
+
+def distributor_exit_share(run: pd.DataFrame, _rate: float) -> float:
+    """Share of the network's distributors that dropped our line by the horizon (0 if none)."""
+    exited = float(run["distributors_exited"].iloc[-1])
+    network = exited + float(run["distributors_active"].iloc[-1])
+    return exited / network if network else 0.0
 
 
 def ecommerce_revenue_share(run: pd.DataFrame, _rate: float) -> float:
@@ -339,6 +352,14 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         Unit.CURRENCY,
         npv_contribution_with_terminal,
         better=1,
+        headline=True,
+    ),
+    SummaryMetric(
+        "distributor_exit_share",
+        "Share of distributors exited",
+        Unit.SHARE,
+        distributor_exit_share,
+        better=-1,
         headline=True,
     ),
 )

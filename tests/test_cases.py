@@ -24,7 +24,7 @@ from sim.model.buyers import channel_prices
 from sim.scenario.schema import CHANNELS
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-SMALL = ("market.buyers=3000", "distributors.count=10")
+SMALL = ("market.buyers=3000",)
 
 
 def study(tmp_path_factory: pytest.TempPathFactory, name: str, *overrides: str, reps: int = 4):
@@ -135,39 +135,38 @@ def direct_shift(tmp_path_factory):
     return study(tmp_path_factory, "direct_shift", "horizon_weeks=78", reps=5)
 
 
-def test_fast_shift_makes_distributors_exit_and_revenue_dip(direct_shift):
-    fast = direct_shift.summary.query("variant == 'fast'").set_index("replication")
-    slow = direct_shift.summary.query("variant == 'slow'").set_index("replication")
-    # A four-week move pushes every distributor's threat (share of its book moved direct in
-    # a quarter) past the retaliation and exit thresholds; over two years it stays below.
-    assert (fast.distributors_active_end < slow.distributors_active_end).all()
-    assert (slow.distributors_active_end == 10).all()
+def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift):
+    # Distributors convert lines to a competitor's where the plan has announced a move they
+    # will see within their planning year (docs/ODD.md §7.8). A four-week move is over before
+    # many needs reach them; a half-year or two-year ramp leaves them time. Lost needs and
+    # weeks of retaliation, 5 paired replications, every one (probability 1/32 each under no
+    # difference): measured when written 42-97k units lost (4 weeks) against 145-160k (26
+    # weeks) and 130-166k (104 weeks, by week 78).
+    lost = {
+        v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
+        for v in ("baseline", "fast", "slow")
+    }
+    assert (lost["baseline"] > lost["fast"]).all()
+    assert (lost["slow"] > lost["fast"]).all()
     retaliating = {
-        v: weekly(direct_shift, v, "distributors_retaliating").max() for v in ("fast", "slow")
+        v: weekly(direct_shift, v, "distributors_retaliating").sum() for v in ("baseline", "fast")
     }
-    assert (retaliating["fast"] > 0).all() and (retaliating["slow"] == 0).all()
-    assert (fast.revenue < slow.revenue).all()
-    # The dip: weekly revenue in the half year after the start of the shift (weeks 13-39).
-    window = slice(13, 39)
-    dip = {v: weekly(direct_shift, v, "revenue").loc[window].sum() for v in ("fast", "slow")}
-    assert (dip["fast"] < dip["slow"]).all()
+    assert (retaliating["baseline"] > retaliating["fast"]).all()
 
 
-def test_referral_fee_and_deal_registration_soften_the_shift(direct_shift):
-    # Fewer exits than the same shift without a fee. n = 5: MDD90 2.2 of 10 distributors
-    # (observed +4.6; with 3 replications MDD90 was 5.5, power below 0.9).
-    referral = paired(direct_shift, "referral_fee", "distributors_active_end")
-    assert referral.ci_low > 0
-    # Mean distributor effort over the run, paired replication by replication: the softeners
-    # add to the effort target (+0.15, +2 x 0.05) and lower the threat. The paired differences
-    # (+0.09, +0.08) are over 10 of their standard deviations (0.005-0.007) from zero; the
-    # 0.03 margin fails a softener that lost two thirds of its effect.
-    effort = {
-        v: weekly(direct_shift, v, "distributor_effort_mean").mean()
-        for v in ("baseline", "deal_registration", "referral_fee")
+def test_referral_fee_softens_and_deal_registration_gives_notice(direct_shift):
+    # A referral fee keeps paying a distributor after a line moves, so converting the lines
+    # announced to move pays less (Tsay & Agrawal 2004): fewer needs lost to competitor lines
+    # in every replication (measured 86-116k against 131-147k units). Deal registration
+    # defers each registered move by 13 weeks with 5 extra points of margin, but the
+    # distributor knows the registered line leaves when the protection ends: it converts more
+    # (measured 197-206k units), the paid notice period a channel manager would fear.
+    lost = {
+        v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
+        for v in ("baseline", "referral_fee", "deal_registration")
     }
-    assert (effort["deal_registration"] > effort["baseline"] + 0.03).all()
-    assert (effort["referral_fee"] > effort["baseline"] + 0.03).all()
+    assert (lost["referral_fee"] < 0.9 * lost["baseline"]).all()
+    assert (lost["deal_registration"] > lost["baseline"]).all()
 
 
 @pytest.fixture(scope="module")
@@ -260,8 +259,13 @@ def test_campaign_offer_cuts_only_its_products_and_channel():
 
     def prices(product):
         no_promotion = np.zeros(len(scenario.products))
-        return channel_prices(pop, model.rules, offered, product, model.week, no_promotion)
+        return channel_prices(
+            pop, model.rules, offered, product, model.week, no_promotion, model.resale_price
+        )
 
     np.testing.assert_allclose(prices(pumps)[:, 3], realisation[3] * 0.5, rtol=1e-6)
     np.testing.assert_allclose(prices(valves)[:, 3], realisation[3], rtol=1e-12)
-    np.testing.assert_allclose(prices(pumps)[:, :3], np.tile(realisation[:3], (len(offered), 1)))
+    np.testing.assert_allclose(prices(pumps)[:, :2], np.tile(realisation[:2], (len(offered), 1)))
+    # The distributor channel charges each buyer's distributor's resale price.
+    resale = model.resale_price[pop.distributor[offered]]
+    np.testing.assert_allclose(prices(pumps)[:, 2], resale, rtol=1e-12)

@@ -72,8 +72,9 @@ SUMMARY_COLUMNS = [
     "npv_contribution",
     "customer_equity_end",
     "npv_contribution_with_terminal",
+    "distributor_exit_share",
 ]
-"""SPEC §6 ``summary.csv`` columns."""
+"""SPEC §6 ``summary.csv`` columns, then ours."""
 
 RUN_WEEKS, RUN_REPLICATIONS = 6, 2
 
@@ -357,6 +358,8 @@ def test_summary_is_computed_from_the_timeseries(api_results):
         assert row["churned_customers"] == last["churned_customers"]
         assert row["channel_inventory_units_end"] == last["channel_inventory_units"]
         assert row["distributors_active_end"] == last["distributors_active"]
+        network = last["distributors_active"] + last["distributors_exited"]
+        assert row["distributor_exit_share"] == last["distributors_exited"] / network
         ever = last["active_customers"] + last["churned_customers"]
         churn = 1 - (1 - last["churned_customers"] / ever) ** (52 / len(weekly))
         assert row["churn_rate_annual"] == pytest.approx(churn, rel=1e-12)

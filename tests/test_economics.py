@@ -232,7 +232,7 @@ def test_customer_equity_of_one_line_by_a_second_computation(write_yaml):
         reps:
           field: {count: 0, calls_per_week: 20}
           inside: {count: 0, calls_per_week: 100}
-        distributors: {count: 0}
+        distributors: {accounts_per_distributor: 0}
         """,
     )
     model = ChannelModel(load_scenario(path), 3)

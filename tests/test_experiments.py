@@ -282,7 +282,7 @@ def test_sweep_int_keys_are_rounded_and_bad_bounds_are_clear_errors(tmp_path):
         samples=3,
         parameters={
             "policy.channel_plan.0.ramp_weeks": (4, 9),
-            "distributors.threat_sensitivity": (1, 5),
+            "distributors.alternative_margin": (0.15, 0.3),
         },
     )
     cells = sample_cells(scenario, design(grid))
@@ -291,7 +291,7 @@ def test_sweep_int_keys_are_rounded_and_bad_bounds_are_clear_errors(tmp_path):
     assert ramps == {4, 6, 9}  # 6.5 rounds half to even
     assert all(isinstance(r, int) for r in ramps)
     assert cells[4].scenario.policy.channel_plan[0].ramp_weeks == 6
-    assert cells[4].scenario.distributors.threat_sensitivity == 3.0
+    assert cells[4].scenario.distributors.alternative_margin == pytest.approx(0.225)
 
     bad = Sweep(method="lhs", samples=4, parameters={"policy.distributor_referral_fee": (0, 2)})
     with pytest.raises(ScenarioError, match=r"sweep\.parameters: policy\.distributor_referral"):

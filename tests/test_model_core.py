@@ -116,7 +116,12 @@ def test_policy_change_keeps_common_random_numbers():
 
 def _accounting_cases() -> dict[str, Scenario]:
     promo = small(TRADE_PROMOTIONS, "horizon_weeks=40")
-    shift = small(DIRECT_SHIFT)
+    # Small distributors with thin margins on our line: the fast shift makes several exit.
+    shift = small(
+        DIRECT_SHIFT,
+        "distributors.accounts_per_distributor=200",
+        "distributors.line_fixed_cost_share=0.1",
+    )
     campaign = small(
         DIRECT_SHIFT,
         "horizon_weeks=30",
@@ -186,7 +191,7 @@ def test_exits_write_stock_off():
     """A distributor exit removes its stock in the week it exits, and only then."""
     model = run_model(ACCOUNTING_CASES["direct_shift_fast"], seed=2)
     rows = model.ledger.rows
-    active = np.concatenate([[model.scenario.distributors.count], rows["distributors_active"]])
+    active = np.concatenate([[len(model.distributors)], rows["distributors_active"]])
     exits = -np.diff(active)
     assert exits.sum() > 0, "the fast direct shift should push some distributors out"
     removed = rows["channel_inventory_removed_units"]
@@ -263,7 +268,7 @@ def bass_scenario(**extra: str) -> Scenario:
         f"horizon_weeks={BASS_WEEKS}",
         "reps.field.count=0",  # reps do not touch adoption; leaving them out saves time
         "reps.inside.count=0",
-        "distributors.count=0",
+        "distributors.accounts_per_distributor=0",
         *(f"{k}={v}" for k, v in extra.items()),
     ]
     base = load_scenario(SCENARIOS / "baseline.yaml", overrides)
@@ -399,7 +404,6 @@ def survival_run() -> ChannelModel:
             "market.inbound_accounts_annual=0",
             f"market.base_churn_annual={CHURN}",
             "market.effort_churn_multiplier=1",
-            "distributors.exit_churn_share=0",
             "distributors.exit_after_weeks=260",
             "reps.field.count=0",
             "reps.inside.count=0",
@@ -418,7 +422,7 @@ def test_survival_follows_base_churn(survival_run):
     z = (observed - expected) / sd
     assert np.abs(z).max() < 4.5, f"max |z| = {np.abs(z).max():.2f}"
     np.testing.assert_array_equal(rows["churned_customers"], SURVIVAL_N - rows["active_customers"])
-    assert rows["distributors_active"].min() == survival_run.scenario.distributors.count
+    assert rows["distributors_active"].min() == len(survival_run.distributors)
 
 
 def test_survival_churn_weeks_are_geometric(survival_run):
@@ -553,7 +557,7 @@ market:
       digital_adopters_initial: 1.0
 products:
   - {name: widget, list_price: 50, unit_cost: 20}
-distributors: {count: 4, margin: 0.3, effort_leak: 0.0}
+distributors: {accounts_per_distributor: 750, margin: 0.3, effort_leak: 0.0}
 """
 
 
@@ -631,7 +635,7 @@ def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
 
 EDGE_BASE = ("market.buyers=500", "market.prospects=50", "horizon_weeks=30")
 EDGE_CASES = {
-    "no_distributors": (BASELINE, ["distributors.count=0"]),
+    "no_distributors": (BASELINE, ["distributors.accounts_per_distributor=0"]),
     "no_reps": (BASELINE, ["reps.field.count=0", "reps.inside.count=0"]),
     "one_buyer": (BASELINE, ["market.buyers=1"]),
     "one_week": (BASELINE, ["horizon_weeks=1"]),
@@ -646,10 +650,10 @@ EDGE_CASES = {
     "every_distributor_exits_with_deal_registration": (
         DIRECT_SHIFT,
         [
-            "distributors.count=2",
+            "distributors.accounts_per_distributor=250",
             "distributors.exit_after_weeks=1",
-            "distributors.exit_threat=0",
-            "distributors.exit_profit_ratio=1",
+            "distributors.alternative_margin=0.6",
+            "distributors.follow_intercept=5",
             "policy.deal_registration=true",
             "policy.distributor_referral_fee=0.1",
             "policy.channel_plan.0.start_week=1",
@@ -803,7 +807,7 @@ def test_inbound_accounts_arrive_as_a_poisson_process():
         "market.prospects=3000",
         f"market.inbound_accounts_annual={inbound}",
         "market.base_churn_annual=0",
-        "distributors.exit_churn_share=0",
+        "distributors.exit_after_weeks=260",
         f"horizon_weeks={weeks}",
     )
     rows = run_model(scenario, seed=17).ledger.rows

@@ -44,7 +44,7 @@ market:
       channels: [ecommerce]
       digital_adopters_initial: 1.0
       purchase_process: {{order_rate_shape: {R}, dropout_a: {A}, dropout_b: {B}}}
-distributors: {{count: 0}}
+distributors: {{accounts_per_distributor: 0}}
 reps:
   field: {{count: 0, calls_per_week: 20}}
   inside: {{count: 0, calls_per_week: 100}}

@@ -604,7 +604,7 @@ def test_mapping_reads_like_a_dict():
     assert list(mix) == ["pumps", "valves", "consumables"] and len(mix) == 3
     assert mix["valves"] == 0.3 and mix.get("gadgets", 0.0) == 0.0 and "pumps" in mix
     assert dict(mix.items()) == {**mix}
-    assert scenario.sweep.parameters["distributors.threat_sensitivity"] == (1.0, 5.0)
+    assert scenario.sweep.parameters["distributors.alternative_margin"] == (0.15, 0.3)
 
 
 def test_sweep_block_accepts_a_dict():

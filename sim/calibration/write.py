@@ -90,7 +90,12 @@ def scenario_text(calibration: Calibration, *, name: str, extends: str, base: Sc
     if c.distributors is not None:
         lines += [
             (0, "distributors", None, ""),
-            (1, "count", c.distributors, f"distinct values of 'distributor'; {data}"),
+            (
+                1,
+                "accounts_per_distributor",
+                round(c.buyers / c.distributors, 3),
+                f"buyers per distinct value of 'distributor'; {data}",
+            ),
         ]
     header = (
         f"# Written by `channel-sim calibrate`; fitted values carry their standard error (SE)\n"

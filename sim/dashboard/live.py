@@ -127,8 +127,9 @@ def workshop_scenario(
     """One side of the dashboard: a variant of ``scenario``, the levers, scaled to ``buyers``.
 
     Reps and prospects are scaled by ``buyers / market.buyers`` (at least one rep in a team
-    that has any), so each rep covers as many accounts as in the file; distributors keep
-    their number.
+    that has any), so each rep covers as many accounts as in the file; distributors follow
+    from their density (``distributors.accounts_per_distributor``), so each has the size it
+    has in the file.
     """
     base = variant_scenario(scenario, variant)
     factor = buyers / base.market.buyers

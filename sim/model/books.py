@@ -6,8 +6,8 @@ into the week's channel P&L (:attr:`Books.week_pnl`: line item x product x segme
 with an ``all`` slot on each axis for what no single value of it carries); at the week's end
 (:meth:`Books.settle_week`) the P&L's totals become the ledger's money flows and it is added to
 the horizon's P&L (:attr:`Books.pnl`), so the two reconcile by construction. Distributors are
-paid through :meth:`Distributor.receive` and charged the cost of serving their buyers through
-:meth:`Distributor.bear`. Money is in the scenario's currency unit.
+paid through :meth:`Distributor.receive` and invoice their own sales to our buyers, with what
+serving them cost, through :meth:`Distributor.invoice`. Money is in the scenario's currency unit.
 """
 
 from __future__ import annotations
@@ -488,16 +488,17 @@ def _charge_service(
     buyer: np.ndarray,
     value: np.ndarray,
 ) -> None:
-    """Charge each distributor the cost of serving its buyers' orders this week.
+    """Invoice each distributor's sales to its buyers this week and what serving them cost it.
 
     One order = one buyer's lines with its distributor; the rates are the distributor's own
-    (:attr:`Distributor.service_costs`), ``value`` what it invoices.
+    (:attr:`Distributor.service_costs`), ``value`` what it invoices at its resale price.
     """
     if not len(buyer) or not distributors:
         return
     _, order = np.unique(buyer, return_inverse=True)
     rates = ServiceCosts.per_line([d.service_costs for d in distributors], distributor)
     cost = rates.of_lines(order.reshape(-1), value).sum(axis=1)
+    revenue = np.bincount(distributor, weights=value, minlength=len(distributors))
     totals = np.bincount(distributor, weights=cost, minlength=len(distributors))
-    for i in np.flatnonzero(totals).tolist():
-        distributors[i].bear(float(totals[i]))
+    for i in np.flatnonzero(revenue + totals).tolist():
+        distributors[i].invoice(float(revenue[i]), float(totals[i]))

@@ -131,19 +131,25 @@ class Needs:
 
 
 def initial_channel_probabilities(
-    pop: Population, rules: BuyerRules, distributor_open: np.ndarray
+    pop: Population, rules: BuyerRules, *, distributors: bool
 ) -> np.ndarray:
-    """(N, P, 5) logit probabilities of the four channels and the competitor at week 0."""
+    """(N, P, 5) logit probabilities of the four channels and the competitor at week 0.
+
+    Before any buyer has a distributor, the distributor channel is open to every segment
+    that allows it when the network has ``distributors``, at its price realisation.
+    """
     n, n_products = pop.units_per_order.shape
     everyone = np.arange(n)
+    any_distributor = np.array([distributors])  # slot -1: the buyer's future distributor
     open_ = np.column_stack(
-        [open_channels(pop, rules, everyone, distributor_open), np.ones(n, dtype=bool)]
+        [open_channels(pop, rules, everyone, any_distributor), np.ones(n, dtype=bool)]
     )
     no_promotion = np.zeros(n_products)
+    resale = rules.realisation[DISTRIBUTOR : DISTRIBUTOR + 1]
     probabilities = np.zeros((n, n_products, COMPETITOR + 1))
     for p in range(n_products):
         product = np.full(n, p)
-        prices = channel_prices(pop, rules, everyone, product, 0, no_promotion)
+        prices = channel_prices(pop, rules, everyone, product, 0, no_promotion, resale)
         utility = utilities(pop, rules, everyone, product, prices)
         # Row max and row sum column by column: the same values as .max(axis=1) and
         # .sum(axis=1) (sequential adds), without numpy's slow reductions of a short axis.
@@ -264,13 +270,17 @@ def channel_prices(
     product: np.ndarray,
     week: int,
     sell_through_discount: np.ndarray,
+    resale_price: np.ndarray,
 ) -> np.ndarray:
     """(n, 4) price each channel would charge, as a fraction of list.
 
-    A sell-through promotion lowers the distributor's price by the passed-through share of the
-    discount; a campaign offer lowers the offering channel's price on the products it covers.
+    The distributor channel charges the buyer's own distributor's resale price
+    (``resale_price``: one per distributor, then the slot index -1 reads for buyers without
+    one). A sell-through promotion lowers it by the passed-through share of the discount; a
+    campaign offer lowers the offering channel's price on the products it covers.
     """
     price = np.tile(rules.realisation, (len(buyer), 1))
+    price[:, DISTRIBUTOR] = resale_price[pop.distributor[buyer]]
     if sell_through_discount.any():  # otherwise a multiplication by exactly 1
         price[:, DISTRIBUTOR] *= 1.0 - rules.promotion_pass_through * sell_through_discount[product]
     has_offer = (pop.offer_channel[buyer] >= 0) & (pop.offer_until[buyer] >= week)

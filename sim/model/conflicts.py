@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sim.model.agents import Distributor, Rep, World
+from sim.model.agents import Rep, World
 from sim.model.books import Books
-from sim.model.buyers import PRICE_TOLERANCE, BuyerRules, Needs, annual_value, channel_prices
+from sim.model.buyers import PRICE_TOLERANCE, Needs, channel_prices
 from sim.model.population import (
     ASSISTED,
     ECOMMERCE,
@@ -65,8 +65,8 @@ def find_conflicts(needs: Needs, world: World) -> None:
     """Find this week's incidents by type, add the unresolved ones to the needs (phase 5).
 
     Double coverage wastes the duplicate calls and the reps' time; a channel-specific rep may
-    pull an e-commerce order back to the rep's channel; accounts the plan takes off a
-    distributor raise its threat.
+    pull an e-commerce order back to the rep's channel; the plan takes accounts off a
+    distributor.
     """
     pop, rules, scenario = world.population, world.rules, world.scenario
     orchestrator, books, reps = world.orchestrator, world.books, world.reps
@@ -83,7 +83,9 @@ def find_conflicts(needs: Needs, world: World) -> None:
     books.calls(touched[wasted][:, [FIELD, INSIDE]].sum(axis=0))
     charge_rep_time(pop, reps, b[wasted], field_count=scenario.reps.field.count)
 
-    prices = channel_prices(pop, rules, b, needs.product, world.week, world.sell_through_discount)
+    prices = channel_prices(
+        pop, rules, b, needs.product, world.week, world.sell_through_discount, world.resale_price
+    )
     # The buyer saw a lower price from another of our channels than the one it pays.
     undercut = prices < needs.price[:, None] - PRICE_TOLERANCE
     incident("contradictory_price", rows_any(touched & undercut))
@@ -99,41 +101,27 @@ def find_conflicts(needs: Needs, world: World) -> None:
         charge_rep_time(pop, reps, b[pulled], field_count=scenario.reps.field.count)
         books.calls(np.bincount(rep_channel[pulled], minlength=2)[:2])
 
-    record_accounts_taken(needs, pop, rules, orchestrator, books, world.distributors, world.week)
+    record_accounts_taken(needs, pop, orchestrator, world.week)
 
 
 def record_accounts_taken(
-    needs: Needs,
-    pop: Population,
-    rules: BuyerRules,
-    orchestrator: Orchestrator,
-    books: Books,
-    distributors: Sequence[Distributor],
-    week: int,
+    needs: Needs, pop: Population, orchestrator: Orchestrator, week: int
 ) -> None:
-    """Record accounts the channel plan moved off a distributor.
+    """Record buyer x product lines the channel plan moved off a distributor.
 
-    Each is an incident, marks the buyer x product line as moved (it may earn the
-    distributor a referral fee), and raises that distributor's threat by the annual value of
-    the moved lines at list price.
+    Each is an incident and marks the line as moved (it may earn the distributor a referral
+    fee). The distributor reads the threat from its sales and the announced plan (§7.8).
     """
     d = pop.distributor[needs.buyer]
-    taken = needs.taken & (d >= 0)
-    incident = np.flatnonzero(taken)
-    orchestrator.record("account_taken_direct", needs.buyer[incident], resolvable=False)
-    needs.incidents[incident] += 1
-    rows = np.flatnonzero(taken)
+    taken = np.flatnonzero(needs.taken & (d >= 0))
+    orchestrator.record("account_taken_direct", needs.buyer[taken], resolvable=False)
+    needs.incidents[taken] += 1
     put_cells(
         pop.moved_off_distributor_week,
-        needs.buyer[rows],
-        needs.product[rows],
-        np.full(len(rows), week),
+        needs.buyer[taken],
+        needs.product[taken],
+        np.full(len(taken), week),
     )
-    value = annual_value(pop, rules, books.list_price, needs.buyer[taken], needs.product[taken])
-    moved = np.bincount(d[taken], weights=value, minlength=len(distributors))
-    for distributor, amount in zip(distributors, moved, strict=True):
-        if amount:
-            distributor.record_moved(float(amount), week)
 
 
 def charge_rep_time(

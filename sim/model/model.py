@@ -19,12 +19,29 @@ import mesa
 import numpy as np
 
 from sim.model import buyers
-from sim.model.agents import CampaignAgent, Distributor, Rep, keep_our_line, serve_from_stock
+from sim.model.agents import (
+    CampaignAgent,
+    Distributor,
+    Rep,
+    credit_distributors,
+    line_keep_share,
+    line_outlook,
+    resale_prices,
+    serve_from_stock,
+    steer_needs,
+)
 from sim.model.books import Books
 from sim.model.buyers import COMPETITOR, BuyerRules, Needs
 from sim.model.conflicts import Orchestrator, find_conflicts
 from sim.model.policy import ChannelPlan, Promotions
-from sim.model.population import ACTIVE, CHURNED, DISTRIBUTOR, create_population, take_cells
+from sim.model.population import (
+    ACTIVE,
+    CHURNED,
+    DISTRIBUTOR,
+    create_population,
+    put_cells,
+    take_cells,
+)
 from sim.model.territories import Territories
 from sim.model.valuation import customer_equity
 from sim.scenario.schema import Scenario
@@ -86,9 +103,10 @@ class ChannelModel(mesa.Model):
         ]
         self.territories = Territories(scenario, self.population, self.reps, self.streams["reps"])
         self.territories.allocate_accounts(setup)
-        self.distributor_open = self.territories.assign_distributors(setup)
         self.distributors = self._sign_distributors()
         self.territories.distributors = self.distributors
+        self.resale_price = resale_prices(self.distributors, self.rules)
+        """(D + 1,) each distributor's resale price as a fraction of list (last: none)."""
         self.campaigns = [CampaignAgent(self, spec) for spec in scenario.campaigns]
         buyers.schedule_hazard_checks(self.population, self.rules, setup)
         self.initial_channel_inventory_units = self.channel_inventory_units()
@@ -97,14 +115,16 @@ class ChannelModel(mesa.Model):
         """Some accounts have a purchase process: they drop out after orders (BG/NBD)."""
 
     def _sign_distributors(self) -> list[Distributor]:
-        """Draw week-0 channels, then sign one distributor agent per slot.
+        """Draw week-0 channels, give distributor buyers a distributor, sign the distributors.
 
         Each is stocked for the demand its accounts are expected to place with it.
         """
-        pop, rules = self.population, self.rules
-        probabilities = buyers.initial_channel_probabilities(pop, rules, self.distributor_open)
-        buyers.draw_initial_channels(pop, probabilities, self.streams["setup"])
-        count = self.scenario.distributors.count
+        pop, rules, setup = self.population, self.rules, self.streams["setup"]
+        density = self.scenario.distributors.accounts_per_distributor
+        probabilities = buyers.initial_channel_probabilities(pop, rules, distributors=density > 0)
+        buyers.draw_initial_channels(pop, probabilities, setup)
+        self.distributor_open = self.territories.assign_distributors(setup)
+        count = len(self.distributor_open) - 1
         weekly_units = pop.units_per_order * pop.need_probability[:, None]
         active = pop.active_mask()
         demand = np.zeros((count, len(self.books.list_price)))
@@ -112,15 +132,17 @@ class ChannelModel(mesa.Model):
             expected = weekly_units[:, p] * probabilities[:, p, DISTRIBUTOR] * active
             slot = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)
             demand[:, p] = slot[1:]  # slot 0 holds buyers without a distributor
-        distributors = [Distributor(self, d, demand[d]) for d in range(count)]
-        value = buyers.annual_value(pop, rules, self.books.list_price)
-        book = value * (pop.current_channel == DISTRIBUTOR) * active[:, None]
-        per_distributor = np.bincount(
-            pop.distributor + 1, weights=book.sum(axis=1), minlength=count + 1
+        # Each distributor's expected share of its accounts' needs (value at list) at week 0.
+        value = weekly_units * self.books.list_price * active[:, None]
+        won = value * probabilities[:, :, DISTRIBUTOR]
+        slot = pop.distributor + 1
+        share = np.bincount(slot, weights=won.sum(axis=1), minlength=count + 1)[1:] / np.maximum(
+            np.bincount(slot, weights=value.sum(axis=1), minlength=count + 1)[1:], 1e-12
         )
-        for distributor, book_value in zip(distributors, per_distributor[1:], strict=True):
-            distributor.book_value_annual = float(book_value)
-        return distributors
+        weight = self.territories.size_weight
+        return [
+            Distributor(self, d, demand[d], float(weight[d]), float(share[d])) for d in range(count)
+        ]
 
     # ------------------------------------------------------------------ the week
 
@@ -151,13 +173,7 @@ class ChannelModel(mesa.Model):
         if self.dropout:
             buyers.drop_out(self.population, self.rules, needs, self.week, self.streams["churn"])
         buyers.churn(self.population, self.rules, self.week, self.streams["churn"])
-        for distributor in self.distributors:
-            if distributor.active:
-                distributor.step()
-                if not distributor.active:
-                    self.territories.release(
-                        distributor, self.week, self.distributor_open, self.streams["churn"]
-                    )
+        self._distributors_update()
         self.territories.enter(self.week)
         self.territories.inbound(self.initial_customers)
         self._collect()
@@ -167,6 +183,26 @@ class ChannelModel(mesa.Model):
         while self.week < self.scenario.horizon_weeks:
             self.step()
 
+    def _distributors_update(self) -> None:
+        """Phase 8: each distributor books its week and decides; exits hand on their accounts."""
+        pop = self.population
+        weekly_value = buyers.annual_value(pop, self.rules, self.books.list_price) / 52.0
+        outlook = line_outlook(self.distributors, pop, self.plan, self.week, weekly_value)
+        exiting: list[Distributor] = []
+        for distributor, (keep, lowest, follow) in zip(
+            self.distributors, np.column_stack(outlook), strict=True
+        ):
+            if distributor.active:
+                distributor.step(float(keep), float(lowest), float(follow))
+                if not distributor.active:
+                    exiting.append(distributor)
+        # After every decision, so accounts re-home only to distributors that stay.
+        for distributor in exiting:
+            self.territories.release(
+                distributor, self.week, self.distributor_open, self.streams["churn"]
+            )
+        self.resale_price = resale_prices(self.distributors, self.rules)
+
     def _buyers_shop(self) -> Needs:
         """Phase 3: adoption, needs, the logit choice, the plan, the journey.
 
@@ -175,12 +211,16 @@ class ChannelModel(mesa.Model):
         pop, rules, week, streams = self.population, self.rules, self.week, self.streams
         buyers.adopt_ecommerce(pop, rules, week, streams["adoption"])
         buyer, product = buyers.arriving_needs(pop, rules, week, streams["needs"])
+        buyer, product = self._alternative_lines(buyer, product)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)
         open_ = buyers.open_channels(pop, rules, buyer, self.distributor_open)
-        prices = buyers.channel_prices(pop, rules, buyer, product, week, self.sell_through_discount)
+        prices = buyers.channel_prices(
+            pop, rules, buyer, product, week, self.sell_through_discount, self.resale_price
+        )
         utility = buyers.utilities(pop, rules, buyer, product, prices)
         everything = np.column_stack([open_, np.ones(len(buyer), bool)])
         choice = buyers.choose_channels(utility, everything, streams["choice"].random(len(buyer)))
+        self._show_distributors_their_demand(buyer, product, open_, choice)
         ours = (choice >= 0) & (choice < COMPETITOR)
         lost = np.flatnonzero(~ours)
         self.books.lost_units(
@@ -216,12 +256,17 @@ class ChannelModel(mesa.Model):
             incidents=np.zeros(n),
             taken=taken,
         )
-        keep = keep_our_line(
-            self.distributors,
-            self.population.distributor[needs.buyer],
-            needs.channel == DISTRIBUTOR,
-            streams["journey"],
+        at = needs.channel == DISTRIBUTOR
+        line_keep = np.ones(n)
+        if self.distributors:
+            rows = np.flatnonzero(at)
+            line_keep[rows] = line_keep_share(
+                self.distributors, pop, self.plan, week, needs.buyer[rows], needs.product[rows]
+            )
+        keep, converted = steer_needs(
+            self.distributors, pop.distributor[needs.buyer], at, line_keep, streams["journey"]
         )
+        self._convert(needs, converted)
         leaked = np.flatnonzero(~keep)
         self.books.lost_units(
             pop.segment[needs.buyer[leaked]], needs.product[leaked], needs.units[leaked]
@@ -229,6 +274,82 @@ class ChannelModel(mesa.Model):
         if not keep.all():
             needs.keep(keep)
         return needs
+
+    def _alternative_lines(
+        self, buyer: np.ndarray, product: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Take out the needs of lines on a distributor's competitor line; return the others.
+
+        They are lost to us; an active distributor sells them from its competitor line.
+        """
+        pop = self.population
+        gone = take_cells(pop.alternative_line, buyer, product)
+        if not gone.any():
+            return buyer, product
+        b, p = buyer[gone], product[gone]
+        units = take_cells(pop.units_per_order, b, p).astype(float)
+        self.books.lost_units(pop.segment[b], p, units)
+        d = pop.distributor[b]
+        sold = (d >= 0) & self.distributor_open[d]
+        value = units * self.books.list_price[p] * self.resale_price[d]
+        credit_distributors(
+            self.distributors,
+            d[sold],
+            np.column_stack([value[sold], np.zeros(np.count_nonzero(sold))]),
+            Distributor.sell_alternative,
+        )
+        return buyer[~gone], product[~gone]
+
+    def _show_distributors_their_demand(
+        self, buyer: np.ndarray, product: np.ndarray, open_: np.ndarray, choice: np.ndarray
+    ) -> None:
+        """Each distributor sees its accounts' needs it could serve and those that chose it.
+
+        Needs on lines the plan has moved off it are not its to win (value at list).
+        """
+        pop = self.population
+        could = open_[:, DISTRIBUTOR] & (
+            take_cells(pop.moved_off_distributor_week, buyer, product) < 0
+        )
+        rows = np.flatnonzero(could)
+        value = (
+            take_cells(pop.units_per_order, buyer[rows], product[rows])
+            * self.books.list_price[product[rows]]
+        )
+        won = choice[rows] == DISTRIBUTOR
+        credit_distributors(
+            self.distributors,
+            pop.distributor[buyer[rows]],
+            np.column_stack([value, value * won]),
+            Distributor.observe,
+        )
+
+    def _convert(self, needs: Needs, converted: np.ndarray) -> None:
+        """Move the converted needs' lines to their distributor's competitor line.
+
+        The distributor sells this need from that line and pays the conversion cost,
+        ``conversion_cost`` x the line's sales over the planning horizon.
+        """
+        rows = np.flatnonzero(converted)
+        if not len(rows):
+            return
+        pop, cfg = self.population, self.scenario.distributors
+        b, p = needs.buyer[rows], needs.product[rows]
+        put_cells(pop.alternative_line, b, p, np.ones(len(rows), dtype=bool))
+        d = pop.distributor[b]
+        value = needs.units[rows] * self.books.list_price[p] * self.resale_price[d]
+        horizon_sales = (
+            buyers.annual_value(pop, self.rules, self.books.list_price, b, p)
+            * self.resale_price[d]
+            * cfg.planning_horizon_weeks
+            / 52.0
+        )
+        credit_distributors(
+            self.distributors,
+            d,
+            np.column_stack([value, cfg.conversion_cost * horizon_sales]),
+            Distributor.sell_alternative,
+        )
 
     def _respond(self, needs: Needs) -> None:
         """Phase 4: reps work in random order; each distributor fills its week's demand.
@@ -271,6 +392,10 @@ class ChannelModel(mesa.Model):
                 "distributor_threat_mean": float(np.mean([d.threat for d in working]))
                 if working
                 else 0.0,
+                "distributor_markup_mean": float(np.mean([d.markup for d in working]))
+                if working
+                else 0.0,
+                "distributors_exited": len(self.distributors) - len(working),
                 "channel_inventory_units": self.channel_inventory_units(),
                 "ecommerce_adopters_share": np.count_nonzero(pop.adopter & active)
                 / max(n_active, 1),

@@ -79,6 +79,42 @@ class ChannelPlan:
             moved |= hit
         return channel, moved
 
+    def announced(
+        self, week: int, horizon_weeks: int, source: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the plan has announced about lines still on ``source``, per product x segment.
+
+        A row announces its move when it starts. For a line of its product x segment still
+        unmoved in ``week``, the chance it is moved within the next ``k`` weeks is
+        ``(m(week + k) - m(week)) / (1 - m(week))`` (:meth:`moved_share` ``m``: the row moves
+        lines in key order, and the distributor does not know the order), summed over the
+        rows on the same product x segment.
+
+        Returns
+        -------
+        product, segment
+            (C,) the product x segment cells with a started row off ``source``.
+        moved_within
+            (C, horizon_weeks) chance of being moved within 1 .. horizon_weeks weeks.
+        """
+        started = np.flatnonzero((self.source == source) & (self.start_week <= week))
+        cells = sorted({(int(self.product[i]), int(self.segment[i])) for i in started})
+        ahead = np.arange(1, horizon_weeks + 1)
+        moved_within = np.zeros((len(cells), horizon_weeks))
+        for c, (p, s) in enumerate(cells):
+            for i in started[(self.product[started] == p) & (self.segment[started] == s)]:
+                now = self._row_share(i, week)
+                later = self._row_share(i, week + ahead)
+                moved_within[c] += (later - now) / max(1.0 - now, 1e-12)
+        product = np.array([cell[0] for cell in cells], dtype=np.int64)
+        segment = np.array([cell[1] for cell in cells], dtype=np.int64)
+        return product, segment, np.minimum(moved_within, 1.0)
+
+    def _row_share(self, i: int, week: np.ndarray | int) -> np.ndarray:
+        """Share of row ``i``'s product x segment moved by ``week`` (:meth:`moved_share`)."""
+        progress = (np.asarray(week) - self.start_week[i] + 1) / max(self.ramp_weeks[i], 1.0)
+        return self.share[i] * np.clip(progress, 0.0, 1.0)
+
 
 class Promotions:
     """Trade promotions active per product and week, by basis."""

@@ -93,6 +93,7 @@ class Population:
     migration_key: np.ndarray  # float32 (N,): order in which channel plans move accounts
     protected_until: np.ndarray  # int16 (N,): deal registration; -1 never registered
     moved_off_distributor_week: np.ndarray  # int16 (N, P): week the plan moved the line, -1
+    alternative_line: np.ndarray  # bool (N, P): a distributor took the line to a competitor's
 
     @property
     def size(self) -> int:
@@ -193,6 +194,7 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         migration_key=rng.random(n, dtype=np.float32),
         protected_until=np.full(n, -1, dtype=np.int16),
         moved_off_distributor_week=np.full((n, len(products)), -1, dtype=np.int16),
+        alternative_line=np.zeros((n, len(products)), dtype=bool),
     )
 
 

@@ -30,8 +30,9 @@ rule by rule against :mod:`sim.model.buyers`, with the same constants (imported 
 
 What it leaves out, so that docking runs switch them off in both implementations: reps'
 calls and prospecting (reps only define who can be served by field and inside sales),
-distributors (stock, effort, retaliation, exit; use ``distributors.count=0``), campaigns,
-channel plans, trade promotions, prospects and inbound accounts.
+distributors (stock, prices, effort, retaliation, exit; use
+``distributors.accounts_per_distributor=0``), campaigns, channel plans, trade promotions,
+prospects and inbound accounts.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ ASSISTED = (True, True, True, False)
 DOCKING_OVERRIDES: tuple[str, ...] = (
     "market.prospects=0",
     "market.inbound_accounts_annual=0",
-    "distributors.count=0",
+    "distributors.accounts_per_distributor=0",
     "reps.field.calls_per_week=1e-6",
     "reps.inside.calls_per_week=1e-6",
     "reps.inside.min_account_spend_annual=0",
@@ -125,7 +126,7 @@ class Buyer(mesa.Agent):
                 continue
             if c == INSIDE and not self.has_inside_rep:
                 continue
-            if c == DISTRIBUTOR and self.model.scenario.distributors.count == 0:
+            if c == DISTRIBUTOR and self.model.scenario.distributors.accounts_per_distributor == 0:
                 continue
             open_.append(c)
         return open_

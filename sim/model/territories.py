@@ -2,9 +2,9 @@
 
 Allocation rules (``reps.*.min_account_spend_annual``) decide which accounts a team covers; a
 covered account gets one rep of the team at random, a won account stays with the rep who won it.
-Every buyer has one distributor (uniform at random); when a distributor exits, a share of its
-accounts leaves with it and the rest move to a remaining distributor (docs/ODD.md, "Distributor
-exit").
+Buyers who bought through a distributor at week 0 have one, drawn by the distributors' sizes;
+when a distributor exits, the lines it served may follow it to its competitor line and its
+accounts re-home (docs/ODD.md §7.8, "Exit").
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import special
 
-from sim.model.agents import Distributor, Rep
-from sim.model.buyers import lose
-from sim.model.population import ACTIVE, ENTERING, PROSPECT, Population
+from sim.model.agents import Distributor, Rep, follow_probability
+from sim.model.population import ACTIVE, DISTRIBUTOR, ENTERING, PROSPECT, Population
 from sim.scenario.schema import Scenario
 
 
@@ -42,6 +42,7 @@ class Territories:
         self.reps = reps
         self.rng = rng
         self.distributors: Sequence[Distributor] = ()
+        self.size_weight = np.empty(0)
         entering = np.flatnonzero(pop.status == ENTERING)
         order = np.argsort(pop.entry_week[entering], kind="stable")
         self._entrants = entering[order]
@@ -74,14 +75,31 @@ class Territories:
                 rep.accounts = accounts
 
     def assign_distributors(self, rng: np.random.Generator) -> np.ndarray:
-        """Give every buyer a distributor at random; return which distributors are open.
+        """Give the buyers who bought through a distributor at week 0 one; return which are open.
 
-        The returned array has one slot per distributor plus a closed one, which index -1 (no
-        distributor) reads.
+        The network has ``round(accounts / accounts_per_distributor)`` distributors (at least
+        one; none at density 0), each with a lognormal size weight (``size_sigma``, stratified
+        by quantile so a small network has the large network's size mix); a buyer
+        with a week-0 line through the distributor channel joins one with probability
+        proportional to its weight, the others have none. The returned array has one slot per
+        distributor plus a closed one, which index -1 (no distributor) reads.
         """
-        count = self.scenario.distributors.count
+        cfg, pop = self.scenario.distributors, self.pop
+        accounts = int(np.count_nonzero(pop.status != PROSPECT))
+        count = (
+            max(1, round(accounts / cfg.accounts_per_distributor))
+            if cfg.accounts_per_distributor
+            else 0
+        )
+        # Stratified lognormal draws (one per 1/D quantile band, in random order): the same
+        # size distribution at any simulated scale, five distributors or five hundred.
+        quantile = (rng.permutation(count) + rng.random(count)) / max(count, 1)
+        weight = np.exp(cfg.size_sigma * special.ndtri(quantile))
+        self.size_weight = weight / weight.sum() if count else weight
+        """(D,) each distributor's expected share of the distributor-buying accounts."""
+        uses = np.flatnonzero((pop.current_channel == DISTRIBUTOR).any(axis=1))
         if count:
-            self.pop.distributor[:] = rng.integers(count, size=self.pop.size)
+            pop.distributor[uses] = rng.choice(count, size=len(uses), p=self.size_weight)
         return np.append(np.ones(count, dtype=bool), False)
 
     def win_prospects(self, rep: Rep | None, count: int) -> None:
@@ -126,18 +144,32 @@ class Territories:
         distributor_open: np.ndarray,
         rng: np.random.Generator,
     ) -> None:
-        """Hand on an exiting distributor's accounts.
+        """Hand on an exiting distributor's accounts (docs/ODD.md §7.8, "Exit").
 
-        A share ``exit_churn_share`` leaves with it; the rest move to a remaining distributor
-        at random (``rng``: the ``churn`` stream).
+        Only its own lines are touched: each buyer x product line last bought through it
+        follows it to its competitor line with :func:`follow_probability` (lost to us for
+        good); its accounts move to a remaining distributor (by size weight), lose their
+        relationship with the distributor channel and gain ``rehome_effort``, so each re-homes
+        with the new distributor or one of our direct channels by its own choice (``rng``: the
+        ``churn`` stream).
         """
-        pop = self.pop
+        pop, cfg = self.pop, self.scenario.distributors
         distributor_open[distributor.index] = False
-        accounts = np.flatnonzero((pop.distributor == distributor.index) & (pop.status == ACTIVE))
+        accounts = np.flatnonzero(pop.distributor == distributor.index)
+        lines = (pop.current_channel[accounts] == DISTRIBUTOR) & ~pop.alternative_line[accounts]
+        row, product = np.nonzero(lines)
+        served = accounts[row]
+        line_share = np.full(len(served), distributor.line_share)
+        follows = rng.random(len(served)) < follow_probability(pop, cfg, served, line_share)
+        pop.alternative_line[served[follows], product[follows]] = True
         # Lines moved off it earned it referral fees; its successor never served them.
         pop.moved_off_distributor_week[accounts] = -1
-        leaving = rng.random(len(accounts)) < self.scenario.distributors.exit_churn_share
-        lose(pop, accounts[leaving], week)
-        remaining = [d.index for d in self.distributors if d.active]
-        if remaining:
-            pop.distributor[accounts[~leaving]] = rng.choice(remaining, size=int((~leaving).sum()))
+        pop.relationship[accounts, DISTRIBUTOR] = 0.0
+        active = accounts[pop.status[accounts] == ACTIVE]
+        pop.effort[active] = np.minimum(1.0, pop.effort[active] + cfg.rehome_effort)
+        remaining = np.array([d.index for d in self.distributors if d.active], dtype=np.int64)
+        if len(remaining):
+            weight = self.size_weight[remaining] / self.size_weight[remaining].sum()
+            pop.distributor[accounts] = rng.choice(remaining, size=len(accounts), p=weight)
+        else:
+            pop.distributor[accounts] = -1

@@ -463,20 +463,83 @@ class Reps(Block):
 
 
 class Distributors(Block):
-    """Independent distributors carrying the line.
+    """Independent distributors: businesses carrying our line and a competitor's (docs/ODD.md §7.8).
 
-    Threat is the annual value (at list) of the accounts x products taken direct from a
-    distributor over the last ``threat_window_weeks``, as a share of its book (0-1 scale).
-    Effort is its push of the line, 0-1 scale.
+    The network is a density, not a count: a run simulates ``round(accounts /
+    accounts_per_distributor)`` distributors, so a sample of the market has proportionally
+    fewer distributors of the same size. Each has a size (its share of the distributor-buying
+    accounts), a dependence on our line (``line_share``), the alternative line it carries and
+    its own costs; it sets its resale price as a markup over our wholesale price, reads its
+    threat from the volume it sees leave and the moves announced, and retaliates or exits when
+    its own portfolio P&L says so. Effort is its push of our line, 0-1 scale.
     """
 
-    count: int = Field(default=20, ge=0, le=100_000, description="distributors; assumption")
+    renamed_keys: ClassVar[dict[str, str]] = {"count": "accounts_per_distributor"}
+
+    accounts_per_distributor: float = Field(
+        default=1_000.0,
+        ge=0.0,
+        description="initial accounts (market.buyers or the customer base) per distributor: the "
+        "network's density, at least one distributor; 0: no distributors; assumption",
+    )
+    size_sigma: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=3.0,
+        description="sigma of the log of a distributor's share of the accounts (lognormal): a "
+        "few large distributors carry most volume (at 1.0 the largest fifth holds ~55%); "
+        "distribution industry surveys, value an assumption",
+    )
     margin: float = Field(
         default=0.30,
         ge=0.0,
         lt=1.0,
-        description="distributor gross margin, share of list; industrial/MRO 30-45% "
-        "(Grainger, Fastenal)",
+        description="our wholesale discount off list: a distributor pays list x (1 - margin), "
+        "its gross margin when it resells at list; industrial/MRO 30-45% (Grainger, Fastenal); "
+        "lever (fixed wholesale price)",
+    )
+    line_share_mean: float = Field(
+        default=0.30,
+        gt=0.0,
+        lt=1.0,
+        description="our line's mean share of a distributor's sales (its dependence on us), "
+        "drawn per distributor from a Beta with concentration 8; assumption",
+    )
+    alternative_margin: float = unit_interval(
+        0.29,
+        "distributor's gross margin on the competitor line it carries when it resells at list "
+        "(it sells both lines at its one resale price); assumption: a little below ours",
+    )
+    line_fixed_cost_share: float = unit_interval(
+        0.08,
+        "fixed cost of carrying our line (line management, training, systems, minimum "
+        "stock), share of its initial sales of our line, a week; shed if it drops the line; "
+        "assumption: independent distributors' thin net margins (low single digits)",
+    )
+    conversion_cost: float = unit_interval(
+        0.03,
+        "cost of converting a line to the competitor's, share of that line's sales over the "
+        "planning horizon (switching discounts, selling time); assumption",
+    )
+    planning_horizon_weeks: int = Field(
+        default=52, ge=1, le=520, description="weeks a distributor's decisions look ahead"
+    )
+    threat_window_weeks: int = Field(
+        default=4,
+        ge=1,
+        le=260,
+        description="time constant of a distributor's recent averages of sales and profit, "
+        "weeks; assumption: a month",
+    )
+    trend_weeks: int = Field(
+        default=26,
+        ge=2,
+        le=520,
+        description="time constant of its long-run sales average (its own trend), weeks; "
+        "assumption",
+    )
+    markup_adjust_rate: float = unit_interval(
+        0.1, "share of the gap to the target markup closed each week; assumption"
     )
     target_weeks_cover: float = Field(
         default=6.0,
@@ -512,25 +575,8 @@ class Distributors(Block):
     promotion_pass_through: float = unit_interval(
         0.5, "share of a sell-through discount passed on to buyers; assumption"
     )
-    threat_window_weeks: int = Field(
-        default=13, ge=1, le=260, description="weeks of moves that count as threat; one quarter"
-    )
-    threat_sensitivity: float = Field(
-        default=3.0,
-        ge=0.0,
-        description="target effort lost per unit of threat; assumption",
-    )
     effort_adjust_rate: float = unit_interval(
         0.2, "share of the gap between effort and its target closed each week; assumption"
-    )
-    referral_fee_effort: float = Field(
-        default=2.0,
-        ge=0.0,
-        description="target effort regained per unit (1 = 100%) of referral fee; assumption "
-        "(Tsay & Agrawal 2004: a referral fee softens conflict)",
-    )
-    deal_registration_effort: float = unit_interval(
-        0.15, "target effort regained when deal registration is on; assumption"
     )
     deal_registration_margin: float = Field(
         default=0.05,
@@ -546,33 +592,32 @@ class Distributors(Block):
         description="weeks a registered deal is protected; vendor programmes: 60-180 days, "
         "90 typical",
     )
-    retaliation_threat: float = unit_interval(
-        0.10,
-        "threat above which a distributor retaliates; assumption: a tenth of the book moved "
-        "direct in a quarter",
-    )
     retaliation_steer: float = unit_interval(
-        0.3, "share of its accounts' needs a retaliating one steers away; assumption"
-    )
-    exit_threat: float = unit_interval(
-        0.15, "threat above which a distributor counts a bad week; assumption"
-    )
-    exit_profit_ratio: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="bad week when line profit < ratio x its adapting reference; assumption",
-    )
-    exit_churn_share: float = unit_interval(
-        0.3, "share of an exiting distributor's accounts it takes along; assumption"
-    )
-    profit_adaptation_weeks: float = Field(
-        default=52.0,
-        ge=1.0,
-        description="time constant of the reference line profit, weeks; assumption",
+        0.3,
+        "probability a need placed with a retaliating distributor is converted to its "
+        "competitor line (the line stays converted); assumption",
     )
     exit_after_weeks: int = Field(
-        default=8, ge=1, le=260, description="bad weeks in a row before exit; assumption"
+        default=8,
+        ge=1,
+        le=260,
+        description="weeks in a row its P&L must favour dropping our line before it does; "
+        "assumption",
+    )
+    follow_intercept: float = Field(
+        default=0.0,
+        description="log-odds that a line follows an exiting distributor to its competitor "
+        "line when the buyer is as close to it as to us (times the distributor's alternative "
+        "share of sales); assumption",
+    )
+    follow_weight: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="log-odds of following per unit of relationship with the distributor "
+        "channel minus that with our strongest direct channel; assumption",
+    )
+    rehome_effort: float = unit_interval(
+        0.2, "customer effort (0-1) added to an account whose distributor exits; assumption"
     )
     effort_leak: float = unit_interval(
         0.3, "share of needs lost to a competitor's line at zero effort; assumption"
@@ -581,6 +626,16 @@ class Distributors(Block):
         default=False,
         description="distributors run their own B2B ordering app; lever (case 6), off",
     )
+
+    @model_validator(mode="after")
+    def _trend_longer_than_window(self) -> Distributors:
+        if self.trend_weeks <= self.threat_window_weeks:
+            raise ValueError(
+                f"trend_weeks ({self.trend_weeks}) must exceed threat_window_weeks "
+                f"({self.threat_window_weeks}): the trend is the longer average"
+            )
+        return self
+
     cost_to_serve: ServiceCostRates = Field(
         default=ServiceCostRates(
             cost_per_order=12.0,

@@ -526,10 +526,12 @@ def follow_probability(
     our strongest direct channel, and only as far as the distributor has an alternative line
     (``1 - line_share``, its sales that are not ours).
     """
-    relationship = np.take(pop.relationship, buyer, axis=0).astype(float)
-    distributor = relationship[:, CHANNELS.index("distributor")]
-    relationship[:, CHANNELS.index("distributor")] = 0.0
-    closeness = distributor - relationship.max(axis=1)
+    relationship = np.take(pop.relationship, buyer, axis=0)
+    channel = [relationship[:, c] for c in range(len(CHANNELS))]
+    distributor = channel.pop(CHANNELS.index("distributor"))
+    # Column by column: numpy reduces a short last axis slowly.
+    direct = np.maximum(np.maximum(channel[0], channel[1]), channel[2])
+    closeness = distributor.astype(float) - direct.astype(float)
     odds = cfg.follow_intercept + cfg.follow_weight * closeness
     return (1.0 - line_share) / (1.0 + np.exp(-odds))
 

@@ -107,6 +107,10 @@ class ChannelModel(mesa.Model):
         self.territories.distributors = self.distributors
         self.resale_price = resale_prices(self.distributors, self.rules)
         """(D + 1,) each distributor's resale price as a fraction of list (last: none)."""
+        self.weekly_value = buyers.annual_value(self.population, self.rules, self.books.list_price)
+        self.weekly_value /= 52.0
+        """(N, P) expected weekly value at list of each buyer x product (order size and rate
+        are fixed for the run)."""
         self.campaigns = [CampaignAgent(self, spec) for spec in scenario.campaigns]
         buyers.schedule_hazard_checks(self.population, self.rules, setup)
         self.initial_channel_inventory_units = self.channel_inventory_units()
@@ -186,8 +190,7 @@ class ChannelModel(mesa.Model):
     def _distributors_update(self) -> None:
         """Phase 8: each distributor books its week and decides; exits hand on their accounts."""
         pop = self.population
-        weekly_value = buyers.annual_value(pop, self.rules, self.books.list_price) / 52.0
-        outlook = line_outlook(self.distributors, pop, self.plan, self.week, weekly_value)
+        outlook = line_outlook(self.distributors, pop, self.plan, self.week, self.weekly_value)
         exiting: list[Distributor] = []
         for distributor, (keep, lowest, follow) in zip(
             self.distributors, np.column_stack(outlook), strict=True

@@ -28,7 +28,7 @@ from sim.calibration import bgnbd
 from sim.calibration.fit import calibrate
 from sim.calibration.orders import OrderDataError, OrderLines, orders_of
 from sim.model.model import ChannelModel
-from sim.results.store import atomic_write, write_text
+from sim.results.store import write_csv, write_text
 from sim.scenario.loader import with_changes
 from sim.scenario.schema import Scenario
 
@@ -236,13 +236,9 @@ def save_backtest(
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {**provenance, "cutoff_week": result.cutoff_week}
     for name, table in (("backtest", result.weekly), ("holdout", result.holdout)):
-        _write_csv(folder / f"{name}.csv", table)
+        write_csv(folder / f"{name}.csv", table)
     write_text(folder / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return manifest
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def calibrated_segments(report: Path) -> pd.Series | None:

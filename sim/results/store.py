@@ -68,6 +68,11 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """Atomically write ``table`` as CSV without its index."""
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
 class RunStore:
     """Finished runs of one resolved scenario, one Parquet file each.
 
@@ -228,7 +233,7 @@ class Results:
         for name in ("summary", "comparison", "sensitivity"):
             table = getattr(self, name)
             if table is not None:
-                _write_csv(self.path / f"{name}.csv", table)
+                write_csv(self.path / f"{name}.csv", table)
         write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=2, default=str))
 
 
@@ -255,8 +260,3 @@ def load_results(path: str | Path) -> Results:
         comparison=optional("comparison"),
         sensitivity=optional("sensitivity"),
     )
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    """Atomically write ``table`` as CSV without its index."""
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

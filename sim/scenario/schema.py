@@ -775,6 +775,152 @@ class Sweep(Block):
         return self
 
 
+class Lever(Block):
+    """One decision lever of an ``optimize`` block: a numeric range or a list of choices.
+
+    In YAML, ``[low, high]`` is a range (integer when both bounds are integers), a list of
+    anything else (``[false, true]``, ``[siloed, orchestrated]``) is a list of choices, and the
+    mapping form ``{low, high, type}`` or ``{choices: [...]}`` says it explicitly.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    type: Literal["int", "float"] = "float"
+    choices: Items[YamlValue] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        if not isinstance(data, list | tuple):
+            return data
+        bounds = len(data) == 2 and all(_is_number(v) for v in data)
+        if not bounds:
+            return {"choices": list(data)}
+        whole = all(isinstance(v, int) for v in data)
+        return {"low": data[0], "high": data[1], "type": "int" if whole else "float"}
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> Lever:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either low and high, or choices, not both")
+            if len(self.choices) < 2:
+                raise ValueError(f"at least two choices are needed, got {list(self.choices)}")
+        elif self.low is None or self.high is None:
+            raise ValueError("a lever needs [low, high] bounds or a list of choices")
+        elif not self.low < self.high:
+            raise ValueError(f"low {self.low:g} must be below high {self.high:g}")
+        return self
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+CONSTRAINT_OPERATORS: tuple[str, ...] = (">=", "<=")
+"""Comparisons a constraint may use."""
+
+
+class Constraint(Block):
+    """``metric >= bound`` or ``metric <= bound`` on a candidate's mean over replications.
+
+    Written in YAML as one string, ``distributors_active_end >= 15``.
+    """
+
+    metric: str
+    operator: Literal[">=", "<="]
+    bound: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        parts = data.split()
+        if len(parts) != 3 or parts[1] not in CONSTRAINT_OPERATORS:
+            raise ValueError(
+                f"{data!r} is not a constraint; write 'metric >= number' or 'metric <= number'"
+            )
+        try:
+            bound = float(parts[2])
+        except ValueError:
+            raise ValueError(f"{data!r}: {parts[2]!r} is not a number") from None
+        return {"metric": parts[0], "operator": parts[1], "bound": bound}
+
+    @model_validator(mode="after")
+    def _known_metric(self) -> Constraint:
+        _check_metric(self.metric)
+        return self
+
+    def violation(self, value: float) -> float:
+        """How far ``value`` is on the wrong side of the bound (<= 0: satisfied)."""
+        return self.bound - value if self.operator == ">=" else value - self.bound
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.operator} {self.bound:g}"
+
+
+def _check_metric(name: str) -> None:
+    from sim.metrics import SUMMARY_BY_NAME  # sim.metrics imports this module
+
+    if name not in SUMMARY_BY_NAME:
+        raise ValueError(f"{name!r} is not a summary metric; allowed: {', '.join(SUMMARY_BY_NAME)}")
+
+
+class Optimize(Block):
+    """A search over decision levers (``channel-sim optimize``; docs/optimize.md).
+
+    Candidates are evaluated on ``replications`` common replications each; the ``finalists``
+    best feasible ones are re-evaluated, with the scenario as written, on
+    ``finalist_replications`` other replications, and the best of those is recommended.
+    """
+
+    levers: FrozenMap[str, Lever] = Field(min_length=1, description="key path -> range or choices")
+    objectives: FrozenMap[str, Literal["maximize", "minimize"]] = Field(
+        default=FrozenMap({"npv_contribution_with_terminal": "maximize"}),
+        min_length=1,
+        description="summary metric -> maximize | minimize; the first one picks the winner",
+    )
+    constraints: Items[Constraint] = ()
+    trials: int = Field(default=40, ge=1, le=100_000, description="candidates searched")
+    replications: int = Field(default=4, ge=1, le=10_000, description="per candidate (CRN)")
+    batch: int = Field(
+        default=8,
+        ge=1,
+        le=1_000,
+        description="candidates proposed at once; part of the design, so the search does not "
+        "depend on the number of workers",
+    )
+    finalists: int = Field(default=3, ge=1, le=100)
+    finalist_replications: int = Field(default=10, ge=2, le=10_000)
+
+    @model_validator(mode="after")
+    def _known_objectives(self) -> Optimize:
+        for name in self.objectives:
+            try:
+                _check_metric(name)
+            except ValueError as exc:
+                raise ValueError(f"objectives.{name}: {exc}") from None
+        return self
+
+
+class Uncertainties(Block):
+    """Worlds to stress-test a recommendation in: a Latin hypercube over uncertain inputs."""
+
+    parameters: FrozenMap[str, tuple[float, float]] = Field(
+        min_length=1, description="key path -> [low, high], in the key's own unit"
+    )
+    worlds: int = Field(default=16, ge=2, le=100_000, description="Latin-hypercube points")
+    replications: int = Field(default=2, ge=1, le=10_000, description="per world and policy")
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> Uncertainties:
+        for path, (low, high) in self.parameters.items():
+            if not low < high:
+                raise ValueError(f"parameters.{path}: low {low:g} must be below high {high:g}")
+        return self
+
+
 # --------------------------------------------------------------------------- scenario
 
 
@@ -805,6 +951,8 @@ class Scenario(Block):
         default=FrozenMap(), description="variant name -> {key.path: value}"
     )
     sweep: Sweep | None = None
+    optimize: Optimize | None = None
+    uncertainties: Uncertainties | None = None
 
     @model_validator(mode="after")
     def _references_exist(self) -> Scenario:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help
     import pandas as pd
 
     from sim.calibration import OrderLines
+    from sim.experiments.optimize import Recommendation
     from sim.results.store import Results
 
 app = typer.Typer(
@@ -173,6 +174,59 @@ def sweep(scenario: ScenarioArg, **options: Any) -> None:
     """Run the scenario's sweep block (grid, lhs, sobol); write sensitivity.csv."""
     results = _study("sweep", scenario, options)
     print_sensitivity(results)
+
+
+@app.command()
+@study_options
+def optimize(
+    scenario: ScenarioArg,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Candidates to search (default: optimize.trials).")
+    ] = None,
+    report: ReportOpt = True,
+    **options: Any,
+) -> None:
+    """Search the optimize block's levers; recommend a plan; stress-test it (uncertainties)."""
+    from sim.experiments.optimize import optimize as search_levers
+
+    if trials is not None:
+        options["overrides"] = [*(options.get("overrides") or []), f"optimize.trials={trials}"]
+    with user_errors(), progress_bar("optimizing") as progress:
+        outcome = search_levers(scenario, progress=progress, **options)
+    print_recommendation(outcome)
+    if report:
+        write_report(outcome.results)
+
+
+def print_recommendation(outcome: Recommendation) -> None:
+    """Print the finalists against the baseline, the recommendation and where it breaks."""
+    block = outcome.results.manifest["optimize"]
+    metric = next(iter(block["objectives"]))
+    comparison = outcome.results.comparison
+    table = Table(title=f"finalists vs the scenario as written: {metric}, paired 95% CI")
+    for header in ("plan", "mean", "difference vs baseline", "95% CI", "feasible"):
+        table.add_column(header, justify="left" if header == "plan" else "right")
+    rows = outcome.candidates[outcome.candidates["stage"] == "finalist"]
+    for row in rows.itertuples():
+        diff = comparison[(comparison["variant"] == row.variant) & (comparison["metric"] == metric)]
+        low, high = (diff["ci_low"].iloc[0], diff["ci_high"].iloc[0]) if len(diff) else (0, 0)
+        table.add_row(
+            f"{row.variant}{' (recommended)' if row.recommended else ''}",
+            f"{getattr(row, f'{metric}_mean'):,.0f}",
+            f"{diff['mean_difference'].iloc[0]:,.0f}" if len(diff) else "",
+            f"[{low:,.0f}, {high:,.0f}]" if len(diff) else "",
+            "yes" if row.feasible else f"no: {row.violated}",
+        )
+    console.print(table)
+    folder = outcome.results.path
+    if outcome.recommended is None:
+        errors.print("[bold red]no plan meets the constraints[/]; see optimization.csv")
+    elif outcome.recommended.trial < 0:
+        errors.print("recommendation: keep the plan as written (no finalist beat it)")
+    else:
+        errors.print(f"recommendation: {folder / 'recommendation.yaml'}", highlight=False)
+    if outcome.stress is not None:
+        errors.print(f"stress test: {outcome.stress.statement}", highlight=False, soft_wrap=True)
 
 
 def print_sensitivity(results: Results) -> None:

@@ -63,6 +63,7 @@ OWN_FILES = (
     "optimization.csv",
     "recommendation.yaml",
     "stress.csv",
+    "stress.json",
     "regret.csv",
     "prim_box.csv",
 )
@@ -155,7 +156,9 @@ def search(
             means = {name: float(np.mean(values)) for name, values in metrics.items()}
             trial.set_user_attr("metrics", metrics)
             for constraint in block.constraints:
-                trial.set_constraint(str(constraint), constraint.violation(means[constraint.metric]))
+                trial.set_constraint(
+                    str(constraint), constraint.violation(means[constraint.metric])
+                )
             study.tell(trial, [means[name] for name in block.objectives])
         if progress:
             progress(len(jobs))

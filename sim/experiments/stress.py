@@ -25,6 +25,7 @@ Exploratory Modeling Workbench. Environmental Modelling & Software 96, 239-250.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from sim.results.store import write_csv
+from sim.results.store import write_csv, write_text
 from sim.scenario.schema import Scenario, Uncertainties
 
 
@@ -163,6 +164,10 @@ def stress_test(
         statement = f"{outcome} in every one of the {len(losing)} sampled worlds"
     else:
         statement = f"{outcome} in none of the {len(losing)} sampled worlds"
+    record = {"statement": statement, "worlds": len(worlds), "replications": block.replications}
+    if box is not None:
+        record.update(coverage=box.coverage, density=box.density, mass=box.mass)
+    write_text(root / "stress.json", json.dumps(record, indent=2))
     write_csv(root / "stress.csv", table)
     write_csv(root / "regret.csv", summary)
     if box is not None:

@@ -19,6 +19,7 @@ import yaml
 
 from sim.experiments.stats import mean_ci
 from sim.metrics import SUMMARY, SummaryMetric, Unit
+from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
 from sim.report.pnl import UNTRACED, line_comparison, line_summary
@@ -143,6 +144,8 @@ def build_report(source: Results | str | Path) -> Path:
                 fig.comparison_figures(ts, reference=reference, discount_rate_annual=rate), folder
             )
         )
+    if decision.is_optimization(results.path):
+        images.update(fig.save(decision.decision_figures(results.path, results.manifest), folder))
     for variant in variants:
         overview = fig.overview_figures(ts[ts["variant"] == variant], discount_rate_annual=rate)
         images.update(fig.save(overview, folder, prefix=f"{variant}_"))
@@ -177,6 +180,11 @@ def _page(
     name = manifest.get("scenario", results.path.name)
     runs = results.summary.groupby("variant").size()
     sections: list[tuple[str, str, str]] = []
+    if decision.is_optimization(results.path):
+        content = decision.decision_section(
+            results.path, manifest, lambda n, c: _figure(images, n, c), table_html
+        )
+        sections.append(("decision", "Decision", content))
     if results.comparison is not None and not results.comparison.empty:
         sections.append(("glance", "At a glance", _glance(results.comparison, variants, reference)))
     sections.append(("summary", "Summary", _summary_section(results.summary, variants)))

@@ -332,12 +332,20 @@ def dashboard(
     scenarios: Annotated[
         Path, typer.Option(help="Folder of scenario files offered in the dashboard.")
     ] = Path("scenarios"),
+    recommendation: Annotated[
+        Path | None,
+        typer.Option(help="recommendation.yaml of `optimize`: offered first, as policy B."),
+    ] = None,
 ) -> None:
     """Workshop dashboard in the browser: move policy levers, run, compare A vs B."""
     from sim.dashboard import serve
 
     with user_errors():
-        code = serve(host=host, port=port, scenarios=scenarios)
+        if recommendation is not None:
+            from sim.experiments.optimize import recommended_changes
+
+            recommended_changes(load_scenario(recommendation))  # a clear error before serving
+        code = serve(host=host, port=port, scenarios=scenarios, recommendation=recommendation)
     raise typer.Exit(code)
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
+from sim.dashboard import live
 from sim.experiments.optimize import (
     Job,
     feasible,
@@ -137,7 +138,7 @@ uncertainties: {{worlds: 4, replications: 1}}
 
 
 def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
-    tmp_path: Path, write_yaml: Any
+    tmp_path: Path, write_yaml: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_yaml("tiny.yaml", TINY.format(parent=SCENARIOS / "direct_shift.yaml"))
     out = tmp_path / "out"
@@ -156,6 +157,13 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
     recommendation = load_scenario(out / "recommendation.yaml")
     plan = with_changes(recommendation, recommended_changes(recommendation), source="test")
     assert plan.policy != recommendation.policy
+    # the dashboard offers it first; side B runs the recommended plan, row by row
+    monkeypatch.setenv(live.RECOMMENDATION_ENV, str(out / "recommendation.yaml"))
+    offered = live.load(live.scenario_path(live.scenario_files()[0].name))
+    assert live.variants_of(offered) == ["baseline", "recommended"]
+    side_b = live.variant_scenario(offered, "recommended")
+    workshop = live.workshop_scenario(offered, "recommended", live.Levers.of(side_b), buyers=300)
+    assert workshop.policy == plan.policy
     again = tmp_path / "again"
     result = CliRunner().invoke(
         app, ["compare", str(out / "recommendation.yaml"), "--out", str(again), "--no-report"]

@@ -203,18 +203,21 @@ def print_recommendation(outcome: Recommendation) -> None:
     block = outcome.results.manifest["optimize"]
     metric = next(iter(block["objectives"]))
     comparison = outcome.results.comparison
+    paired = (
+        {}
+        if comparison is None or comparison.empty
+        else {row.variant: row for row in comparison[comparison["metric"] == metric].itertuples()}
+    )
     table = Table(title=f"finalists vs the scenario as written: {metric}, paired 95% CI")
     for header in ("plan", "mean", "difference vs baseline", "95% CI", "feasible"):
         table.add_column(header, justify="left" if header == "plan" else "right")
-    rows = outcome.candidates[outcome.candidates["stage"] == "finalist"]
-    for row in rows.itertuples():
-        diff = comparison[(comparison["variant"] == row.variant) & (comparison["metric"] == metric)]
-        low, high = (diff["ci_low"].iloc[0], diff["ci_high"].iloc[0]) if len(diff) else (0, 0)
+    for row in outcome.candidates[outcome.candidates["stage"] == "finalist"].itertuples():
+        diff = paired.get(row.variant)
         table.add_row(
             f"{row.variant}{' (recommended)' if row.recommended else ''}",
             f"{getattr(row, f'{metric}_mean'):,.0f}",
-            f"{diff['mean_difference'].iloc[0]:,.0f}" if len(diff) else "",
-            f"[{low:,.0f}, {high:,.0f}]" if len(diff) else "",
+            "" if diff is None else f"{diff.mean_difference:,.0f}",
+            "" if diff is None else f"[{diff.ci_low:,.0f}, {diff.ci_high:,.0f}]",
             "yes" if row.feasible else f"no: {row.violated}",
         )
     console.print(table)

@@ -475,13 +475,12 @@ def optimize(
     else:
         (root / "recommendation.yaml").unlink(missing_ok=True)
     outcome = Recommendation(results, table, recommended, baseline, reevaluated)
-    if resolved.uncertainties is not None and recommended is not None:
-        policies = [baseline, *[c for c in reevaluated]]
+    if resolved.uncertainties is not None and recommended is not None and recommended.trial >= 0:
         outcome = replace(
             outcome,
             stress=stress.stress_test(
                 resolved,
-                policies,
+                [baseline, *reevaluated],
                 recommended=recommended.name,
                 objective=next(iter(block.objectives.items())),
                 root=root,

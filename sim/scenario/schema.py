@@ -867,6 +867,11 @@ def _check_metric(name: str) -> None:
         raise ValueError(f"{name!r} is not a summary metric; allowed: {', '.join(SUMMARY_BY_NAME)}")
 
 
+Direction = Literal["maximize", "minimize"]
+
+DEFAULT_OBJECTIVES: dict[str, Direction] = {"npv_contribution_with_terminal": "maximize"}
+
+
 class Optimize(Block):
     """A search over decision levers (``channel-sim optimize``; docs/optimize.md).
 
@@ -876,8 +881,8 @@ class Optimize(Block):
     """
 
     levers: FrozenMap[str, Lever] = Field(min_length=1, description="key path -> range or choices")
-    objectives: FrozenMap[str, Literal["maximize", "minimize"]] = Field(
-        default=FrozenMap({"npv_contribution_with_terminal": "maximize"}),
+    objectives: FrozenMap[str, Direction] = Field(
+        default=FrozenMap[str, Direction](DEFAULT_OBJECTIVES),
         min_length=1,
         description="summary metric -> maximize | minimize; the first one picks the winner",
     )

@@ -268,6 +268,23 @@ def candidate_scenario(scenario: Scenario, levers: Levers) -> Scenario:
     return variant_of(scenario, "candidate", {"optimize": None, "uncertainties": None, **levers})
 
 
+def check_metrics(block: Optimize) -> None:
+    """Objectives and constraints must name summary metrics.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the key path (``optimize.constraints.0``), the bad name and the allowed ones.
+    """
+    named = [(f"optimize.objectives.{name}", name) for name in block.objectives]
+    named += [(f"optimize.constraints.{i}", c.metric) for i, c in enumerate(block.constraints)]
+    for where, name in named:
+        if name not in SUMMARY_METRICS:
+            raise ScenarioError(
+                f"{where}: {name!r} is not a summary metric; allowed: {', '.join(SUMMARY_METRICS)}"
+            )
+
+
 def check_paths(scenario: Scenario, values: Mapping[str, Sequence[Any]], where: str) -> None:
     """Every value of every key path must give a valid scenario (bounds, choices).
 
@@ -402,6 +419,7 @@ def optimize(
         {"replications": block.finalist_replications},
         source="optimize.finalist_replications",
     )
+    check_metrics(block)
     check_paths(resolved, {p: lever_ends(v) for p, v in block.levers.items()}, "optimize.levers")
     if resolved.uncertainties is not None:
         check_paths(resolved, resolved.uncertainties.parameters, "uncertainties.parameters")

@@ -847,24 +847,12 @@ class Constraint(Block):
             raise ValueError(f"{data!r}: {parts[2]!r} is not a number") from None
         return {"metric": parts[0], "operator": parts[1], "bound": bound}
 
-    @model_validator(mode="after")
-    def _known_metric(self) -> Constraint:
-        _check_metric(self.metric)
-        return self
-
     def violation(self, value: float) -> float:
         """How far ``value`` is on the wrong side of the bound (<= 0: satisfied)."""
         return self.bound - value if self.operator == ">=" else value - self.bound
 
     def __str__(self) -> str:
         return f"{self.metric} {self.operator} {self.bound:g}"
-
-
-def _check_metric(name: str) -> None:
-    from sim.metrics import SUMMARY_BY_NAME  # sim.metrics imports this module
-
-    if name not in SUMMARY_BY_NAME:
-        raise ValueError(f"{name!r} is not a summary metric; allowed: {', '.join(SUMMARY_BY_NAME)}")
 
 
 Direction = Literal["maximize", "minimize"]
@@ -878,6 +866,7 @@ class Optimize(Block):
     Candidates are evaluated on ``replications`` common replications each; the ``finalists``
     best feasible ones are re-evaluated, with the scenario as written, on
     ``finalist_replications`` other replications, and the best of those is recommended.
+    Metric names are checked against ``sim.metrics`` by the command (which imports this module).
     """
 
     levers: FrozenMap[str, Lever] = Field(min_length=1, description="key path -> range or choices")
@@ -898,15 +887,6 @@ class Optimize(Block):
     )
     finalists: int = Field(default=3, ge=1, le=100)
     finalist_replications: int = Field(default=10, ge=2, le=10_000)
-
-    @model_validator(mode="after")
-    def _known_objectives(self) -> Optimize:
-        for name in self.objectives:
-            try:
-                _check_metric(name)
-            except ValueError as exc:
-                raise ValueError(f"objectives.{name}: {exc}") from None
-        return self
 
 
 class Uncertainties(Block):

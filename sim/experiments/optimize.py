@@ -406,6 +406,70 @@ def optimize(
     """
     from sim.experiments import stress
 
+    resolved, block = _resolve(scenario, options)
+    root = Path(options.out) if options.out is not None else Path("results") / resolved.name
+    digest = scenario_hash(resolved)
+    RunStore(root, resolved.name, digest, overwrite=options.overwrite)  # refuses another's folder
+    if options.overwrite:
+        for name in OWN_FILES:
+            (root / name).unlink(missing_ok=True)
+    tally = _Tally(_total_runs(resolved), progress)
+    first = block.finalist_replications  # the search runs replications the finalists do not
+    searched = search(
+        block,
+        model_evaluator(resolved, workers=options.workers, scheduler=options.scheduler),
+        replications=range(first, first + block.replications),
+        seed=resolved.seed,
+        storage=f"sqlite:///{(root / 'study.db').resolve()}",
+        study_name=f"{resolved.name}-{digest[:16]}",
+        progress=tally.add,
+    )
+    finalists = ranked(searched, block)[: block.finalists]
+    results = _reevaluate(resolved, finalists, options, tally)
+    as_written = Candidate(-1, {p: value_at(resolved, p) for p in block.levers}, {})
+    baseline, *reevaluated = _from_summary(results.summary, [as_written, *finalists])
+    best = ranked([baseline, *reevaluated], block)
+    recommended = best[0] if best else None
+    table = pd.concat(
+        [
+            candidate_rows(searched, block, stage="search"),
+            candidate_rows([baseline, *reevaluated], block, stage="finalist"),
+        ],
+        ignore_index=True,
+    )
+    table["recommended"] = (table["stage"] == "finalist") & (
+        table["trial"] == (recommended.trial if recommended else None)
+    )
+    write_csv(root / "optimization.csv", table)
+    (root / "recommendation.yaml").unlink(missing_ok=True)
+    outcome = Recommendation(results, table, recommended, baseline, reevaluated)
+    if recommended is None:
+        return outcome
+    if recommended.trial >= 0:
+        assert results.comparison is not None
+        own = results.comparison[results.comparison["variant"] == recommended.name]
+        text = recommendation_yaml(resolved, recommended.levers, own, block)
+        write_text(root / "recommendation.yaml", text)
+    # PRIM looks for where the choice loses: to the plan as written, or to the best finalist
+    rival = baseline if recommended.trial >= 0 else next(iter(best[1:]), None)
+    if resolved.uncertainties is None or rival is None:
+        return outcome
+    tested = stress.stress_test(
+        resolved,
+        [baseline, *reevaluated],
+        recommended=recommended.name,
+        rival=rival.name,
+        objective=next(iter(block.objectives.items())),
+        root=root,
+        workers=options.workers,
+        scheduler=options.scheduler,
+        progress=tally.add,
+    )
+    return replace(outcome, stress=tested)
+
+
+def _resolve(scenario: Scenario | str | Path, options: StudyOptions) -> tuple[Scenario, Optimize]:
+    """The scenario to optimise (replications = the finalists'), its block, checked."""
     resolved = resolve(scenario, options)
     block = resolved.optimize
     if block is None:
@@ -423,91 +487,40 @@ def optimize(
     check_paths(resolved, {p: lever_ends(v) for p, v in block.levers.items()}, "optimize.levers")
     if resolved.uncertainties is not None:
         check_paths(resolved, resolved.uncertainties.parameters, "uncertainties.parameters")
-    root = Path(options.out) if options.out is not None else Path("results") / resolved.name
-    digest = scenario_hash(resolved)
-    RunStore(root, resolved.name, digest, overwrite=options.overwrite)  # refuses another's folder
-    if options.overwrite:
-        for name in OWN_FILES:
-            (root / name).unlink(missing_ok=True)
+    return resolved, block
 
-    total = _total_runs(resolved)
-    done = 0
 
-    def advance(runs: int) -> None:
-        nonlocal done
-        done += runs
-        if progress:
-            progress(done, total)
-
-    evaluate = model_evaluator(resolved, workers=options.workers, scheduler=options.scheduler)
-    searched = search(
-        block,
-        evaluate,
-        replications=range(
-            block.finalist_replications, block.finalist_replications + block.replications
-        ),
-        seed=resolved.seed,
-        storage=f"sqlite:///{(root / 'study.db').resolve()}",
-        study_name=f"{resolved.name}-{digest[:16]}",
-        progress=advance,
-    )
-    finalists = ranked(searched, block)[: block.finalists]
-    cells = [Cell(BASE_VARIANT, resolved)]
-    cells += [Cell(c.name, candidate_scenario(resolved, c.levers)) for c in finalists]
-    base_runs = done
-
-    def finalist_progress(finished: int, _total: int) -> None:
-        advance(base_runs + finished - done)
-
-    results = study(
-        resolved,
+def _reevaluate(
+    scenario: Scenario, finalists: Sequence[Candidate], options: StudyOptions, tally: _Tally
+) -> Results:
+    """The finalists and the plan as written, as a compare study (replications 0..n-1)."""
+    assert scenario.optimize is not None
+    cells = [Cell(BASE_VARIANT, scenario)]
+    cells += [Cell(c.name, candidate_scenario(scenario, c.levers)) for c in finalists]
+    before = tally.done
+    return study(
+        scenario,
         cells,
         command="optimize",
-        options=replace(options, overwrite=False),
-        progress=finalist_progress,
-        manifest={"optimize": block.model_dump(mode="json")},
+        options=replace(options, overwrite=False),  # the folder was opened (or cleared) already
+        progress=lambda finished, _total: tally.add(before + finished - tally.done),
+        manifest={"optimize": scenario.optimize.model_dump(mode="json")},
         analyse=_paired,
     )
-    as_written = Candidate(-1, {p: value_at(resolved, p) for p in block.levers}, {})
-    baseline, *reevaluated = _from_summary(results.summary, [as_written, *finalists])
-    best = ranked([baseline, *reevaluated], block)
-    recommended = best[0] if best else None
-    table = pd.concat(
-        [
-            candidate_rows(searched, block, stage="search"),
-            candidate_rows([baseline, *reevaluated], block, stage="finalist"),
-        ],
-        ignore_index=True,
-    )
-    table["recommended"] = (table["stage"] == "finalist") & (
-        table["trial"] == (recommended.trial if recommended else None)
-    )
-    write_csv(root / "optimization.csv", table)
-    if recommended is not None and recommended.trial >= 0:
-        assert results.comparison is not None
-        own = results.comparison[results.comparison["variant"] == recommended.name]
-        write_text(
-            root / "recommendation.yaml",
-            recommendation_yaml(resolved, recommended.levers, own, block),
-        )
-    else:
-        (root / "recommendation.yaml").unlink(missing_ok=True)
-    outcome = Recommendation(results, table, recommended, baseline, reevaluated)
-    if resolved.uncertainties is not None and recommended is not None and recommended.trial >= 0:
-        outcome = replace(
-            outcome,
-            stress=stress.stress_test(
-                resolved,
-                [baseline, *reevaluated],
-                recommended=recommended.name,
-                objective=next(iter(block.objectives.items())),
-                root=root,
-                workers=options.workers,
-                scheduler=options.scheduler,
-                progress=advance,
-            ),
-        )
-    return outcome
+
+
+@dataclass
+class _Tally:
+    """Runs finished across the stages, reported to a progress hook."""
+
+    total: int
+    hook: ProgressHook | None
+    done: int = 0
+
+    def add(self, runs: int) -> None:
+        self.done += runs
+        if self.hook:
+            self.hook(self.done, self.total)
 
 
 def _paired(results: Results) -> None:

@@ -9,7 +9,8 @@ policy's objective minus its own (Savage 1951; Lempert, Popper & Bankes 2003): a
 has a small maximum regret.
 
 Scenario discovery (Bryant & Lempert 2010) then asks in which region of the uncertainties the
-recommendation loses to the baseline, with PRIM (Friedman & Fisher 1999) from the EMA
+recommendation loses to the baseline (or, when the recommendation is to keep the plan as
+written, where the best finalist beats it), with PRIM (Friedman & Fisher 1999) from the EMA
 Workbench (Kwakkel 2017): boxes are peeled 5% at a time (``peel_alpha = 0.05``) towards the
 losing worlds; the box reported is the one with the largest coverage (share of all losing
 worlds inside it) among those whose density (share of worlds inside it that lose) reaches
@@ -94,6 +95,7 @@ def stress_test(
     policies: Sequence[Any],
     *,
     recommended: str,
+    rival: str,
     objective: tuple[str, str],
     root: Path,
     workers: int = 1,
@@ -108,8 +110,8 @@ def stress_test(
         The resolved scenario, with an ``uncertainties`` block.
     policies
         :class:`~sim.experiments.optimize.Candidate` objects; the first is the baseline.
-    recommended
-        Name of the recommended policy among them.
+    recommended, rival
+        Names of the recommended policy and of the one PRIM looks for it losing to.
     objective
         (summary metric, ``maximize`` | ``minimize``) regret is measured on.
     root
@@ -155,16 +157,24 @@ def stress_test(
         ignore_index=True,
     )
     summary = regret_table(table, names)
-    losing = table.loc[table["policy"] == recommended, "loses_to_baseline"].to_numpy()
+    at = {name: i for i, name in enumerate(names)}
+    losing = sign * (means[:, at[recommended]] - means[:, at[rival]]) < 0
     box = prim_box(worlds, losing) if 0 < losing.sum() < len(losing) else None
-    outcome = f"the recommendation ({recommended}) loses to the baseline"
+    outcome = f"the recommendation ({recommended}) loses to {rival}"
     if box is not None:
         statement = box.statement(outcome)
     elif losing.any():
         statement = f"{outcome} in every one of the {len(losing)} sampled worlds"
     else:
         statement = f"{outcome} in none of the {len(losing)} sampled worlds"
-    record = {"statement": statement, "worlds": len(worlds), "replications": block.replications}
+    record = {
+        "statement": statement,
+        "recommended": recommended,
+        "rival": rival,
+        "losing_worlds": [int(w) for w in np.flatnonzero(losing)],
+        "worlds": len(worlds),
+        "replications": block.replications,
+    }
     if box is not None:
         record.update(coverage=box.coverage, density=box.density, mass=box.mass)
     write_text(root / "stress.json", json.dumps(record, indent=2))

@@ -37,7 +37,7 @@ def decision_figures(folder: Path, manifest: Mapping[str, Any]) -> dict[str, Fig
     """The decision page's figures, by name."""
     block = manifest["optimize"]
     objectives = list(block["objectives"])
-    table = pd.read_csv(folder / "optimization.csv")
+    table = _candidates(folder)
     comparison = _comparison(folder)
     out = {"decision_levers": _levers_figure(table, list(block["levers"]), objectives[0])}
     if comparison is not None:
@@ -48,7 +48,8 @@ def decision_figures(folder: Path, manifest: Mapping[str, Any]) -> dict[str, Fig
     if (folder / "stress.csv").is_file():
         stress = pd.read_csv(folder / "stress.csv")
         box = pd.read_csv(folder / "prim_box.csv") if (folder / "prim_box.csv").is_file() else None
-        out["decision_stress"] = _stress_figure(stress, box, objectives[0], table)
+        record = json.loads((folder / "stress.json").read_text(encoding="utf-8"))
+        out["decision_stress"] = _stress_figure(stress, box, objectives[0], record)
     return out
 
 
@@ -58,7 +59,7 @@ def decision_section(
     """HTML of the decision page."""
     block = manifest["optimize"]
     objective = next(iter(block["objectives"]))
-    table = pd.read_csv(folder / "optimization.csv")
+    table = _candidates(folder)
     finalists = table[table["stage"] == "finalist"]
     chosen = finalists[finalists["recommended"]]
     parts = [f"<p>{html.escape(_verdict(folder, chosen, objective))}</p>"]
@@ -129,7 +130,7 @@ def _stress_html(folder: Path, figure: FigureHtml, table_html: TableHtml) -> str
         "world minus this policy's (currency units).</p>"
         + table_html(regret)
         + f"<p><b>Where it breaks:</b> {html.escape(statement)}.</p>"
-        + figure("decision_stress", "The recommendation minus the plan as written, per world")
+        + figure("decision_stress", "The recommendation minus its rival, per sampled world")
     )
 
 
@@ -139,6 +140,10 @@ def _constraints(block: Mapping[str, Any]) -> list[str]:
 
 def _constraint_metrics(block: Mapping[str, Any]) -> list[str]:
     return [c["metric"] for c in block["constraints"]]
+
+
+def _candidates(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "optimization.csv").fillna({"violated": ""})
 
 
 def _comparison(folder: Path) -> pd.DataFrame | None:
@@ -249,20 +254,21 @@ def _pareto_figure(table: pd.DataFrame, pair: list[str], directions: Mapping[str
 
 
 def _stress_figure(
-    stress: pd.DataFrame, box: pd.DataFrame | None, objective: str, table: pd.DataFrame
+    stress: pd.DataFrame, box: pd.DataFrame | None, objective: str, record: Mapping[str, Any]
 ) -> Figure:
-    """Left: recommendation minus baseline per world; right: worlds on two uncertainties."""
-    chosen = table[(table["stage"] == "finalist") & table["recommended"]]["variant"].iloc[0]
+    """Left: recommendation minus its rival per world; right: worlds on two uncertainties."""
+    chosen, rival = record["recommended"], record["rival"]
     value = f"{objective}_mean"
     wide = stress.pivot(index="world", columns="policy", values=value)
-    difference = (wide[chosen] - wide["baseline"]).sort_values()
+    difference = (wide[chosen] - wide[rival]).sort_values()
+    losing = difference.index.isin(record["losing_worlds"])
     money = fig.Money.for_values(difference)
     figure, (left, right) = fig.new_figure(12.0, 4.5, ncols=2)
-    colours = np.where(difference < 0, "#d62728", "#1f77b4")
+    colours = np.where(losing, "#d62728", "#1f77b4")
     left.bar(range(len(difference)), difference / money.factor, color=colours)
     left.axhline(0, color="#555555", lw=1)
     left.set_xlabel("Sampled world (sorted)")
-    left.set_ylabel(f"{label(objective)}: recommended\nminus as written ({money.unit})", fontsize=9)
+    left.set_ylabel(f"{label(objective)}: {chosen}\nminus {rival} ({money.unit})", fontsize=9)
     uncertainties = [
         c
         for c in stress.columns
@@ -270,7 +276,7 @@ def _stress_figure(
     ]
     axes_names = _box_axes(box, uncertainties)
     worlds = stress[stress["policy"] == chosen].set_index("world")
-    lose = worlds["loses_to_baseline"].astype(bool)
+    lose = worlds.index.isin(record["losing_worlds"])
     right.scatter(
         worlds[axes_names[0]][~lose],
         worlds[axes_names[-1]][~lose],
@@ -282,7 +288,7 @@ def _stress_figure(
         worlds[axes_names[-1]][lose],
         color="#d62728",
         marker="x",
-        label="loses to as written",
+        label=f"loses to {rival}",
     )
     if box is not None:
         limits = box.set_index("parameter")

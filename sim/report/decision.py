@@ -143,7 +143,7 @@ def _constraint_metrics(block: Mapping[str, Any]) -> list[str]:
 
 
 def _candidates(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "optimization.csv").fillna({"violated": ""})
+    return pd.read_csv(folder / "optimization.csv", dtype={"violated": str}, keep_default_na=False)
 
 
 def _comparison(folder: Path) -> pd.DataFrame | None:

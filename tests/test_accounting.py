@@ -175,10 +175,10 @@ def _order_costs(lines: pd.DataFrame, keys: list[str], rates, cost_of_capital: f
 def test_cost_to_serve_activities_from_the_journal(audited):
     """Order handling, fulfilment, freight, credit and platform rebuilt from the journal.
 
-    A direct order is one week x buyer x channel x j of journal lines (a line ordered k times
-    in its week is in the buyer's orders j = 0 .. k - 1, a k-th of its value in each): handling per order,
-    picking per line, freight max(minimum, rate x order value), credit value x (bad debt +
-    DSO / 365 x discount rate). A restock is one week x distributor of the sell-in lines with
+    A direct order is one week x buyer x channel x j of journal lines (a line ordered k times in
+    its week is in the buyer's orders j = 0 .. k - 1, a k-th of its value in each): handling per
+    order, picking per line, freight max(minimum, rate x order value), credit value x (bad debt
+    + DSO / 365 x discount rate). A restock is one week x distributor of the sell-in lines with
     units, at the distributor channel's rates. The platform is e-commerce's fixed cost plus a
     step per started ``capacity_step_orders`` web orders a week.
     """

@@ -94,7 +94,7 @@ class ServiceCosts:
         )
         rows = rates.of_lines(order, (value / orders)[line])
         costs = np.column_stack(
-            [np.bincount(line, weights=rows[:, a], minlength=len(group)) for a in range(rows.shape[1])]
+            [np.bincount(line, weights=column, minlength=len(group)) for column in rows.T]
         )
         return WeekOfOrders(costs, line, order)
 

@@ -117,10 +117,11 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
 
     Customers are ``market.buyers`` accounts drawn by segment share, or the rows of
     ``market.customer_base``. Spend is lognormal with the segment's mean (``spend_annual``) and
-    ``spend_sigma``; orders per product line arrive as a Poisson process at
-    ``orders_per_year`` (a week with at least one is a need, ``buyers.arriving_needs``); an
-    order's size makes the expected annual spend equal the drawn spend potential. With a segment ``purchase_process`` (BG/NBD), each account's order rate and
-    spend are scaled by its own Gamma(r, 1/r) multiplier and it draws a Beta(a, b) dropout.
+    ``spend_sigma``; orders per product line arrive as a Poisson process at ``orders_per_year``
+    (a week with at least one is a need, ``buyers.arriving_needs``); an order's size makes the
+    expected annual spend equal the drawn spend potential. With a segment ``purchase_process``
+    (BG/NBD), each account's order rate and spend are scaled by its own Gamma(r, 1/r) multiplier
+    and it draws a Beta(a, b) dropout.
     """
     market = scenario.market
     base = _customer_base(scenario)

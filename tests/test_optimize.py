@@ -68,6 +68,22 @@ def test_a_constraint_binding_at_the_optimum_is_never_violated(seed: int) -> Non
     assert best[0].levers["a"] > 0.05
 
 
+def test_several_objectives_give_a_pareto_front_ranked_first() -> None:
+    # NSGA-II on (maximise the toy, minimise a): the front found must be non-dominated, and
+    # ranked() must put it first; checked here against a direct pairwise comparison
+    block = Optimize.model_validate(
+        {**TOY, "objectives": {"npv_contribution": "maximize", "churn_rate_annual": "minimize"}}
+    )
+    candidates = search(block, toy, replications=[0, 1], seed=0)
+    points = np.array(
+        [[c.mean("npv_contribution"), -c.mean("churn_rate_annual")] for c in candidates]
+    )
+    dominated = [bool(((points >= p).all(axis=1) & (points > p).any(axis=1)).any()) for p in points]
+    front = {c.trial for c, d in zip(candidates, dominated, strict=True) if not d}
+    order = [c.trial for c in ranked(candidates, block)]
+    assert len(front) >= 2 and set(order[: len(front)]) == front
+
+
 def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path: Path) -> None:
     block = Optimize.model_validate({**TOY, "trials": 12, "batch": 4})
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -176,6 +192,14 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
     ours = ours[ours["variant"] == chosen["variant"].iloc[0]]
     assert ours.loc["npv_contribution_with_terminal", "ci_low"] > 0
     np.testing.assert_allclose(ours["mean_difference"], theirs["mean_difference"])
+    # the same command again resumes: nothing new is searched, the same table comes out
+    result = CliRunner().invoke(app, ["optimize", str(path), "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out / "optimization.csv"), table)
+    # another resolved scenario is refused, the folder untouched
+    args = ["optimize", str(path), "--out", str(out), "--set", "seed=7"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "holds runs of scenario" in result.output
 
 
 @pytest.mark.parametrize(

@@ -206,6 +206,8 @@ def feasible(candidate: Candidate, block: Optimize) -> bool:
 
 def pareto_front(candidates: Sequence[Candidate], block: Optimize) -> list[bool]:
     """Whether each candidate is non-dominated on the objectives' means."""
+    if not candidates:
+        return []
     sign = np.array([1.0 if d == "maximize" else -1.0 for d in block.objectives.values()])
     scores = np.array([[c.mean(m) for m in block.objectives] for c in candidates]) * sign
     return [
@@ -216,7 +218,7 @@ def pareto_front(candidates: Sequence[Candidate], block: Optimize) -> list[bool]
 def ranked(candidates: Sequence[Candidate], block: Optimize) -> list[Candidate]:
     """Feasible candidates, best first: Pareto front first, then by the first objective."""
     pool = [c for c in candidates if feasible(c, block)]
-    front = pareto_front(pool, block) if pool else []
+    front = pareto_front(pool, block)
     metric, direction = next(iter(block.objectives.items()))
     sign = 1.0 if direction == "maximize" else -1.0
     order = sorted(range(len(pool)), key=lambda i: (not front[i], -sign * pool[i].mean(metric)))
@@ -318,9 +320,10 @@ def lever_ends(lever: Lever) -> list[Any]:
 def candidate_rows(candidates: Sequence[Candidate], block: Optimize, *, stage: str) -> pd.DataFrame:
     """``optimization.csv`` rows: levers, each objective's and constraint's mean and 95% CI."""
     metrics = list(dict.fromkeys([*block.objectives, *(c.metric for c in block.constraints)]))
-    front = pareto_front(candidates, block) if candidates else []
+    pool = [c for c in candidates if feasible(c, block)]
+    front = {c.trial for c, on in zip(pool, pareto_front(pool, block), strict=True) if on}
     rows = []
-    for candidate, on_front in zip(candidates, front, strict=True):
+    for candidate in candidates:
         row: dict[str, Any] = {"stage": stage, "trial": candidate.trial, "variant": candidate.name}
         row.update({path: candidate.levers.get(path) for path in block.levers})
         row["replications"] = len(next(iter(candidate.metrics.values())))
@@ -328,7 +331,7 @@ def candidate_rows(candidates: Sequence[Candidate], block: Optimize, *, stage: s
             mean, low, high = mean_ci(candidate.metrics[metric])
             row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
         broken = [str(c) for c in block.constraints if c.violation(candidate.mean(c.metric)) > 0]
-        row.update(feasible=not broken, violated="; ".join(broken), pareto=on_front)
+        row.update(feasible=not broken, violated="; ".join(broken), pareto=candidate.trial in front)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from sim.metrics import label
+from sim.metrics import SUMMARY_BY_NAME, Unit, label
 from sim.report import figures as fig
 
 FigureHtml = Callable[[str, str], str]
@@ -143,7 +143,8 @@ def _constraint_metrics(block: Mapping[str, Any]) -> list[str]:
 
 
 def _candidates(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "optimization.csv", dtype={"violated": str}, keep_default_na=False)
+    table = pd.read_csv(folder / "optimization.csv", dtype={"violated": str})
+    return table.fillna({"violated": ""})
 
 
 def _comparison(folder: Path) -> pd.DataFrame | None:
@@ -160,13 +161,13 @@ def _levers_figure(table: pd.DataFrame, levers: list[str], objective: str) -> Fi
     columns = min(4, len(levers))
     rows = -(-len(levers) // columns)
     figure, axes = fig.new_figure(3.2 * columns, 3.0 * rows + 0.6, nrows=rows, ncols=columns)
-    money = fig.Money.for_values(search[f"{objective}_mean"])
+    factor, unit = _scale(objective, search[f"{objective}_mean"])
     axes = np.atleast_1d(axes).ravel()
     chosen = table[(table["stage"] == "finalist") & table["recommended"]]["trial"].tolist()
     for ax, lever in zip(axes, levers, strict=False):
         x, ticks = _positions(search[lever])
-        y = search[f"{objective}_mean"] / money.factor
-        half = (search[f"{objective}_ci_high"] - search[f"{objective}_mean"]) / money.factor
+        y = search[f"{objective}_mean"] / factor
+        half = (search[f"{objective}_ci_high"] - search[f"{objective}_mean"]) / factor
         for ok, colour, name in ((True, "#1f77b4", "feasible"), (False, "#999999", "infeasible")):
             keep = (search["feasible"] == ok).to_numpy()
             ax.errorbar(
@@ -187,12 +188,20 @@ def _levers_figure(table: pd.DataFrame, levers: list[str], objective: str) -> Fi
             ax.set_xticks(range(len(ticks)), ticks)
     for ax in axes[len(levers) :]:
         ax.set_visible(False)
-    axes[0].set_ylabel(f"{label(objective)}\n({money.unit})", fontsize=9)
+    axes[0].set_ylabel(f"{label(objective)}\n{unit}", fontsize=9)
     axes[0].legend(fontsize=8)
     fig._footnote(
         figure, "Each point: one searched candidate, mean of its replications; bars: 95% CI."
     )
     return figure
+
+
+def _scale(metric: str, values: Any) -> tuple[float, str]:
+    """Divisor and unit label of a metric's values: money in thousands or millions."""
+    if SUMMARY_BY_NAME[metric].unit is not Unit.CURRENCY:
+        return 1.0, ""
+    money = fig.Money.for_values(np.asarray(values, dtype=float))
+    return money.factor, f"({money.unit})"
 
 
 def _positions(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
@@ -209,8 +218,7 @@ def _finalists_figure(comparison: pd.DataFrame, metrics: list[str]) -> Figure:
     figure, axes = fig.new_figure(5.0 * len(metrics), 3.2, ncols=len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         rows = comparison[comparison["metric"] == metric]
-        money = fig.Money.for_values(rows[["ci_low", "ci_high"]].to_numpy().ravel())
-        scale = money.factor if "npv" in metric or "margin" in metric else 1.0
+        scale, unit = _scale(metric, rows[["ci_low", "ci_high"]].to_numpy().ravel())
         y = np.arange(len(rows))
         ax.errorbar(
             rows["mean_difference"] / scale,
@@ -225,8 +233,7 @@ def _finalists_figure(comparison: pd.DataFrame, metrics: list[str]) -> Figure:
         )
         ax.axvline(0, color="#555555", lw=1)
         ax.set_yticks(y, rows["variant"])
-        unit = f" ({money.unit})" if scale != 1.0 else ""
-        ax.set_xlabel(f"{label(metric)}{unit}\nminus the plan as written", fontsize=9)
+        ax.set_xlabel(f"{label(metric)} {unit}\nminus the plan as written", fontsize=9)
     fig._footnote(figure, "Paired over common replications; bars: 95% t interval.")
     return figure
 
@@ -236,7 +243,8 @@ def _pareto_figure(table: pd.DataFrame, pair: list[str], directions: Mapping[str
     search = table[table["stage"] == "search"]
     figure, ax = fig.new_figure(7.0, 5.0)
     front = search["pareto"] & search["feasible"]
-    x, y = search[f"{pair[0]}_mean"], search[f"{pair[1]}_mean"]
+    (fx, ux), (fy, uy) = (_scale(m, search[f"{m}_mean"]) for m in pair)
+    x, y = search[f"{pair[0]}_mean"] / fx, search[f"{pair[1]}_mean"] / fy
     ax.scatter(x[~front], y[~front], color="#999999", s=18, label="dominated or infeasible")
     order = np.argsort(x[front].to_numpy())
     ax.plot(
@@ -246,8 +254,8 @@ def _pareto_figure(table: pd.DataFrame, pair: list[str], directions: Mapping[str
         color="#d62728",
         label="Pareto front (feasible)",
     )
-    ax.set_xlabel(f"{label(pair[0])} ({directions[pair[0]]})")
-    ax.set_ylabel(f"{label(pair[1])} ({directions[pair[1]]})")
+    ax.set_xlabel(f"{label(pair[0])} {ux}, {directions[pair[0]]}")
+    ax.set_ylabel(f"{label(pair[1])} {uy}, {directions[pair[1]]}")
     ax.legend(fontsize=9)
     fig._footnote(figure, "Means over each candidate's replications.")
     return figure

@@ -140,6 +140,8 @@ def search(
         load_if_exists=True,
     )
     space = {path: _distribution(lever) for path, lever in block.levers.items()}
+    # trials a killed search left running: finish them first (Optuna has no public handle
+    # from a stored trial back to a live one, hence the private id)
     left = [Trial(study, t._trial_id) for t in study.get_trials(states=(TrialState.RUNNING,))]
     while True:
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
@@ -151,21 +153,23 @@ def search(
         jobs = [(trial.params, r) for trial in batch for r in replications]
         scores = evaluate(jobs)
         for i, trial in enumerate(batch):
-            rows = scores[i * len(replications) : (i + 1) * len(replications)]
-            metrics = {name: [row[name] for row in rows] for name in rows[0]}
-            means = {name: float(np.mean(values)) for name, values in metrics.items()}
-            trial.set_user_attr("metrics", metrics)
-            for constraint in block.constraints:
-                trial.set_constraint(
-                    str(constraint), constraint.violation(means[constraint.metric])
-                )
-            study.tell(trial, [means[name] for name in block.objectives])
+            _tell(study, trial, scores[i * len(replications) : (i + 1) * len(replications)], block)
         if progress:
             progress(len(jobs))
     return [
         Candidate(t.number, dict(t.params), _arrays(t.user_attrs["metrics"]))
         for t in study.get_trials(states=(TrialState.COMPLETE,))
     ]
+
+
+def _tell(study: Any, trial: Any, rows: Sequence[Mapping[str, float]], block: Optimize) -> None:
+    """Store a trial's per-replication metrics and constraint values; report its means."""
+    metrics = {name: [row[name] for row in rows] for name in rows[0]}
+    means = {name: float(np.mean(values)) for name, values in metrics.items()}
+    trial.set_user_attr("metrics", metrics)
+    for constraint in block.constraints:
+        trial.set_constraint(str(constraint), constraint.violation(means[constraint.metric]))
+    study.tell(trial, [means[name] for name in block.objectives])
 
 
 def _sampler(block: Optimize, seed: int) -> Any:

@@ -162,11 +162,16 @@ def stress_test(
     box = prim_box(worlds, losing) if 0 < losing.sum() < len(losing) else None
     outcome = f"the recommendation ({recommended}) loses to {rival}"
     if box is not None:
-        statement = box.statement(outcome)
+        statement = f"{box.statement(outcome)}; it loses in {losing.sum()} of {len(losing)} worlds"
     elif losing.any():
         statement = f"{outcome} in every one of the {len(losing)} sampled worlds"
     else:
         statement = f"{outcome} in none of the {len(losing)} sampled worlds"
+    robust = summary.loc[summary["max_regret"].idxmin()]
+    statement += (
+        f". Smallest maximum regret: {robust['policy']} ({robust['max_regret']:,.0f}; mean "
+        f"{robust['mean_regret']:,.0f})"
+    )
     record = {
         "statement": statement,
         "recommended": recommended,

@@ -211,6 +211,7 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
         ("optimize.levers={policy.distributor_referral_fee: [0, 2]}", "optimize.levers.policy"),
         ("optimize.levers={seed: [1, 5]}", "optimize.levers.seed"),
         ("optimize=null", "no optimize block"),
+        ("optimize.trials=0", "optimize.trials"),
     ],
 )
 def test_a_bad_optimize_block_exits_2_naming_the_key(
@@ -220,3 +221,9 @@ def test_a_bad_optimize_block_exits_2_naming_the_key(
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_replications_flag_is_refused_with_the_keys_to_use(tmp_path: Path) -> None:
+    args = ["optimize", str(SCENARIOS / "direct_shift.yaml"), "--replications", "3"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "optimize.replications" in result.output

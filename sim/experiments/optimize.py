@@ -477,6 +477,12 @@ def optimize(
 
 def _resolve(scenario: Scenario | str | Path, options: StudyOptions) -> tuple[Scenario, Optimize]:
     """The scenario to optimise (replications = the finalists'), its block, checked."""
+    if options.replications is not None:
+        raise ScenarioError(
+            "--replications: optimize runs optimize.replications per candidate and "
+            "optimize.finalist_replications per finalist; set those, e.g. "
+            "--set optimize.replications=4"
+        )
     resolved = resolve(scenario, options)
     block = resolved.optimize
     if block is None:

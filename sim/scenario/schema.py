@@ -783,10 +783,14 @@ class Lever(Block):
     mapping form ``{low, high, type}`` or ``{choices: [...]}`` says it explicitly.
     """
 
-    low: float | None = None
-    high: float | None = None
-    type: Literal["int", "float"] = "float"
-    choices: Items[YamlValue] | None = None
+    low: float | None = Field(default=None, description="lowest value, in the key's unit")
+    high: float | None = Field(default=None, description="highest value, in the key's unit")
+    type: Literal["int", "float"] = Field(
+        default="float", description="int: whole values only (weeks, counts)"
+    )
+    choices: Items[YamlValue] | None = Field(
+        default=None, description="the values to choose among, instead of low and high"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -875,7 +879,9 @@ class Optimize(Block):
         min_length=1,
         description="summary metric -> maximize | minimize; the first one picks the winner",
     )
-    constraints: Items[Constraint] = ()
+    constraints: Items[Constraint] = Field(
+        default=(), description="'metric >= number' or 'metric <= number', on the mean"
+    )
     trials: int = Field(default=40, ge=1, le=100_000, description="candidates searched")
     replications: int = Field(default=4, ge=1, le=10_000, description="per candidate (CRN)")
     batch: int = Field(
@@ -885,8 +891,15 @@ class Optimize(Block):
         description="candidates proposed at once; part of the design, so the search does not "
         "depend on the number of workers",
     )
-    finalists: int = Field(default=3, ge=1, le=100)
-    finalist_replications: int = Field(default=10, ge=2, le=10_000)
+    finalists: int = Field(
+        default=3, ge=1, le=100, description="best feasible candidates re-evaluated"
+    )
+    finalist_replications: int = Field(
+        default=10,
+        ge=2,
+        le=10_000,
+        description="replications 0..n-1 of each finalist and of the plan as written",
+    )
 
 
 class Uncertainties(Block):
@@ -936,8 +949,12 @@ class Scenario(Block):
         default=FrozenMap(), description="variant name -> {key.path: value}"
     )
     sweep: Sweep | None = None
-    optimize: Optimize | None = None
-    uncertainties: Uncertainties | None = None
+    optimize: Optimize | None = Field(
+        default=None, description="levers to search for `channel-sim optimize`"
+    )
+    uncertainties: Uncertainties | None = Field(
+        default=None, description="worlds to stress-test an optimize recommendation in"
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Scenario:

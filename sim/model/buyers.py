@@ -11,10 +11,13 @@ buyer for docking.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from numba import njit, prange
 
+from sim.model.draws import uniform, uniforms4
+from sim.model.kernel import launch
 from sim.model.policy import ChannelPlan
 from sim.model.population import (
     ACTIVE,
@@ -104,6 +107,80 @@ class BuyerRules:
         )
 
 
+class ChoiceColumns(NamedTuple):
+    """The population columns the channel choice reads (the arrays themselves, no copies)."""
+
+    segment: np.ndarray
+    field_rep: np.ndarray
+    inside_rep: np.ndarray
+    distributor: np.ndarray
+    effort: np.ndarray
+    relationship: np.ndarray
+    current_channel: np.ndarray
+    adopter: np.ndarray
+    offer_channel: np.ndarray
+    offer_until: np.ndarray
+    offer_products: np.ndarray
+    offer_discount: np.ndarray
+
+    @classmethod
+    def of(cls, pop: Population) -> ChoiceColumns:
+        """The columns of ``pop``."""
+        return cls(*(getattr(pop, name) for name in cls._fields))
+
+
+class ChoiceTerms(NamedTuple):
+    """The week's terms of the channel logit (ODD §7.3, "Open channels" to "Utility").
+
+    ``distributor_open`` and ``resale_price`` have one entry per distributor, then the slot that
+    index -1 (no distributor) reads; ``promotion_cut`` is the share a sell-through promotion
+    takes off the distributor's price, per product. The rest are ``market.choice`` weights
+    (utility units); ``digital_ordering_utility`` is 0 unless ``distributors.digital_ordering``.
+    """
+
+    preference: np.ndarray  # (S, 4)
+    segment_open: np.ndarray  # (S, 4) bool
+    realisation: np.ndarray  # (4,) fraction of list
+    distributor_open: np.ndarray  # (D + 1,) bool
+    resale_price: np.ndarray  # (D + 1,) fraction of list
+    promotion_cut: np.ndarray  # (P,)
+    price_weight: float
+    relationship_weight: float
+    effort_weight: float
+    habit_weight: float
+    non_adopter_ecommerce_penalty: float
+    digital_ordering_utility: float
+    competitor_utility: float
+
+
+def choice_terms(
+    rules: BuyerRules,
+    *,
+    distributor_open: np.ndarray,
+    resale_price: np.ndarray,
+    sell_through_discount: np.ndarray,
+) -> ChoiceTerms:
+    """The logit's terms this week: the rules, the open distributors, their prices, promotions."""
+    choice = rules.market.choice
+    return ChoiceTerms(
+        preference=rules.preference.astype(float),
+        segment_open=rules.segment_open,
+        realisation=rules.realisation.astype(float),
+        distributor_open=np.asarray(distributor_open, dtype=bool),
+        resale_price=np.asarray(resale_price, dtype=float),
+        promotion_cut=rules.promotion_pass_through * np.asarray(sell_through_discount, float),
+        price_weight=float(choice.price_weight),
+        relationship_weight=float(choice.relationship_weight),
+        effort_weight=float(choice.effort_weight),
+        habit_weight=float(choice.habit_weight),
+        non_adopter_ecommerce_penalty=float(choice.non_adopter_ecommerce_penalty),
+        digital_ordering_utility=float(choice.digital_ordering_utility)
+        if rules.digital_ordering
+        else 0.0,
+        competitor_utility=float(choice.competitor_utility),
+    )
+
+
 @dataclass
 class Needs:
     """The week's needs that reached one of our channels (one row per buyer x product)."""
@@ -139,29 +216,33 @@ def initial_channel_probabilities(
     that allows it when the network has ``distributors``, at its price realisation.
     """
     n, n_products = pop.units_per_order.shape
-    everyone = np.arange(n)
-    any_distributor = np.array([distributors])  # slot -1: the buyer's future distributor
-    open_ = np.column_stack(
-        [open_channels(pop, rules, everyone, any_distributor), np.ones(n, dtype=bool)]
+    terms = choice_terms(
+        rules,
+        distributor_open=np.array([distributors]),  # slot -1: the buyer's future distributor
+        resale_price=rules.realisation[DISTRIBUTOR : DISTRIBUTOR + 1],
+        sell_through_discount=np.zeros(n_products),
     )
-    no_promotion = np.zeros(n_products)
-    resale = rules.realisation[DISTRIBUTOR : DISTRIBUTOR + 1]
-    probabilities = np.zeros((n, n_products, COMPETITOR + 1))
-    for p in range(n_products):
-        product = np.full(n, p)
-        prices = channel_prices(pop, rules, everyone, product, 0, no_promotion, resale)
-        utility = utilities(pop, rules, everyone, product, prices)
-        # Row max and row sum column by column: the same values as .max(axis=1) and
-        # .sum(axis=1) (sequential adds), without numpy's slow reductions of a short axis.
-        top = utility[:, 0].copy()
-        for j in range(1, utility.shape[1]):
-            np.maximum(top, utility[:, j], out=top)
-        weights = np.where(open_, np.exp(utility - top[:, None]), 0.0)
-        total = weights[:, 0].copy()
-        for j in range(1, weights.shape[1]):
-            total += weights[:, j]
-        probabilities[:, p] = weights / total[:, None]
+    probabilities = np.empty((n, n_products, COMPETITOR + 1))
+    launch(_initial_probabilities, ChoiceColumns.of(pop), terms, probabilities)
     return probabilities
+
+
+@njit(cache=True, parallel=True)
+def _initial_probabilities(
+    cols: ChoiceColumns, terms: ChoiceTerms, probabilities: np.ndarray
+) -> None:
+    n, n_products, k = probabilities.shape
+    for block in prange(_blocks(n)):
+        alternatives = np.ones(k, dtype=np.bool_)
+        price = np.empty(COMPETITOR)
+        utility = np.empty(k)
+        for b in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
+            _open_row(cols, terms, b, alternatives)
+            for p in range(n_products):
+                _price_row(cols, terms, b, p, 0, price)
+                _utility_row(cols, terms, b, p, price, utility)
+                total = logit_weights(utility, alternatives, probabilities[b, p])
+                probabilities[b, p] /= total
 
 
 def draw_initial_channels(
@@ -248,119 +329,197 @@ def arriving_needs(
     return np.compress(active, buyer), np.compress(active, product)
 
 
-def open_channels(
-    pop: Population, rules: BuyerRules, buyer: np.ndarray, distributor_open: np.ndarray
-) -> np.ndarray:
-    """(n, 4) our channels that may serve each buyer.
+def choose_channels(
+    pop: Population,
+    terms: ChoiceTerms,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    week: int,
+    key: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each need's open channels, their prices and the logit's choice (ODD §7.3).
 
-    Its segment's channels, where it has a rep (field, inside) or an open distributor
-    (``distributor_open[-1]`` is False: index -1 means no distributor).
+    ``key`` is the ``choice`` stream's counter key: the need of buyer ``b`` for product ``p``
+    in week ``t`` draws ``uniform(key, b, t, p, 0)``, whatever thread serves it.
+
+    Returns
+    -------
+    open_
+        (n, 4) our channels that may serve each need.
+    price
+        (n, 4) price each channel would charge, as a fraction of list.
+    choice
+        (n,) the chosen channel, ``COMPETITOR`` for the competitor's line.
     """
-    open_ = np.take(rules.segment_open, pop.segment[buyer], axis=0)  # a new array
-    open_[:, FIELD] &= pop.field_rep[buyer] >= 0
-    open_[:, INSIDE] &= pop.inside_rep[buyer] >= 0
-    open_[:, DISTRIBUTOR] &= distributor_open[pop.distributor[buyer]]
-    return open_
+    n = len(buyer)
+    open_ = np.empty((n, COMPETITOR), dtype=bool)
+    price = np.empty((n, COMPETITOR))
+    choice = np.empty(n, dtype=np.int64)
+    launch(_choose, ChoiceColumns.of(pop), terms, buyer, product, week, key, open_, price, choice)
+    return open_, price, choice
 
 
 def channel_prices(
     pop: Population,
     rules: BuyerRules,
     buyer: np.ndarray,
-    product: np.ndarray,
+    product: np.ndarray | int,
     week: int,
     sell_through_discount: np.ndarray,
     resale_price: np.ndarray,
 ) -> np.ndarray:
-    """(n, 4) price each channel would charge, as a fraction of list.
+    """(n, 4) price each channel would charge, as a fraction of list (ODD §7.3, "Prices").
 
     The distributor channel charges the buyer's own distributor's resale price
     (``resale_price``: one per distributor, then the slot index -1 reads for buyers without
     one). A sell-through promotion lowers it by the passed-through share of the discount; a
     campaign offer lowers the offering channel's price on the products it covers.
     """
-    price = np.tile(rules.realisation, (len(buyer), 1))
-    price[:, DISTRIBUTOR] = resale_price[pop.distributor[buyer]]
-    if sell_through_discount.any():  # otherwise a multiplication by exactly 1
-        price[:, DISTRIBUTOR] *= 1.0 - rules.promotion_pass_through * sell_through_discount[product]
-    has_offer = (pop.offer_channel[buyer] >= 0) & (pop.offer_until[buyer] >= week)
-    rows = np.flatnonzero(has_offer)
-    covered = (pop.offer_products[buyer[rows]] >> product[rows].astype(np.uint64)) & np.uint64(1)
-    rows = rows[covered.astype(bool)]
-    price[rows, pop.offer_channel[buyer[rows]]] *= 1.0 - pop.offer_discount[buyer[rows]]
+    terms = choice_terms(
+        rules,
+        distributor_open=np.ones(len(resale_price), dtype=bool),
+        resale_price=resale_price,
+        sell_through_discount=sell_through_discount,
+    )
+    product = np.broadcast_to(np.asarray(product, dtype=np.int64), np.shape(buyer))
+    price = np.empty((len(buyer), COMPETITOR))
+    launch(_prices, ChoiceColumns.of(pop), terms, buyer, product, week, price)
     return price
 
 
-def utilities(
-    pop: Population,
-    rules: BuyerRules,
+BLOCK = 2048
+"""Needs per parallel block. Blocks run on whichever thread is free; every draw is a function
+of the need (counter-based), so results do not depend on which thread ran what."""
+
+
+@njit(cache=True)
+def _blocks(n: int) -> int:
+    return (n + BLOCK - 1) // BLOCK
+
+
+@njit(cache=True)
+def _open_row(cols: ChoiceColumns, terms: ChoiceTerms, b: int, out: np.ndarray) -> None:
+    """Channels open to buyer ``b``: its segment's, where it has a rep or an open distributor."""
+    segment = cols.segment[b]
+    for c in range(COMPETITOR):
+        out[c] = terms.segment_open[segment, c]
+    out[FIELD] = out[FIELD] and cols.field_rep[b] >= 0
+    out[INSIDE] = out[INSIDE] and cols.inside_rep[b] >= 0
+    out[DISTRIBUTOR] = out[DISTRIBUTOR] and terms.distributor_open[cols.distributor[b]]
+
+
+@njit(cache=True)
+def _price_row(
+    cols: ChoiceColumns, terms: ChoiceTerms, b: int, p: int, week: int, out: np.ndarray
+) -> None:
+    """Prices of the four channels for buyer ``b``'s need of product ``p``."""
+    for c in range(COMPETITOR):
+        out[c] = terms.realisation[c]
+    out[DISTRIBUTOR] = terms.resale_price[cols.distributor[b]] * (1.0 - terms.promotion_cut[p])
+    offer = cols.offer_channel[b]
+    covered = (cols.offer_products[b] >> np.uint64(p)) & np.uint64(1)
+    if offer >= 0 and cols.offer_until[b] >= week and covered:
+        out[offer] *= 1.0 - cols.offer_discount[b]
+
+
+@njit(cache=True)
+def _utility_row(
+    cols: ChoiceColumns, terms: ChoiceTerms, b: int, p: int, price: np.ndarray, out: np.ndarray
+) -> None:
+    """Utilities of the four channels and the competitor (ODD §7.3, "Utility")."""
+    segment = cols.segment[b]
+    effort = np.float64(cols.effort[b])
+    for c in range(COMPETITOR):
+        out[c] = (
+            terms.preference[segment, c]
+            - terms.price_weight * (price[c] - 1.0)
+            + terms.relationship_weight * cols.relationship[b, c]
+        )
+        if ASSISTED[c]:
+            out[c] -= terms.effort_weight * effort
+    habit = cols.current_channel[b, p]
+    if habit >= 0:
+        out[habit] += terms.habit_weight
+    if cols.adopter[b]:
+        out[DISTRIBUTOR] += terms.digital_ordering_utility
+    else:
+        out[ECOMMERCE] -= terms.non_adopter_ecommerce_penalty
+    out[COMPETITOR] = terms.competitor_utility + terms.effort_weight * effort
+
+
+@njit(cache=True)
+def logit_weights(utility: np.ndarray, open_: np.ndarray, out: np.ndarray) -> float:
+    """``exp(U_c - max U)`` over the open alternatives into ``out`` (0 if closed); their sum.
+
+    The sum is 0 when nothing is open.
+    """
+    top = -np.inf
+    for j in range(len(utility)):
+        if open_[j] and utility[j] > top:
+            top = utility[j]
+    total = 0.0
+    for j in range(len(utility)):
+        out[j] = np.exp(utility[j] - top) if open_[j] else 0.0
+        total += out[j]
+    return total
+
+
+@njit(cache=True)
+def logit_draw(utility: np.ndarray, open_: np.ndarray, uniform: float, weights: np.ndarray) -> int:
+    """One multinomial-logit choice by inverse CDF with ``uniform`` in [0, 1); -1 if none open.
+
+    ``weights`` is scratch space of the same length as ``utility``.
+    """
+    total = logit_weights(utility, open_, weights)
+    target = uniform * total
+    cumulative = 0.0
+    chosen = -1
+    for j in range(len(utility)):
+        if weights[j] > 0.0:
+            cumulative += weights[j]
+            chosen = j
+            if target < cumulative:
+                break
+    return chosen
+
+
+@njit(cache=True, parallel=True)
+def _choose(
+    cols: ChoiceColumns,
+    terms: ChoiceTerms,
     buyer: np.ndarray,
     product: np.ndarray,
-    prices: np.ndarray,
-) -> np.ndarray:
-    """(n, 5) logit utilities of the four channels and the competitor's line (ODD "Choice")."""
-    choice = rules.market.choice
-    effort = pop.effort[buyer, None].astype(float)
-    utility = np.empty((len(buyer), COMPETITOR + 1))
-    utility[:, :COMPETITOR] = (
-        # np.take(..., axis=0) gathers rows ~4x faster than fancy indexing, same values
-        np.take(rules.preference, pop.segment[buyer], axis=0)
-        - choice.price_weight * (prices - 1.0)
-        + choice.relationship_weight * np.take(pop.relationship, buyer, axis=0)
-        - choice.effort_weight * effort * ASSISTED
-    )
-    current = take_cells(pop.current_channel, buyer, product)
-    habit = np.flatnonzero(current >= 0)
-    put_cells(
-        utility,
-        habit,
-        current[habit],
-        take_cells(utility, habit, current[habit]) + choice.habit_weight,
-    )
-    utility[:, ECOMMERCE] -= choice.non_adopter_ecommerce_penalty * ~pop.adopter[buyer]
-    if rules.digital_ordering:
-        utility[:, DISTRIBUTOR] += choice.digital_ordering_utility * pop.adopter[buyer]
-    utility[:, COMPETITOR] = choice.competitor_utility + choice.effort_weight * effort[:, 0]
-    return utility
+    week: int,
+    key: np.ndarray,
+    open_: np.ndarray,
+    price: np.ndarray,
+    choice: np.ndarray,
+) -> None:
+    n = len(buyer)
+    for block in prange(_blocks(n)):
+        utility = np.empty(COMPETITOR + 1)
+        weights = np.empty(COMPETITOR + 1)
+        alternatives = np.ones(COMPETITOR + 1, dtype=np.bool_)  # the competitor is always open
+        for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
+            b, p = buyer[i], product[i]
+            _open_row(cols, terms, b, open_[i])
+            _price_row(cols, terms, b, p, week, price[i])
+            _utility_row(cols, terms, b, p, price[i], utility)
+            alternatives[:COMPETITOR] = open_[i]
+            choice[i] = logit_draw(utility, alternatives, uniform(key, b, week, p, 0), weights)
 
 
-def choose_channels(
-    utility: np.ndarray, open_channels: np.ndarray, uniform: np.ndarray
-) -> np.ndarray:
-    """Sample one choice per row of a multinomial logit.
-
-    Parameters
-    ----------
-    utility
-        (n, k) systematic utilities.
-    open_channels
-        (n, k) booleans; closed alternatives have probability 0.
-    uniform
-        (n,) uniforms in [0, 1), one per choice (inverse-CDF sampling keeps common random
-        numbers aligned across policies).
-
-    Returns
-    -------
-    (n,) index of the chosen alternative, or -1 where nothing is open.
-
-    """
-    # Column by column on (n,) arrays: the same sums in the same order as a row-wise cumsum
-    # (so the same choices), without numpy's slow reductions along a short last axis.
-    n, k = utility.shape
-    columns = np.where(open_channels, utility, -np.inf).T
-    top = columns[0].copy()
-    for j in range(1, k):
-        np.maximum(top, columns[j], out=top)
-    top[~np.isfinite(top)] = 0.0
-    cumulative = np.empty((k, n))
-    weight = np.empty(n)
-    np.exp(np.subtract(columns[0], top, out=cumulative[0]), out=cumulative[0])
-    for j in range(1, k):
-        np.exp(np.subtract(columns[j], top, out=weight), out=weight)
-        np.add(cumulative[j - 1], weight, out=cumulative[j])
-    total = cumulative[-1]
-    choice = (cumulative < uniform * total).sum(axis=0)
-    return np.where(total > 0, np.minimum(choice, k - 1), -1)
+@njit(cache=True, parallel=True)
+def _prices(
+    cols: ChoiceColumns,
+    terms: ChoiceTerms,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    week: int,
+    price: np.ndarray,
+) -> None:
+    for i in prange(len(buyer)):
+        _price_row(cols, terms, buyer[i], product[i], week, price[i])
 
 
 def follow_plan(
@@ -408,12 +567,41 @@ def follow_plan(
 
 
 def journey_touches(
-    rules: BuyerRules, open_: np.ndarray, channel: np.ndarray, rng: np.random.Generator
+    rules: BuyerRules,
+    open_: np.ndarray,
+    channel: np.ndarray,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    week: int,
+    key: np.ndarray,
 ) -> np.ndarray:
-    """(n, 4) other open channels the buyer also worked for the same need (ODD "Journey")."""
-    touched = open_ & (rng.random(open_.shape) < rules.market.journey.extra_touch_prob)
-    touched[np.arange(len(channel)), channel] = False
+    """(n, 4) other open channels the buyer also worked for the same need (ODD "Journey").
+
+    ``key`` is the ``journey`` stream's counter key: channel ``c`` of the need of buyer ``b``
+    for product ``p`` in week ``t`` is touched if the ``c``-th of ``uniforms4(key, b, t, p, 0)``
+    is below ``extra_touch_prob``.
+    """
+    touched = np.empty_like(open_)
+    probability = float(rules.market.journey.extra_touch_prob)
+    launch(_touch, open_, channel, buyer, product, week, key, probability, touched)
     return touched
+
+
+@njit(cache=True, parallel=True)
+def _touch(
+    open_: np.ndarray,
+    channel: np.ndarray,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    probability: float,
+    touched: np.ndarray,
+) -> None:
+    for i in prange(len(buyer)):
+        draws = uniforms4(key, buyer[i], week, product[i], 0)
+        for c in range(COMPETITOR):
+            touched[i, c] = open_[i, c] and c != channel[i] and draws[c] < probability
 
 
 # --------------------------------------------------------------------------- phases 6 and 7

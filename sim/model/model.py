@@ -33,6 +33,7 @@ from sim.model.agents import (
 from sim.model.books import Books
 from sim.model.buyers import COMPETITOR, BuyerRules, Needs
 from sim.model.conflicts import Orchestrator, find_conflicts
+from sim.model.draws import stream_key
 from sim.model.policy import ChannelPlan, Promotions
 from sim.model.population import (
     ACTIVE,
@@ -80,10 +81,10 @@ class ChannelModel(mesa.Model):
         self, scenario: Scenario, seed: int | np.random.SeedSequence, *, journal: bool = False
     ) -> None:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.streams = {
-            name: np.random.default_rng(child)
-            for name, child in zip(STREAMS, root.spawn(len(STREAMS)), strict=True)
-        }
+        children = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
+        self.streams = {name: np.random.default_rng(child) for name, child in children.items()}
+        self.keys = {name: stream_key(child) for name, child in children.items()}
+        """Each stream's key for the compiled rules' counter-based draws (``sim.model.draws``)."""
         super().__init__(rng=self.streams["mesa"])
         setup = self.streams["setup"]
         self.scenario = scenario
@@ -216,13 +217,15 @@ class ChannelModel(mesa.Model):
         buyer, product = buyers.arriving_needs(pop, rules, week, streams["needs"])
         buyer, product = self._alternative_lines(buyer, product)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)
-        open_ = buyers.open_channels(pop, rules, buyer, self.distributor_open)
-        prices = buyers.channel_prices(
-            pop, rules, buyer, product, week, self.sell_through_discount, self.resale_price
+        terms = buyers.choice_terms(
+            rules,
+            distributor_open=self.distributor_open,
+            resale_price=self.resale_price,
+            sell_through_discount=self.sell_through_discount,
         )
-        utility = buyers.utilities(pop, rules, buyer, product, prices)
-        everything = np.column_stack([open_, np.ones(len(buyer), bool)])
-        choice = buyers.choose_channels(utility, everything, streams["choice"].random(len(buyer)))
+        open_, prices, choice = buyers.choose_channels(
+            pop, terms, buyer, product, week, self.keys["choice"]
+        )
         self._show_distributors_their_demand(buyer, product, open_, choice)
         ours = (choice >= 0) & (choice < COMPETITOR)
         lost = np.flatnonzero(~ours)
@@ -254,7 +257,9 @@ class ChannelModel(mesa.Model):
             units=take_cells(pop.units_per_order, buyer, product).astype(float),
             channel=channel,
             price=prices[np.flatnonzero(ours), channel],
-            touched=buyers.journey_touches(rules, open_, channel, streams["journey"]),
+            touched=buyers.journey_touches(
+                rules, open_, channel, buyer, product, week, self.keys["journey"]
+            ),
             filled=np.ones(n),
             incidents=np.zeros(n),
             taken=taken,

@@ -49,6 +49,7 @@ class World(Protocol):
     orchestrator: Orchestrator
     territories: Territories
     streams: dict[str, np.random.Generator]
+    keys: dict[str, np.ndarray]  # counter-based draw keys of the streams (sim.model.draws)
     sell_in_discount: np.ndarray
     sell_through_discount: np.ndarray
     resale_price: np.ndarray

@@ -30,7 +30,6 @@ from sim.model.population import (
     NEVER,
     Population,
     geometric_weeks,
-    put_cells,
     take_cells,
     weekly_probability,
 )
@@ -239,7 +238,7 @@ def _initial_probabilities(
         for b in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             _open_row(cols, terms, b, alternatives)
             for p in range(n_products):
-                _price_row(cols, terms, b, p, 0, price)
+                price_row(cols, terms, b, p, 0, price)
                 _utility_row(cols, terms, b, p, price, utility)
                 total = logit_weights(utility, alternatives, probabilities[b, p])
                 probabilities[b, p] /= total
@@ -409,7 +408,7 @@ def _open_row(cols: ChoiceColumns, terms: ChoiceTerms, b: int, out: np.ndarray) 
 
 
 @njit(cache=True)
-def _price_row(
+def price_row(
     cols: ChoiceColumns, terms: ChoiceTerms, b: int, p: int, week: int, out: np.ndarray
 ) -> None:
     """Prices of the four channels for buyer ``b``'s need of product ``p``."""
@@ -503,7 +502,7 @@ def _choose(
         for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             b, p = buyer[i], product[i]
             _open_row(cols, terms, b, open_[i])
-            _price_row(cols, terms, b, p, week, price[i])
+            price_row(cols, terms, b, p, week, price[i])
             _utility_row(cols, terms, b, p, price[i], utility)
             alternatives[:COMPETITOR] = open_[i]
             choice[i] = logit_draw(utility, alternatives, uniform(key, b, week, p, 0), weights)
@@ -519,7 +518,7 @@ def _prices(
     price: np.ndarray,
 ) -> None:
     for i in prange(len(buyer)):
-        _price_row(cols, terms, buyer[i], product[i], week, price[i])
+        price_row(cols, terms, buyer[i], product[i], week, price[i])
 
 
 def follow_plan(
@@ -608,29 +607,109 @@ def _touch(
 
 
 def remember_orders(pop: Population, needs: Needs, week: int) -> None:
-    """After the orders: quotes of assisted direct channels, relationship lift, habit."""
-    b, c = needs.buyer, needs.channel
-    assisted_direct = np.flatnonzero((c == FIELD) | (c == INSIDE))
-    quoted = b[assisted_direct]
-    pop.quote_channel[quoted] = c[assisted_direct]
-    pop.quote_price[quoted] = needs.price[assisted_direct]
-    pop.quote_week[quoted] = week
-    rel = take_cells(pop.relationship, b, c)
-    put_cells(pop.relationship, b, c, rel + ORDER_LIFT * (1.0 - rel))
-    put_cells(pop.current_channel, b, needs.product, c)
+    """After the orders: quotes of assisted direct channels, relationship lift, habit.
+
+    A channel's relationship is lifted once a week however many orders went through it.
+    """
+    launch(
+        _remember,
+        buyer_runs(needs.buyer),
+        needs.buyer,
+        needs.product,
+        needs.channel,
+        needs.price,
+        week,
+        pop.quote_channel,
+        pop.quote_price,
+        pop.quote_week,
+        pop.relationship,
+        pop.current_channel,
+    )
 
 
 def live_with_experience(pop: Population, rules: BuyerRules, needs: Needs) -> None:
-    """Effort rises with unresolved incidents and stock-outs, falls with clean orders."""
-    effort_cfg = rules.market.effort
-    stockout = needs.filled < 1.0
-    friction = needs.incidents * effort_cfg.per_conflict + stockout * effort_cfg.per_stockout
-    rough = friction > 0
-    b = needs.buyer
-    np.add.at(pop.effort, b[rough], friction[rough].astype(np.float32))
-    np.minimum(pop.effort, 1.0, out=pop.effort)
-    pop.effort[b[~rough]] *= 1.0 - effort_cfg.recovery_per_order
-    pop.satisfaction[b] += SATISFACTION_UPDATE * ((~rough).astype(np.float32) - pop.satisfaction[b])
+    """Effort rises with unresolved incidents and stock-outs, falls with clean orders (§7.7)."""
+    effort = rules.market.effort
+    launch(
+        _experience,
+        buyer_runs(needs.buyer),
+        needs.buyer,
+        needs.incidents,
+        needs.filled,
+        float(effort.per_conflict),
+        float(effort.per_stockout),
+        float(effort.recovery_per_order),
+        pop.effort,
+        pop.satisfaction,
+    )
+
+
+def buyer_runs(buyer: np.ndarray) -> np.ndarray:
+    """(k + 1,) start of each buyer's run of needs, then ``len(buyer)``.
+
+    The week's needs are ordered by buyer (they arrive in row order and are only ever
+    filtered), so a buyer's needs are adjacent: compiled loops over runs update each buyer's
+    state from one thread.
+    """
+    if np.any(buyer[1:] < buyer[:-1]):
+        raise ValueError("needs are not ordered by buyer")
+    starts = np.flatnonzero(np.diff(buyer)) + 1
+    return np.concatenate([[0], starts, [len(buyer)]]) if len(buyer) else np.zeros(1, np.int64)
+
+
+@njit(cache=True, parallel=True)
+def _remember(
+    runs: np.ndarray,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    channel: np.ndarray,
+    price: np.ndarray,
+    week: int,
+    quote_channel: np.ndarray,
+    quote_price: np.ndarray,
+    quote_week: np.ndarray,
+    relationship: np.ndarray,
+    current_channel: np.ndarray,
+) -> None:
+    for run in prange(len(runs) - 1):
+        b = buyer[runs[run]]
+        lifted = 0  # bit c: channel c already lifted this week
+        for i in range(runs[run], runs[run + 1]):
+            c = channel[i]
+            if c in (FIELD, INSIDE):
+                quote_channel[b] = c
+                quote_price[b] = price[i]
+                quote_week[b] = week
+            if not lifted & (1 << c):
+                relationship[b, c] += ORDER_LIFT * (1.0 - relationship[b, c])
+                lifted |= 1 << c
+            current_channel[b, product[i]] = c
+
+
+@njit(cache=True, parallel=True)
+def _experience(
+    runs: np.ndarray,
+    buyer: np.ndarray,
+    incidents: np.ndarray,
+    filled: np.ndarray,
+    per_conflict: float,
+    per_stockout: float,
+    recovery_per_order: float,
+    effort: np.ndarray,
+    satisfaction: np.ndarray,
+) -> None:
+    for run in prange(len(runs) - 1):
+        b = buyer[runs[run]]
+        friction = 0.0
+        clean = False
+        for i in range(runs[run], runs[run + 1]):
+            need_friction = incidents[i] * per_conflict + (filled[i] < 1.0) * per_stockout
+            friction += need_friction
+            clean |= need_friction == 0.0
+            satisfaction[b] += SATISFACTION_UPDATE * ((need_friction == 0.0) - satisfaction[b])
+        effort[b] = min(1.0, effort[b] + friction)
+        if clean:
+            effort[b] *= 1.0 - recovery_per_order
 
 
 def drop_out(

@@ -123,8 +123,12 @@ def test_sell_in_promotion_raises_sell_in_and_inventory_not_sell_through(promoti
         for v in ("baseline", "no_promotion")
     }
     np.testing.assert_allclose(through["baseline"], through["no_promotion"], rtol=1e-9)
-    # Paid on sell-through, there is no forward-buying spike (within normal replenishment noise).
-    assert (sell_in["sell_through"] < 1.3 * sell_in["no_promotion"]).all()
+    # Paid on sell-through, there is no forward-buying spike: sell-in stays below the doubling
+    # that forward buying must cause (above). Measured over 12 replications (issue 15 streams):
+    # sell-through-paid 0.91-1.53x no promotion (replication 0's lumpy restock is the 1.53; it
+    # was 1.29 with the pre-kernel streams), sell-in-paid >= 2.65x: a spike fails this in every
+    # replication.
+    assert (sell_in["sell_through"] < 2.0 * sell_in["no_promotion"]).all()
     # ...and the margin cost of the sell-in promotion buys nothing (n = 3: MDD90 3.4e4, 0.14%
     # of the 24e6 contribution margin; observed 1.5e5).
     assert paired(promotions, "no_promotion", "contribution_margin").ci_low > 0

@@ -391,12 +391,12 @@ BLOCK = 2048
 of the need (counter-based), so results do not depend on which thread ran what."""
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _blocks(n: int) -> int:
     return (n + BLOCK - 1) // BLOCK
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _open_row(cols: ChoiceColumns, terms: ChoiceTerms, b: int, out: np.ndarray) -> None:
     """Channels open to buyer ``b``: its segment's, where it has a rep or an open distributor."""
     segment = cols.segment[b]
@@ -407,7 +407,7 @@ def _open_row(cols: ChoiceColumns, terms: ChoiceTerms, b: int, out: np.ndarray) 
     out[DISTRIBUTOR] = out[DISTRIBUTOR] and terms.distributor_open[cols.distributor[b]]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def price_row(
     cols: ChoiceColumns, terms: ChoiceTerms, b: int, p: int, week: int, out: np.ndarray
 ) -> None:
@@ -421,7 +421,7 @@ def price_row(
         out[offer] *= 1.0 - cols.offer_discount[b]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _utility_row(
     cols: ChoiceColumns, terms: ChoiceTerms, b: int, p: int, price: np.ndarray, out: np.ndarray
 ) -> None:
@@ -446,7 +446,7 @@ def _utility_row(
     out[COMPETITOR] = terms.competitor_utility + terms.effort_weight * effort
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def logit_weights(utility: np.ndarray, open_: np.ndarray, out: np.ndarray) -> float:
     """``exp(U_c - max U)`` over the open alternatives into ``out`` (0 if closed); their sum.
 
@@ -463,7 +463,7 @@ def logit_weights(utility: np.ndarray, open_: np.ndarray, out: np.ndarray) -> fl
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def logit_draw(utility: np.ndarray, open_: np.ndarray, uniform: float, weights: np.ndarray) -> int:
     """One multinomial-logit choice by inverse CDF with ``uniform`` in [0, 1); -1 if none open.
 

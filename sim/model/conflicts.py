@@ -142,7 +142,7 @@ class Odds(NamedTuple):
     channel_specific: bool  # reps are paid by channel: they fight web orders
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, coverage: float) -> int:
     """An incident of type ``kind``: resolved with probability ``coverage``."""
     return RESOLVED if uniform(key, b, week, p, kind) < coverage else UNRESOLVED

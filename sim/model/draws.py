@@ -46,7 +46,7 @@ def _mulhilo(a: uint64, b: uint64) -> tuple[uint64, uint64]:
     return product >> uint64(32), product & _LOW32
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def philox4x32(
     c0: uint64, c1: uint64, c2: uint64, c3: uint64, k0: uint64, k1: uint64
 ) -> tuple[uint64, uint64, uint64, uint64]:
@@ -65,7 +65,7 @@ def philox4x32(
     return c0, c1, c2, c3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(key: np.ndarray, buyer: int, week: int, slot: int, draw: int) -> float:
     """Uniform in [0, 1) with 53 random bits for ``(buyer, week, slot, draw)`` under ``key``.
 
@@ -77,7 +77,7 @@ def uniform(key: np.ndarray, buyer: int, week: int, slot: int, draw: int) -> flo
     return ((w0 >> uint64(5)) * 67108864.0 + (w1 >> uint64(6))) / 9007199254740992.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniforms4(
     key: np.ndarray, buyer: int, week: int, slot: int, draw: int
 ) -> tuple[float, float, float, float]:

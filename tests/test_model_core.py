@@ -326,7 +326,7 @@ def test_adoption_only_among_active_buyers_with_thinning():
     pop.adopter[:] = False
     model.week = 1
     pop.next_adoption_check[:] = 1
-    buyers.adopt_ecommerce(pop, model.rules, 1, model.streams["adoption"])
+    buyers.adopt_ecommerce(pop, model.rules, 1, model.keys["adoption"])
     assert not pop.adopter[:half].any(), "churned buyers must not adopt"
     # Share of adopters among active buyers is 0, so the hazard is p only.
     accept = weekly_probability(BASS_P) / weekly_probability(BASS_P + BASS_Q)
@@ -527,7 +527,7 @@ def test_churn_hazard_rises_with_effort(effort):
     model.week = 1
     pop.effort[:] = effort
     pop.next_churn_check[:] = 1
-    buyers.churn(pop, model.rules, 1, model.streams["churn"])
+    buyers.churn(pop, model.rules, 1, model.keys["churn"])
     rate = -np.log1p(-churn)
     accept = weekly_probability(rate * (1 + (multiplier - 1) * effort)) / weekly_probability(
         rate * multiplier

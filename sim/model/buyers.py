@@ -298,21 +298,57 @@ def annual_value(
 # --------------------------------------------------------------------------- phase 3: buyers
 
 
-def adopt_ecommerce(
-    pop: Population, rules: BuyerRules, week: int, rng: np.random.Generator
-) -> None:
-    """Bass adoption by thinning: checks at the maximum hazard, accepted at the actual one."""
-    due = np.flatnonzero(pop.next_adoption_check == week)
-    pop.next_adoption_check[due] = np.minimum(
-        week + geometric_weeks(rng, rules.adoption_check_probability, len(due)), NEVER
-    )
+def adopt_ecommerce(pop: Population, rules: BuyerRules, week: int, key: np.ndarray) -> None:
+    """Bass adoption by thinning: checks at the maximum hazard, accepted at the actual one.
+
+    ``key``: the ``adoption`` stream's; a check of buyer ``b`` in week ``t`` draws
+    ``uniform(key, b, t, 0, 0)`` for its acceptance and ``uniform(key, b, t, 0, 1)`` for the
+    weeks to its next check.
+    """
     active = pop.status == ACTIVE
     n_active = np.count_nonzero(active)
     share = np.count_nonzero(pop.adopter & active) / n_active if n_active else 0.0
     bass = rules.market.ecommerce_adoption
-    hazard = weekly_probability(bass.p + bass.q * share)
-    accept = rng.random(len(due)) * rules.adoption_check_probability < hazard
-    pop.adopter[due[accept & active[due]]] = True
+    hazard = float(weekly_probability(bass.p + bass.q * share))
+    launch(
+        _adopt,
+        pop.next_adoption_check,
+        pop.status,
+        pop.adopter,
+        week,
+        key,
+        rules.adoption_check_probability,
+        hazard,
+    )
+
+
+@njit(cache=True, inline="always")
+def geometric(u: float, p: float) -> int:
+    """Weeks (>= 1) to the next event of a weekly Bernoulli(``p``) process; NEVER if p = 0.
+
+    Inverse CDF of the geometric distribution at ``u`` in [0, 1).
+    """
+    if p <= 0.0:
+        return NEVER
+    return min(NEVER, int(np.floor(np.log1p(-u) / np.log1p(-p))) + 1)
+
+
+@njit(cache=True, parallel=True)
+def _adopt(
+    next_check: np.ndarray,
+    status: np.ndarray,
+    adopter: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    check_probability: float,
+    hazard: float,
+) -> None:
+    for b in prange(len(next_check)):
+        if next_check[b] != week:
+            continue
+        if status[b] == ACTIVE and uniform(key, b, week, 0, 0) * check_probability < hazard:
+            adopter[b] = True
+        next_check[b] = min(NEVER, week + geometric(uniform(key, b, week, 0, 1), check_probability))
 
 
 def arriving_needs(
@@ -712,40 +748,96 @@ def _experience(
             effort[b] *= 1.0 - recovery_per_order
 
 
-def drop_out(
-    pop: Population, rules: BuyerRules, needs: Needs, week: int, rng: np.random.Generator
-) -> None:
+def drop_out(pop: Population, rules: BuyerRules, needs: Needs, week: int, key: np.ndarray) -> None:
     """BG/NBD dropout: after a week with orders, an account may stop buying for good.
 
     Its own probability ``p`` is raised by effort as the churn hazard is:
-    ``p (1 + (m - 1) effort)`` with ``m = effort_churn_multiplier`` (capped at 1 by the draw).
-    Only accounts with a purchase process have ``p > 0``.
+    ``p (1 + (m - 1) effort)`` with ``m = effort_churn_multiplier`` (capped at 1 by the draw
+    ``uniform(key, b, t, 0, DROPOUT_DRAW)``, ``key`` the ``churn`` stream's). Only accounts with
+    a purchase process have ``p > 0``.
     """
-    ordered = np.unique(needs.buyer)
-    ordered = ordered[pop.dropout[ordered] > 0]
-    if len(ordered) == 0:
-        return
-    multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[ordered]
-    leaves = rng.random(len(ordered)) < pop.dropout[ordered] * multiplier
-    lose(pop, ordered[leaves & (pop.status[ordered] == ACTIVE)], week)
+    launch(
+        _drop_out,
+        buyer_runs(needs.buyer),
+        needs.buyer,
+        pop.dropout,
+        pop.effort,
+        pop.status,
+        pop.churn_week,
+        week,
+        key,
+        rules.market.effort_churn_multiplier - 1.0,
+    )
 
 
-def churn(pop: Population, rules: BuyerRules, week: int, rng: np.random.Generator) -> None:
+def churn(pop: Population, rules: BuyerRules, week: int, key: np.ndarray) -> None:
     """Churn by thinning: checks at the hazard for full effort, accepted at the buyer's own.
 
     Weekly hazard ``1 - exp(-h (1 + (m - 1) effort) / 52)`` with ``h = churn_hazard_annual``
-    and ``m = effort_churn_multiplier``.
+    and ``m = effort_churn_multiplier``. ``key``: the ``churn`` stream's; a check of buyer
+    ``b`` in week ``t`` draws ``uniform(key, b, t, 0, 0)`` for its acceptance and
+    ``uniform(key, b, t, 0, 1)`` for the weeks to the next check.
     """
-    due = np.flatnonzero(pop.next_churn_check == week)
-    pop.next_churn_check[due] = np.minimum(
-        week + geometric_weeks(rng, rules.churn_check_probability, len(due)), NEVER
+    launch(
+        _churn,
+        pop.next_churn_check,
+        pop.status,
+        pop.churn_week,
+        pop.effort,
+        week,
+        key,
+        rules.churn_check_probability,
+        rules.churn_hazard_annual,
+        rules.market.effort_churn_multiplier - 1.0,
     )
-    multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[due]
-    hazard = weekly_probability(rules.churn_hazard_annual * multiplier)
-    leaves = (rng.random(len(due)) * rules.churn_check_probability < hazard) & (
-        pop.status[due] == ACTIVE
-    )
-    lose(pop, due[leaves], week)
+
+
+DROPOUT_DRAW = 2
+"""Draw index of the dropout decision (after a churn check's two draws)."""
+
+
+@njit(cache=True, parallel=True)
+def _drop_out(
+    runs: np.ndarray,
+    buyer: np.ndarray,
+    dropout: np.ndarray,
+    effort: np.ndarray,
+    status: np.ndarray,
+    churn_week: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    effort_slope: float,
+) -> None:
+    for run in prange(len(runs) - 1):
+        b = buyer[runs[run]]
+        if dropout[b] <= 0.0 or status[b] != ACTIVE:
+            continue
+        probability = dropout[b] * (1.0 + effort_slope * effort[b])
+        if uniform(key, b, week, 0, DROPOUT_DRAW) < probability:
+            status[b] = CHURNED
+            churn_week[b] = week
+
+
+@njit(cache=True, parallel=True)
+def _churn(
+    next_check: np.ndarray,
+    status: np.ndarray,
+    churn_week: np.ndarray,
+    effort: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    check_probability: float,
+    hazard_annual: float,
+    effort_slope: float,
+) -> None:
+    for b in prange(len(next_check)):
+        if next_check[b] != week:
+            continue
+        hazard = -np.expm1(-hazard_annual * (1.0 + effort_slope * effort[b]) / 52.0)
+        if status[b] == ACTIVE and uniform(key, b, week, 0, 0) * check_probability < hazard:
+            status[b] = CHURNED
+            churn_week[b] = week
+        next_check[b] = min(NEVER, week + geometric(uniform(key, b, week, 0, 1), check_probability))
 
 
 def lose(pop: Population, buyers: np.ndarray, week: int) -> None:

@@ -176,8 +176,8 @@ class ChannelModel(mesa.Model):
         buyers.remember_orders(self.population, needs, self.week)
         buyers.live_with_experience(self.population, self.rules, needs)
         if self.dropout:
-            buyers.drop_out(self.population, self.rules, needs, self.week, self.streams["churn"])
-        buyers.churn(self.population, self.rules, self.week, self.streams["churn"])
+            buyers.drop_out(self.population, self.rules, needs, self.week, self.keys["churn"])
+        buyers.churn(self.population, self.rules, self.week, self.keys["churn"])
         self._distributors_update()
         self.territories.enter(self.week)
         self.territories.inbound(self.initial_customers)
@@ -213,7 +213,7 @@ class ChannelModel(mesa.Model):
         Needs that a distributor sells from a competitor's line are lost to us.
         """
         pop, rules, week, streams = self.population, self.rules, self.week, self.streams
-        buyers.adopt_ecommerce(pop, rules, week, streams["adoption"])
+        buyers.adopt_ecommerce(pop, rules, week, self.keys["adoption"])
         buyer, product = buyers.arriving_needs(pop, rules, week, streams["needs"])
         buyer, product = self._alternative_lines(buyer, product)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)

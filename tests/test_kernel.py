@@ -310,6 +310,7 @@ def test_experience_and_memory_follow_the_rules_buyer_by_buyer():
         buyer=buyer,
         product=rng.integers(0, pop.current_channel.shape[1], n),
         units=np.ones(n),
+        orders=np.ones(n, dtype=np.int64),
         channel=rng.integers(0, 4, n),
         price=rng.uniform(0.8, 1.0, n),
         touched=np.zeros((n, 4), dtype=bool),

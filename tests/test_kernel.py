@@ -22,6 +22,7 @@ from sim.model.buyers import (
     geometric,
     live_with_experience,
     logit_draw,
+    orders_in_week,
     remember_orders,
 )
 from sim.model.conflicts import find_conflicts
@@ -372,3 +373,27 @@ def test_geometric_waiting_weeks_follow_the_geometric_law(p):
     expected[-1] = stats.geom.sf(cells - 1, p)
     assert stats.chisquare(observed, expected * N_DRAWS).pvalue > ALPHA
     assert geometric(0.5, 0.0) == NEVER
+
+
+@njit(cache=True)
+def _order_counts(key, n, rate):
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = orders_in_week(rate, uniform(key, i, 1, 0, 1), uniform(key, i, 1, 0, 2))
+    return out
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.6, 3.0])
+def test_orders_in_a_need_week_are_zero_truncated_poisson(rate):
+    """Orders in a week with at least one, against Poisson(rate) given >= 1 (tail pooled,
+    expected >= 50 a cell): chi-square at alpha = 0.001 on 400,000 draws, power >= 0.9
+    against cells alternating ±5% (asserted)."""
+    k = _order_counts(_keys(1)[0], N_DRAWS, rate)
+    assert k.min() >= 1
+    pmf = stats.poisson.pmf(np.arange(1, 60), rate) / -np.expm1(-rate)
+    cells = max(2, int(np.sum(pmf * N_DRAWS >= 50)))
+    assert _chi_square_power(N_DRAWS, cells, 0.05) >= 0.9
+    observed = np.bincount(np.minimum(k, cells), minlength=cells + 1)[1:]
+    expected = pmf[:cells].copy()
+    expected[-1] = 1.0 - expected[:-1].sum()
+    assert stats.chisquare(observed, expected * N_DRAWS).pvalue > ALPHA

@@ -497,9 +497,7 @@ def test_needs_arrive_at_the_documented_weekly_rate():
     placed = np.zeros(pop.units_per_order.shape)
     for week in range(1, weeks + 1):
         model.week = week
-        buyer, product, orders = buyers.arriving_needs(
-            pop, model.rules, week, model.streams["needs"]
-        )
+        buyer, product, orders = buyers.arriving_needs(pop, model.rules, week, model.keys["needs"])
         np.add.at(counts, (buyer, product), 1)
         np.add.at(placed, (buyer, product), orders)
     bought = pop.units_per_order > 0

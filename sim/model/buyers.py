@@ -353,34 +353,82 @@ def _adopt(
 
 
 def arriving_needs(
-    pop: Population, rules: BuyerRules, week: int, rng: np.random.Generator
+    pop: Population, rules: BuyerRules, week: int, key: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(buyer, product, orders) of the needs due this week among active buyers.
+    """(buyer, product, orders) of the needs due this week among active buyers (ODD §7.3).
 
     A line's orders arrive as a Poisson process at ``λ = orders_per_week``; a week with at
     least one is a need (the next comes after a geometric gap at ``1 - exp(-λ)``), and its
-    number of orders is Poisson(λ) given at least one (:func:`orders_in_week`).
+    number of orders is Poisson(λ) given at least one (:func:`orders_in_week`). ``key``: the
+    ``needs`` stream's; the need of buyer ``b`` for product ``p`` in week ``t`` draws
+    ``uniform(key, b, t, p, d)``, ``d`` = 0 for the gap, 1 and 2 for the orders.
     """
     n_products = pop.next_need.shape[1]
     flat = np.flatnonzero(pop.next_need.ravel() == week)
+    orders = np.empty(len(flat), dtype=np.int64)
+    active = np.empty(len(flat), dtype=bool)
+    launch(
+        _arrivals,
+        flat,
+        n_products,
+        pop.orders_per_week,
+        pop.status,
+        pop.next_need.reshape(-1),  # a view: the kernel schedules the next needs in place
+        week,
+        key,
+        orders,
+        active,
+    )
     buyer, product = np.divmod(flat, n_products)
-    rate = pop.orders_per_week[buyer]
-    gap = geometric_weeks(rng, -np.expm1(-rate), len(flat))
-    pop.next_need.ravel()[flat] = np.minimum(week + gap, NEVER)
-    orders = orders_in_week(rate, rng)
-    active = pop.status[buyer] == ACTIVE
     return np.compress(active, buyer), np.compress(active, product), np.compress(active, orders)
 
 
-def orders_in_week(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+@njit(cache=True, inline="always")
+def poisson(mean: float, u: float) -> int:
+    """Poisson(``mean``) by inverting its CDF at ``u`` in [0, 1).
+
+    Sequential search: the weekly means here are around 1 or less.
+    """
+    k = 0
+    probability = np.exp(-mean)
+    cumulative = probability
+    while u >= cumulative and probability > 0.0:
+        k += 1
+        probability *= mean / k
+        cumulative += probability
+    return k
+
+
+@njit(cache=True, inline="always")
+def orders_in_week(rate: float, u_first: float, u_more: float) -> int:
     """Orders of a Poisson process at ``rate`` a week in a week known to have at least one.
 
-    Exact: the first order comes at ``T`` ~ Exp(rate) truncated to the week (inverse CDF), and
-    the rest of the week holds Poisson(rate (1 - T)) more.
+    Exact: the first order comes at ``T`` ~ Exp(rate) truncated to the week (inverse CDF at
+    ``u_first``), and the rest of the week holds Poisson(rate (1 - T)) more (at ``u_more``).
     """
-    u = rng.random(len(rate))
-    first = -np.log1p(u * np.expm1(-rate)) / np.maximum(rate, 1e-300)
-    return 1 + rng.poisson(rate * np.maximum(1.0 - first, 0.0))
+    first = -np.log1p(u_first * np.expm1(-rate)) / max(rate, 1e-300)
+    return 1 + poisson(rate * max(1.0 - first, 0.0), u_more)
+
+
+@njit(cache=True, parallel=True)
+def _arrivals(
+    flat: np.ndarray,
+    n_products: int,
+    orders_per_week: np.ndarray,
+    status: np.ndarray,
+    next_need: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    orders: np.ndarray,
+    active: np.ndarray,
+) -> None:
+    for i in prange(len(flat)):
+        b, p = flat[i] // n_products, flat[i] % n_products
+        rate = orders_per_week[b]
+        gap = geometric(uniform(key, b, week, p, 0), -np.expm1(-rate))
+        next_need[flat[i]] = min(NEVER, week + gap)
+        orders[i] = orders_in_week(rate, uniform(key, b, week, p, 1), uniform(key, b, week, p, 2))
+        active[i] = status[b] == ACTIVE
 
 
 def choose_channels(

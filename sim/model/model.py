@@ -214,7 +214,7 @@ class ChannelModel(mesa.Model):
         """
         pop, rules, week, streams = self.population, self.rules, self.week, self.streams
         buyers.adopt_ecommerce(pop, rules, week, self.keys["adoption"])
-        buyer, product, orders = buyers.arriving_needs(pop, rules, week, streams["needs"])
+        buyer, product, orders = buyers.arriving_needs(pop, rules, week, self.keys["needs"])
         units = take_cells(pop.units_per_order, buyer, product) * orders
         buyer, product, orders, units = self._alternative_lines(buyer, product, orders, units)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)

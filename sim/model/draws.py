@@ -15,13 +15,13 @@ out here; ``tests/test_kernel.py`` checks it against Random123's known-answer ve
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
-_M0 = uint64(0xD2511F53)
-_M1 = uint64(0xCD9E8D57)
-_W0 = uint64(0x9E3779B9)  # Weyl key increments: golden ratio, sqrt(3) - 1
-_W1 = uint64(0xBB67AE85)
-_LOW32 = uint64(0xFFFFFFFF)
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)  # Weyl key increments: golden ratio, sqrt(3) - 1
+_W1 = np.uint64(0xBB67AE85)
+_LOW32 = np.uint64(0xFFFFFFFF)
 _ROUNDS = 10
 
 KEY_SPAWN_INDEX = 2**32 - 1
@@ -41,15 +41,20 @@ def stream_key(stream: np.random.SeedSequence) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _mulhilo(a: uint64, b: uint64) -> tuple[uint64, uint64]:
+def _mulhilo(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
     product = a * b  # < 2**64: both factors are 32-bit
-    return product >> uint64(32), product & _LOW32
+    return product >> np.uint64(32), product & _LOW32
 
 
 @njit(cache=True, inline="always")
 def philox4x32(
-    c0: uint64, c1: uint64, c2: uint64, c3: uint64, k0: uint64, k1: uint64
-) -> tuple[uint64, uint64, uint64, uint64]:
+    c0: np.uint64,
+    c1: np.uint64,
+    c2: np.uint64,
+    c3: np.uint64,
+    k0: np.uint64,
+    k1: np.uint64,
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
     """Philox4x32-10 of the counter ``(c0, c1, c2, c3)`` under key ``(k0, k1)``.
 
     Every argument and result is a 32-bit word held in a uint64.
@@ -72,9 +77,9 @@ def uniform(key: np.ndarray, buyer: int, week: int, slot: int, draw: int) -> flo
     Two words of one Philox block, combined as numpy's ``random_double`` does.
     """
     w0, w1, _, _ = philox4x32(
-        uint64(buyer), uint64(week), uint64(slot), uint64(draw), key[0], key[1]
+        np.uint64(buyer), np.uint64(week), np.uint64(slot), np.uint64(draw), key[0], key[1]
     )
-    return ((w0 >> uint64(5)) * 67108864.0 + (w1 >> uint64(6))) / 9007199254740992.0
+    return ((w0 >> np.uint64(5)) * 67108864.0 + (w1 >> np.uint64(6))) / 9007199254740992.0
 
 
 @njit(cache=True, inline="always")
@@ -83,7 +88,7 @@ def uniforms4(
 ) -> tuple[float, float, float, float]:
     """Four uniforms in [0, 1) with 32 random bits each, from one Philox block."""
     w0, w1, w2, w3 = philox4x32(
-        uint64(buyer), uint64(week), uint64(slot), uint64(draw), key[0], key[1]
+        np.uint64(buyer), np.uint64(week), np.uint64(slot), np.uint64(draw), key[0], key[1]
     )
     scale = 2.0**-32
     return w0 * scale, w1 * scale, w2 * scale, w3 * scale

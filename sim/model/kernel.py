@@ -26,6 +26,6 @@ LAYER = "workqueue"
 def launch(kernel: Callable[..., Any], *args: Any) -> Any:
     """Run a ``parallel=True`` kernel on ``args``: one launch at a time in this process."""
     with _LAUNCH:
-        if numba.config.THREADING_LAYER == "default":
-            numba.config.THREADING_LAYER = LAYER
+        if numba.config.THREADING_LAYER == "default":  # type: ignore[attr-defined]
+            numba.config.THREADING_LAYER = LAYER  # type: ignore[attr-defined]
         return kernel(*args)

@@ -93,7 +93,16 @@ def simulate(scenario: Scenario, setup: dict[str, tuple[str, live.Levers]]) -> s
     except ScenarioError as exc:
         message.set(str(exc))
         return "error"
-    names = {side: f"{side}: {name}" for side, (name, _) in setup.items()}
+    try:
+        return _step_to_horizon(
+            runs, {side: f"{side}: {name}" for side, (name, _) in setup.items()}
+        )
+    finally:
+        for run in runs.values():
+            run.close()  # each run's worker process
+
+
+def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> str:
     started = time.monotonic()
     while True:
         tick = time.monotonic()

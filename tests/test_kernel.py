@@ -27,6 +27,7 @@ from sim.model.buyers import (
 )
 from sim.model.conflicts import find_conflicts
 from sim.model.draws import philox4x32, stream_key, uniform, uniforms4
+from sim.model.kernel import PARALLEL_FROM
 from sim.model.model import ChannelModel
 from sim.model.population import ECOMMERCE, NEVER
 from sim.scenario.loader import load_scenario
@@ -185,10 +186,12 @@ def test_logit_draw_matches_a_row_wise_cumsum(n):
 _RUN_AND_HASH = """
 import hashlib, sys
 import numpy as np
+from sim.model import kernel
 from sim.model.model import ChannelModel
 from sim.scenario.loader import load_scenario
 
-scenario = load_scenario(sys.argv[1], sys.argv[2:])
+kernel.PARALLEL_FROM = int(sys.argv[1])
+scenario = load_scenario(sys.argv[2], sys.argv[3:])
 model = ChannelModel(scenario, 7)
 model.run()
 digest = hashlib.sha256()
@@ -200,12 +203,12 @@ print(digest.hexdigest())
 """
 
 
-def _digest(threads: int, *overrides: str) -> str:
+def _digest(threads: int, parallel_from: int, *overrides: str) -> str:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "PYTHONPATH": str(root)}
     scenario = root / "scenarios" / "orchestration.yaml"
     out = subprocess.run(
-        [sys.executable, "-c", _RUN_AND_HASH, str(scenario), *overrides],
+        [sys.executable, "-c", _RUN_AND_HASH, str(parallel_from), str(scenario), *overrides],
         env=env,
         capture_output=True,
         text=True,
@@ -217,14 +220,18 @@ def _digest(threads: int, *overrides: str) -> str:
 def test_results_are_bit_identical_whatever_the_number_of_threads():
     """Every population column and every weekly ledger row, hashed, after 10,000 buyers x 12
     weeks (several 2,048-need blocks a week) with distributors, orchestration (resolution
-    draws) and channel-specific pay (web-order pulls): 1, 2 and 3 threads agree bit for bit."""
+    draws) and channel-specific pay (web-order pulls): every loop parallel on 1, 2 and 3
+    threads, and small loops serial (the default threshold), agree bit for bit."""
     overrides = (
         "market.buyers=10000",
         "horizon_weeks=12",
         "policy.coordination=orchestrated",
         "policy.orchestration_coverage=0.5",
     )
-    digests = {threads: _digest(threads, *overrides) for threads in (1, 2, 3)}
+    digests = {
+        (threads, parallel_from): _digest(threads, parallel_from, *overrides)
+        for threads, parallel_from in ((1, 0), (2, 0), (3, 0), (2, PARALLEL_FROM))
+    }
     assert len(set(digests.values())) == 1, digests
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.model.draws import uniform, uniforms4
-from sim.model.kernel import launch
+from sim.model.kernel import kernel
 from sim.model.policy import ChannelPlan
 from sim.model.population import (
     ACTIVE,
@@ -223,16 +223,16 @@ def initial_channel_probabilities(
         sell_through_discount=np.zeros(n_products),
     )
     probabilities = np.empty((n, n_products, COMPETITOR + 1))
-    launch(_initial_probabilities, ChoiceColumns.of(pop), terms, probabilities)
+    _initial_probabilities(n, ChoiceColumns.of(pop), terms, probabilities)
     return probabilities
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _initial_probabilities(
     cols: ChoiceColumns, terms: ChoiceTerms, probabilities: np.ndarray
 ) -> None:
     n, n_products, k = probabilities.shape
-    for block in prange(_blocks(n)):
+    for block in prange(blocks(n)):
         alternatives = np.ones(k, dtype=np.bool_)
         price = np.empty(COMPETITOR)
         utility = np.empty(k)
@@ -303,16 +303,16 @@ def adopt_ecommerce(pop: Population, rules: BuyerRules, week: int, key: np.ndarr
     """Bass adoption by thinning: checks at the maximum hazard, accepted at the actual one.
 
     ``key``: the ``adoption`` stream's; a check of buyer ``b`` in week ``t`` draws
-    ``uniform(key, b, t, 0, 0)`` for its acceptance and ``uniform(key, b, t, 0, 1)`` for the
-    weeks to its next check.
+    ``uniforms4(key, b, t, 0, 0)``: the first for its acceptance, the second for the weeks to
+    its next check.
     """
     active = pop.status == ACTIVE
     n_active = np.count_nonzero(active)
     share = np.count_nonzero(pop.adopter & active) / n_active if n_active else 0.0
     bass = rules.market.ecommerce_adoption
     hazard = float(weekly_probability(bass.p + bass.q * share))
-    launch(
-        _adopt,
+    _adopt(
+        pop.size,
         pop.next_adoption_check,
         pop.status,
         pop.adopter,
@@ -334,7 +334,7 @@ def geometric(u: float, p: float) -> int:
     return min(NEVER, int(np.floor(np.log1p(-u) / np.log1p(-p))) + 1)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _adopt(
     next_check: np.ndarray,
     status: np.ndarray,
@@ -347,9 +347,10 @@ def _adopt(
     for b in prange(len(next_check)):
         if next_check[b] != week:
             continue
-        if status[b] == ACTIVE and uniform(key, b, week, 0, 0) * check_probability < hazard:
+        u_accept, u_gap, _, _ = uniforms4(key, b, week, 0, 0)
+        if status[b] == ACTIVE and u_accept * check_probability < hazard:
             adopter[b] = True
-        next_check[b] = min(NEVER, week + geometric(uniform(key, b, week, 0, 1), check_probability))
+        next_check[b] = min(NEVER, week + geometric(u_gap, check_probability))
 
 
 def arriving_needs(
@@ -361,14 +362,14 @@ def arriving_needs(
     least one is a need (the next comes after a geometric gap at ``1 - exp(-λ)``), and its
     number of orders is Poisson(λ) given at least one (:func:`orders_in_week`). ``key``: the
     ``needs`` stream's; the need of buyer ``b`` for product ``p`` in week ``t`` draws
-    ``uniform(key, b, t, p, d)``, ``d`` = 0 for the gap, 1 and 2 for the orders.
+    ``uniforms4(key, b, t, p, 0)``: the first for the gap, the next two for the orders.
     """
     n_products = pop.next_need.shape[1]
     flat = np.flatnonzero(pop.next_need.ravel() == week)
     orders = np.empty(len(flat), dtype=np.int64)
     active = np.empty(len(flat), dtype=bool)
-    launch(
-        _arrivals,
+    _arrivals(
+        len(flat),
         flat,
         n_products,
         pop.orders_per_week,
@@ -410,7 +411,7 @@ def orders_in_week(rate: float, u_first: float, u_more: float) -> int:
     return 1 + poisson(rate * max(1.0 - first, 0.0), u_more)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _arrivals(
     flat: np.ndarray,
     n_products: int,
@@ -425,9 +426,9 @@ def _arrivals(
     for i in prange(len(flat)):
         b, p = flat[i] // n_products, flat[i] % n_products
         rate = orders_per_week[b]
-        gap = geometric(uniform(key, b, week, p, 0), -np.expm1(-rate))
-        next_need[flat[i]] = min(NEVER, week + gap)
-        orders[i] = orders_in_week(rate, uniform(key, b, week, p, 1), uniform(key, b, week, p, 2))
+        u_gap, u_first, u_more, _ = uniforms4(key, b, week, p, 0)
+        next_need[flat[i]] = min(NEVER, week + geometric(u_gap, -np.expm1(-rate)))
+        orders[i] = orders_in_week(rate, u_first, u_more)
         active[i] = status[b] == ACTIVE
 
 
@@ -457,7 +458,7 @@ def choose_channels(
     open_ = np.empty((n, COMPETITOR), dtype=bool)
     price = np.empty((n, COMPETITOR))
     choice = np.empty(n, dtype=np.int64)
-    launch(_choose, ChoiceColumns.of(pop), terms, buyer, product, week, key, open_, price, choice)
+    _choose(n, ChoiceColumns.of(pop), terms, buyer, product, week, key, open_, price, choice)
     return open_, price, choice
 
 
@@ -485,7 +486,7 @@ def channel_prices(
     )
     product = np.broadcast_to(np.asarray(product, dtype=np.int64), np.shape(buyer))
     price = np.empty((len(buyer), COMPETITOR))
-    launch(_prices, ChoiceColumns.of(pop), terms, buyer, product, week, price)
+    _prices(len(buyer), ChoiceColumns.of(pop), terms, buyer, product, week, price)
     return price
 
 
@@ -495,7 +496,8 @@ of the need (counter-based), so results do not depend on which thread ran what."
 
 
 @njit(cache=True, inline="always")
-def _blocks(n: int) -> int:
+def blocks(n: int) -> int:
+    """Blocks of ``BLOCK`` items covering ``n``."""
     return (n + BLOCK - 1) // BLOCK
 
 
@@ -585,7 +587,7 @@ def logit_draw(utility: np.ndarray, open_: np.ndarray, uniform: float, weights: 
     return chosen
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _choose(
     cols: ChoiceColumns,
     terms: ChoiceTerms,
@@ -598,7 +600,7 @@ def _choose(
     choice: np.ndarray,
 ) -> None:
     n = len(buyer)
-    for block in prange(_blocks(n)):
+    for block in prange(blocks(n)):
         utility = np.empty(COMPETITOR + 1)
         weights = np.empty(COMPETITOR + 1)
         alternatives = np.ones(COMPETITOR + 1, dtype=np.bool_)  # the competitor is always open
@@ -611,7 +613,7 @@ def _choose(
             choice[i] = logit_draw(utility, alternatives, uniform(key, b, week, p, 0), weights)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _prices(
     cols: ChoiceColumns,
     terms: ChoiceTerms,
@@ -685,11 +687,11 @@ def journey_touches(
     """
     touched = np.empty_like(open_)
     probability = float(rules.market.journey.extra_touch_prob)
-    launch(_touch, open_, channel, buyer, product, week, key, probability, touched)
+    _touch(len(buyer), open_, channel, buyer, product, week, key, probability, touched)
     return touched
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _touch(
     open_: np.ndarray,
     channel: np.ndarray,
@@ -714,8 +716,8 @@ def remember_orders(pop: Population, needs: Needs, week: int) -> None:
 
     A channel's relationship is lifted once a week however many orders went through it.
     """
-    launch(
-        _remember,
+    _remember(
+        len(needs.buyer),
         buyer_runs(needs.buyer),
         needs.buyer,
         needs.product,
@@ -733,8 +735,8 @@ def remember_orders(pop: Population, needs: Needs, week: int) -> None:
 def live_with_experience(pop: Population, rules: BuyerRules, needs: Needs) -> None:
     """Effort rises with unresolved incidents and stock-outs, falls with clean orders (§7.7)."""
     effort = rules.market.effort
-    launch(
-        _experience,
+    _experience(
+        len(needs.buyer),
         buyer_runs(needs.buyer),
         needs.buyer,
         needs.incidents,
@@ -760,7 +762,7 @@ def buyer_runs(buyer: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], starts, [len(buyer)]]) if len(buyer) else np.zeros(1, np.int64)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _remember(
     runs: np.ndarray,
     buyer: np.ndarray,
@@ -789,7 +791,7 @@ def _remember(
             current_channel[b, product[i]] = c
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _experience(
     runs: np.ndarray,
     buyer: np.ndarray,
@@ -825,8 +827,8 @@ def drop_out(pop: Population, rules: BuyerRules, needs: Needs, week: int, key: n
     drawn as ``uniform(key, b, t, 0, DROPOUT_DRAW)`` with ``key`` the ``churn`` stream's.
     Only accounts with a purchase process have ``p > 0``.
     """
-    launch(
-        _drop_out,
+    _drop_out(
+        len(needs.buyer),
         buyer_runs(needs.buyer),
         needs.buyer,
         needs.orders,
@@ -845,11 +847,11 @@ def churn(pop: Population, rules: BuyerRules, week: int, key: np.ndarray) -> Non
 
     Weekly hazard ``1 - exp(-h (1 + (m - 1) effort) / 52)`` with ``h = churn_hazard_annual``
     and ``m = effort_churn_multiplier``. ``key``: the ``churn`` stream's; a check of buyer
-    ``b`` in week ``t`` draws ``uniform(key, b, t, 0, 0)`` for its acceptance and
-    ``uniform(key, b, t, 0, 1)`` for the weeks to the next check.
+    ``b`` in week ``t`` draws ``uniforms4(key, b, t, 0, 0)``: the first for its acceptance,
+    the second for the weeks to the next check.
     """
-    launch(
-        _churn,
+    _churn(
+        pop.size,
         pop.next_churn_check,
         pop.status,
         pop.churn_week,
@@ -862,11 +864,11 @@ def churn(pop: Population, rules: BuyerRules, week: int, key: np.ndarray) -> Non
     )
 
 
-DROPOUT_DRAW = 2
-"""Draw index of the dropout decision (after a churn check's two draws)."""
+DROPOUT_DRAW = 1
+"""Draw index of the dropout decision (a churn check uses the block at index 0)."""
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _drop_out(
     runs: np.ndarray,
     buyer: np.ndarray,
@@ -892,7 +894,7 @@ def _drop_out(
             churn_week[b] = week
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _churn(
     next_check: np.ndarray,
     status: np.ndarray,
@@ -908,10 +910,11 @@ def _churn(
         if next_check[b] != week:
             continue
         hazard = -np.expm1(-hazard_annual * (1.0 + effort_slope * effort[b]) / 52.0)
-        if status[b] == ACTIVE and uniform(key, b, week, 0, 0) * check_probability < hazard:
+        u_accept, u_gap, _, _ = uniforms4(key, b, week, 0, 0)
+        if status[b] == ACTIVE and u_accept * check_probability < hazard:
             status[b] = CHURNED
             churn_week[b] = week
-        next_check[b] = min(NEVER, week + geometric(uniform(key, b, week, 0, 1), check_probability))
+        next_check[b] = min(NEVER, week + geometric(u_gap, check_probability))
 
 
 def lose(pop: Population, buyers: np.ndarray, week: int) -> None:

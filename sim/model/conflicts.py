@@ -16,15 +16,17 @@ from numba import njit, prange
 from sim.model.agents import Rep, World
 from sim.model.books import Books
 from sim.model.buyers import (
+    BLOCK,
     PRICE_TOLERANCE,
     ChoiceColumns,
     ChoiceTerms,
     Needs,
+    blocks,
     choice_terms,
     price_row,
 )
 from sim.model.draws import uniform
-from sim.model.kernel import launch
+from sim.model.kernel import kernel
 from sim.model.ledger import CONFLICT_TYPES
 from sim.model.population import (
     ASSISTED,
@@ -103,8 +105,8 @@ def find_conflicts(needs: Needs, world: World) -> None:
     channel_specific = scenario.policy.rep_compensation == "channel_specific"
     outcome = np.zeros((len(b), len(CONFLICT_TYPES)), dtype=np.int8)
     pulled = np.zeros(len(b), dtype=bool)
-    launch(
-        _incidents,
+    _incidents(
+        len(b),
         ChoiceColumns.of(pop),
         terms,
         needs.buyer,
@@ -143,12 +145,12 @@ class Odds(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, coverage: float) -> int:
-    """An incident of type ``kind``: resolved with probability ``coverage``."""
-    return RESOLVED if uniform(key, b, week, p, kind) < coverage else UNRESOLVED
+def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, odds: Odds) -> int:
+    """An incident of type ``kind``: resolved with probability ``odds.coverage``."""
+    return RESOLVED if uniform(key, b, week, p, kind) < odds.coverage else UNRESOLVED
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _incidents(
     cols: ChoiceColumns,
     terms: ChoiceTerms,
@@ -164,32 +166,36 @@ def _incidents(
     pulled: np.ndarray,
 ) -> None:
     """Each need's incidents (ODD §7.5); draws ``uniform(key, b, week, p, type)``."""
-    for i in prange(len(buyer)):
-        b, p, c = buyer[i], product[i], channel[i]
+    n = len(buyer)
+    for block in prange(blocks(n)):
         price = np.empty(len(ASSISTED))
-        price_row(cols, terms, b, p, week, price)
-        other_assisted = undercut = worked_another = False
-        for k in range(len(ASSISTED)):
-            if touched[i, k]:
-                worked_another = True
-                other_assisted |= ASSISTED[k]
-                undercut |= price[k] < paid[i] - PRICE_TOLERANCE
-        if ASSISTED[c] and other_assisted:
-            outcome[i, DOUBLE_COVERAGE] = _settle(key, b, week, p, DOUBLE_COVERAGE, odds.coverage)
-        if undercut:
-            outcome[i, CONTRADICTORY_PRICE] = _settle(
-                key, b, week, p, CONTRADICTORY_PRICE, odds.coverage
-            )
-        if ASSISTED[c] and worked_another:
-            outcome[i, REPEATED_INFORMATION] = _settle(
-                key, b, week, p, REPEATED_INFORMATION, odds.coverage
-            )
-        has_rep = cols.field_rep[b] >= 0 or cols.inside_rep[b] >= 0
-        if odds.channel_specific and c == ECOMMERCE and has_rep:
-            fight = _settle(key, b, week, p, REP_VS_WEB_CREDIT, odds.coverage)
-            outcome[i, REP_VS_WEB_CREDIT] = fight
-            pull = uniform(key, b, week, p, PULL_DRAW) < odds.resist_web_orders
-            pulled[i] = fight == UNRESOLVED and pull
+        for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
+            b, p, c = buyer[i], product[i], channel[i]
+            worked_another = other_assisted = undercut = False
+            for k in range(len(ASSISTED)):
+                if touched[i, k]:
+                    worked_another = True
+                    other_assisted |= ASSISTED[k]
+            if worked_another:
+                price_row(cols, terms, b, p, week, price)
+                for k in range(len(ASSISTED)):
+                    undercut |= touched[i, k] and price[k] < paid[i] - PRICE_TOLERANCE
+            if ASSISTED[c] and other_assisted:
+                outcome[i, DOUBLE_COVERAGE] = _settle(key, b, week, p, DOUBLE_COVERAGE, odds)
+            if undercut:
+                outcome[i, CONTRADICTORY_PRICE] = _settle(
+                    key, b, week, p, CONTRADICTORY_PRICE, odds
+                )
+            if ASSISTED[c] and worked_another:
+                outcome[i, REPEATED_INFORMATION] = _settle(
+                    key, b, week, p, REPEATED_INFORMATION, odds
+                )
+            has_rep = cols.field_rep[b] >= 0 or cols.inside_rep[b] >= 0
+            if odds.channel_specific and c == ECOMMERCE and has_rep:
+                fight = _settle(key, b, week, p, REP_VS_WEB_CREDIT, odds)
+                outcome[i, REP_VS_WEB_CREDIT] = fight
+                pull = uniform(key, b, week, p, PULL_DRAW) < odds.resist_web_orders
+                pulled[i] = fight == UNRESOLVED and pull
 
 
 def record_accounts_taken(

@@ -108,7 +108,9 @@ def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> st
         tick = time.monotonic()
         while time.monotonic() - tick < UPDATE_SECONDS and not all(r.done for r in runs.values()):
             for run in runs.values():
-                run.advance(STEP_WEEKS)
+                run.request(STEP_WEEKS)  # both sides step at once, each in its worker
+            for run in runs.values():
+                run.collect()
         if not simulate.is_current():
             return "cancelled"
         now = {side: run.frame() for side, run in runs.items()}

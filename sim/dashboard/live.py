@@ -178,6 +178,7 @@ class LiveRun:
         self._worker = context.Process(target=_serve, args=(end, scenario, seed), daemon=True)
         self._worker.start()
         end.close()
+        self._pending = False
         self._week, self._frame = self._receive()
 
     @property
@@ -192,10 +193,24 @@ class LiveRun:
 
     def advance(self, weeks: int) -> None:
         """Step up to ``weeks`` more weeks (not past the horizon)."""
+        self.request(weeks)
+        self.collect()
+
+    def request(self, weeks: int) -> None:
+        """Ask the worker for up to ``weeks`` more weeks and return at once (see :meth:`collect`).
+
+        Both sides of a comparison requested before either is collected run at the same time.
+        """
         weeks = max(0, min(weeks, self.scenario.horizon_weeks - self._week))
-        if weeks:
+        if weeks and not self._pending:
             self._pipe.send(weeks)
+            self._pending = True
+
+    def collect(self) -> None:
+        """Wait for the weeks requested, if any."""
+        if self._pending:
             self._week, self._frame = self._receive()
+            self._pending = False
         if self.done:
             self.close()
 

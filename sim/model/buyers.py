@@ -428,8 +428,8 @@ def _arrivals(
         rate = orders_per_week[b]
         u_gap, u_first, u_more, _ = uniforms4(key, b, week, p, 0)
         next_need[flat[i]] = min(NEVER, week + geometric(u_gap, -np.expm1(-rate)))
-        orders[i] = orders_in_week(rate, u_first, u_more)
         active[i] = status[b] == ACTIVE
+        orders[i] = orders_in_week(rate, u_first, u_more) if active[i] else 0  # dropped
 
 
 def choose_channels(

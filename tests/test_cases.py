@@ -154,19 +154,22 @@ def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift
     assert (retaliating["baseline"] > retaliating["fast"]).all()
 
 
-def test_referral_fee_softens_and_deal_registration_gives_notice(direct_shift):
+def test_referral_fee_softens_and_deal_registration_protects_only_won_deals(direct_shift):
     # A referral fee keeps paying a distributor after a line moves, so converting the lines
     # announced to move pays less (Tsay & Agrawal 2004): fewer needs lost to competitor lines
     # in every replication (measured 86-116k against 131-147k units). Deal registration
-    # defers each registered move by 13 weeks with 5 extra points of margin, but the
-    # distributor knows the registered line leaves when the protection ends: it converts more
-    # (measured 197-206k units), the paid notice period a channel manager would fear.
+    # protects only the lines a distributor wins from our other channels (docs/ODD.md §7.8),
+    # few here, so it leaves the plan's moves and the conversions they provoke about as they
+    # are: lost units within 10% of the baseline's on average (measured when written: -0.1%,
+    # paired differences -28k to +21k on ~160k). The per-buyer notice period it replaced
+    # raised them by ~40% (197-206k against 131-147k), which this fails.
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "referral_fee", "deal_registration")
     }
     assert (lost["referral_fee"] < lost["baseline"]).all()
-    assert (lost["deal_registration"] > lost["baseline"]).all()
+    change = (lost["deal_registration"] - lost["baseline"]).mean() / lost["baseline"].mean()
+    assert abs(change) < 0.10
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_the_verdict_follows_the_intervals(markup_shift, direct_shift, conclusio
     interval holds 0 (as it does with probability 0.95 for any seed)."""
     differences = markup_differences(series(markup_shift, direct_shift), reference="baseline")
     lines = verdict(differences, reference="baseline")
-    assert len(lines) == 2 and lines[0].startswith("v: ")
+    assert len(lines) == 2 and lines[0].startswith("v against baseline: ")
     assert conclusion in lines[-1]
 
 

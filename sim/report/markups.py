@@ -90,8 +90,8 @@ def verdict(differences: pd.DataFrame, *, reference: str) -> list[str]:
         reach = _direction(row["direct_share_low"], row["direct_share_high"])
         markup = _direction(row["markup_low"], row["markup_high"])
         lines.append(
-            f"{variant}: {REACH[reach]} direct reach than {reference} (direct share of revenue "
-            f"{_pp(row, 'direct_share')}), {MARKUP[markup]} markup ({_pp(row, 'markup')})."
+            f"{variant} against {reference}: direct share of revenue {_pp(row, 'direct_share')}"
+            f" ({REACH[reach]}); mean markup {_pp(row, 'markup')} ({MARKUP[markup]})."
         )
         if reach > 0:
             more_direct.append(variant)
@@ -122,8 +122,8 @@ def verdict(differences: pd.DataFrame, *, reference: str) -> list[str]:
     return [*lines, conclusion]
 
 
-REACH = {1: "more", -1: "less", 0: "no distinguishable difference in"}
-MARKUP = {1: "a higher", -1: "a lower", 0: "no distinguishable difference in the"}
+REACH = {1: "more direct reach", -1: "less direct reach", 0: "no distinguishable difference"}
+MARKUP = {1: "higher", -1: "lower", 0: "no distinguishable difference"}
 
 
 def _pp(row: pd.Series, name: str) -> str:

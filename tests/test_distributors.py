@@ -10,6 +10,7 @@ paired runs (common random numbers: the same seed per pair) and state their powe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,11 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
+from sim.cli import app
 from sim.model.agents import line_keep_share
 from sim.model.model import ChannelModel
 from sim.model.population import DISTRIBUTOR
-from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.loader import ScenarioError, load_scenario, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -102,6 +105,66 @@ def test_only_distributor_buyers_have_one_and_the_count_follows_the_density():
         assert 0.2 < uses.mean() < 0.95
     accounts = np.sort(np.bincount(pop.distributor[uses], minlength=expected))[::-1]
     assert accounts[: expected // 5].sum() > 0.35 * accounts.sum()  # lognormal sigma 1: ~55%
+
+
+def network_size(scenario: Scenario) -> int:
+    return len(ChannelModel(scenario, 1).distributors)
+
+
+def test_a_distributor_count_is_a_density_at_the_files_buyers(write_yaml):
+    """SPEC §4's ``distributors.count``: that many distributors at the file's market.buyers,
+    i.e. the density buyers / count, which a smaller --set market.buyers or variant keeps;
+    a count given by --set or a variant is read at the buyers after that layer's changes."""
+    path = write_yaml(
+        "counted.yaml",
+        f"extends: {SCENARIOS / 'direct_shift.yaml'}\n"
+        "market: {buyers: 4000, prospects: 0}\n"
+        "distributors: {count: 8}\n"
+        "variants: {small: {market.buyers: 1000}, recount: {distributors.count: 2}}\n",
+    )
+    counted = load_scenario(path)
+    assert counted.distributors.accounts_per_distributor == 500.0
+    assert network_size(counted) == 8
+    assert network_size(load_scenario(path, ["market.buyers=1000"])) == 2  # same density
+    assert network_size(variant_of(counted, "small", counted.variants["small"])) == 2
+    assert network_size(variant_of(counted, "recount", counted.variants["recount"])) == 2
+    recount = load_scenario(path, ["distributors.count=3", "market.buyers=1500"])
+    assert recount.distributors.accounts_per_distributor == 500.0
+    # The density, given by a file that extends one with a count, replaces it.
+    child = write_yaml(
+        "child.yaml", "extends: counted.yaml\ndistributors:\n  accounts_per_distributor: 250\n"
+    )
+    assert network_size(load_scenario(child)) == 16
+
+
+@pytest.mark.parametrize(
+    ("distributors", "overrides", "message"),
+    [
+        (
+            "{count: 8, accounts_per_distributor: 500}",
+            [],
+            "bad.yaml: distributors: give count or accounts_per_distributor, not both",
+        ),
+        (
+            "{count: 8}",
+            ["distributors={count: 2, accounts_per_distributor: 10}"],
+            "--set: distributors: give count or accounts_per_distributor, not both",
+        ),
+        ("{count: -1}", [], "bad.yaml: distributors.count: -1 is not allowed"),
+        ("{count: many}", [], "bad.yaml: distributors.count: 'many' is not allowed"),
+    ],
+)
+def test_a_bad_distributor_count_is_a_one_line_error_with_exit_code_2(
+    write_yaml, distributors, overrides, message
+):
+    path = write_yaml(
+        "bad.yaml", f"extends: {SCENARIOS / 'baseline.yaml'}\ndistributors: {distributors}\n"
+    )
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(path, overrides)
+    result = CliRunner().invoke(app, ["validate", str(path), *(f"--set={o}" for o in overrides)])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
 
 
 # --------------------------------------------------------------------------- threat

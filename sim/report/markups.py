@@ -85,7 +85,10 @@ def verdict(differences: pd.DataFrame, *, reference: str) -> list[str]:
     variant reaches buyers directly more than ``reference`` and every such variant has a lower
     markup; a higher markup with more direct reach contradicts it.
     """
-    lines, lower, higher, more_direct = [], [], [], []
+    lines: list[str] = []
+    more_direct: list[str] = []
+    lower: list[str] = []
+    higher: list[str] = []
     for variant, row in differences.iterrows():
         reach = _direction(row["direct_share_low"], row["direct_share_high"])
         markup = _direction(row["markup_low"], row["markup_high"])
@@ -94,8 +97,11 @@ def verdict(differences: pd.DataFrame, *, reference: str) -> list[str]:
             f" ({REACH[reach]}); mean markup {_pp(row, 'markup')} ({MARKUP[markup]})."
         )
         if reach > 0:
-            more_direct.append(variant)
-            {1: higher, -1: lower, 0: []}[markup].append(variant)
+            more_direct.append(str(variant))
+            if markup < 0:
+                lower.append(str(variant))
+            elif markup > 0:
+                higher.append(str(variant))
     pairs = int(differences["n"].min()) if len(differences) else 0
     if not more_direct:
         conclusion = (

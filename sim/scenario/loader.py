@@ -210,7 +210,7 @@ def distributor_count_to_density(
             f"{source}: distributors.count: {_short(count)} is not allowed; allowed: a whole "
             "number >= 0 (distributors at market.buyers)"
         )
-    market = raw.get("market") if isinstance(raw.get("market"), dict) else {}
+    market: dict[str, Any] = raw["market"] if isinstance(raw.get("market"), dict) else {}
     if market.get("customer_base") is not None:
         raise ScenarioError(
             f"{source}: distributors.count: {count} with market.customer_base is not allowed; "

@@ -122,8 +122,8 @@ def verdict(differences: pd.DataFrame, *, reference: str) -> list[str]:
     else:
         conclusion = (
             f"{len(lower)} of the {len(more_direct)} variants with more direct reach have a "
-            f"lower markup, the others none distinguishable in {pairs} paired replications: "
-            "the effect is not established."
+            "lower markup, the rest no difference distinguishable in "
+            f"{pairs} paired replications: the effect is not established."
         )
     return [*lines, conclusion]
 

@@ -158,18 +158,19 @@ def test_referral_fee_softens_and_deal_registration_protects_only_won_deals(dire
     # A referral fee keeps paying a distributor after a line moves, so converting the lines
     # announced to move pays less (Tsay & Agrawal 2004): fewer needs lost to competitor lines
     # in every replication (measured 86-116k against 131-147k units). Deal registration
-    # protects only the lines a distributor wins from our other channels (docs/ODD.md §7.8),
-    # few here, so it leaves the plan's moves and the conversions they provoke about as they
-    # are: lost units within 10% of the baseline's on average (measured when written: -0.1%,
-    # paired differences -28k to +21k on ~160k). The per-buyer notice period it replaced
-    # raised them by ~40% (197-206k against 131-147k), which this fails.
+    # protects only the lines a distributor wins from our other channels (docs/ODD.md §7.3),
+    # not the lines the plan moves, so it does not give notice of the plan's moves: lost units
+    # rise by less than a quarter on average (measured when written: -0.1% here, paired
+    # differences -28k to +21k on ~160k; +13% at full size, ODD §9, where more distributors
+    # stay in to convert). The per-buyer notice period it replaced raised them by ~40%
+    # (197-206k against 131-147k), which this fails.
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "referral_fee", "deal_registration")
     }
     assert (lost["referral_fee"] < lost["baseline"]).all()
     change = (lost["deal_registration"] - lost["baseline"]).mean() / lost["baseline"].mean()
-    assert abs(change) < 0.10
+    assert change < 0.25
 
 
 @pytest.fixture(scope="module")

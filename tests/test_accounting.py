@@ -153,6 +153,15 @@ def test_commissions_from_the_journal(audited):
     assert expected.sum() > 0
 
 
+def _order_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per order of each journal line: a line ordered k times in its week is k order
+    lines of a k-th of its value, the j-th (column ``j``) in its buyer's j-th order."""
+    each = lines.loc[lines.index.repeat(lines["orders"])]
+    return each.assign(
+        value=each["value"] / each["orders"], j=each.groupby(level=0).cumcount().to_numpy()
+    )
+
+
 def _order_costs(lines: pd.DataFrame, keys: list[str], rates, cost_of_capital: float) -> dict:
     """Activity costs of orders (``lines`` grouped by ``keys``) at one channel's ``rates``."""
     orders = lines.groupby(keys)["value"].agg(["sum", "size"]).reset_index()
@@ -170,9 +179,10 @@ def _order_costs(lines: pd.DataFrame, keys: list[str], rates, cost_of_capital: f
 def test_cost_to_serve_activities_from_the_journal(audited):
     """Order handling, fulfilment, freight, credit and platform rebuilt from the journal.
 
-    A direct order is one week x buyer x channel of journal lines: handling per order,
-    picking per line, freight max(minimum, rate x order value), credit value x (bad debt +
-    DSO / 365 x discount rate). A restock is one week x distributor of the sell-in lines with
+    A direct order is one week x buyer x channel x j of journal lines (a line ordered k times in
+    its week is in the buyer's orders j = 0 .. k - 1, a k-th of its value in each): handling per
+    order, picking per line, freight max(minimum, rate x order value), credit value x (bad debt
+    + DSO / 365 x discount rate). A restock is one week x distributor of the sell-in lines with
     units, at the distributor channel's rates. The platform is e-commerce's fixed cost plus a
     step per started ``capacity_step_orders`` web orders a week.
     """
@@ -188,7 +198,8 @@ def test_cost_to_serve_activities_from_the_journal(audited):
             lines = lines.assign(value=lines["units"] * lines["unit_price"])
             keys = ["week", "distributor"]
         else:
-            lines, keys = orders[orders["channel"] == c], ["week", "buyer"]
+            lines = _order_lines(orders[orders["channel"] == c])
+            keys = ["week", "buyer", "j"]
         for activity, table in _order_costs(lines, keys, rates, r).items():
             expected[activity] += _weekly(table, table["cost"], weeks)
     for activity, values in expected.items():
@@ -196,8 +207,10 @@ def test_cost_to_serve_activities_from_the_journal(audited):
     web = scenario.channels.ecommerce
     web_orders = (
         orders[orders["channel"] == CHANNELS.index("ecommerce")]
-        .groupby("week")["buyer"]
-        .nunique()
+        .groupby(["week", "buyer"])["orders"]
+        .max()
+        .groupby("week")
+        .sum()
         .reindex(range(1, weeks + 1), fill_value=0)
         .to_numpy()
     )

@@ -117,14 +117,22 @@ def test_sell_in_promotion_raises_sell_in_and_inventory_not_sell_through(promoti
         for v in ("baseline", "no_promotion")
     }
     assert (inventory["baseline"] > 1.5 * inventory["no_promotion"]).all()
-    # The distributor keeps a sell-in discount (no pass-through): buyers see no change.
+    # The distributor keeps a sell-in discount (no pass-through): buyers' prices do not move,
+    # so sell-through does not rise. It is not identical either: the discount is income in the
+    # distributor's P&L, and its effort and conversions follow its profit rate (ODD 7.8)
+    # (measured: 0.0%, -0.6%, -0.3% in the window over the 3 paired replications).
     through = {
         v: weekly(promotions, v, "sell_through_units").loc[window].sum()
-        for v in ("baseline", "no_promotion")
+        for v in ("baseline", "no_promotion", "sell_through")
     }
-    np.testing.assert_allclose(through["baseline"], through["no_promotion"], rtol=1e-9)
-    # Paid on sell-through, there is no forward-buying spike (within normal replenishment noise).
-    assert (sell_in["sell_through"] < 1.3 * sell_in["no_promotion"]).all()
+    assert (through["baseline"] < 1.01 * through["no_promotion"]).all()
+    # Paid on sell-through, there is no forward-buying spike: the part passed on lowers buyers'
+    # prices, so sell-through rises (+8% measured) and restocking to weeks of cover follows it
+    # (a few restocks of 3 distributors: +4% to +54% sell-in in the window), far less than the
+    # 12 extra weeks of cover the sell-in basis buys (measured: under a sixth of its extra).
+    assert (through["sell_through"] > through["no_promotion"]).all()
+    extra = {v: sell_in[v] - sell_in["no_promotion"] for v in ("baseline", "sell_through")}
+    assert (extra["sell_through"] < 0.25 * extra["baseline"]).all()
     # ...and the margin cost of the sell-in promotion buys nothing (n = 3: MDD90 3.4e4, 0.14%
     # of the 24e6 contribution margin; observed 1.5e5).
     assert paired(promotions, "no_promotion", "contribution_margin").ci_low > 0
@@ -132,7 +140,9 @@ def test_sell_in_promotion_raises_sell_in_and_inventory_not_sell_through(promoti
 
 @pytest.fixture(scope="module")
 def direct_shift(tmp_path_factory):
-    return study(tmp_path_factory, "direct_shift", "horizon_weeks=78", reps=5)
+    # 6,000 buyers = 6 distributors at the baseline density: with 3, one large distributor's
+    # exit in a replication decides the comparison.
+    return study(tmp_path_factory, "direct_shift", "market.buyers=6000", "horizon_weeks=78", reps=5)
 
 
 def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift):
@@ -140,8 +150,8 @@ def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift
     # will see within their planning year (docs/ODD.md §7.8). A four-week move is over before
     # many needs reach them; a half-year or two-year ramp leaves them time. Lost needs and
     # weeks of retaliation, 5 paired replications, every one (probability 1/32 each under no
-    # difference): measured when written 42-97k units lost (4 weeks) against 145-160k (26
-    # weeks) and 130-166k (104 weeks, by week 78).
+    # difference): measured when written 84-268k units lost (4 weeks) against 315-457k (26
+    # weeks) and 250-361k (104 weeks, by week 78); retaliating weeks 29-40 against 86-110.
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "fast", "slow")
@@ -157,25 +167,27 @@ def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift
 def test_referral_fee_softens_and_deal_registration_protects_only_won_deals(direct_shift):
     # A referral fee keeps paying a distributor after a line moves, so converting the lines
     # announced to move pays less (Tsay & Agrawal 2004): fewer needs lost to competitor lines
-    # in every replication (measured 86-116k against 131-147k units). Deal registration
+    # in every replication (measured 263-316k against 315-457k units). Deal registration
     # protects only the lines a distributor wins from our other channels (docs/ODD.md §7.3),
     # not the lines the plan moves, so it does not give notice of the plan's moves: lost units
-    # rise by less than a quarter on average (measured when written: -0.1% here, paired
-    # differences -28k to +21k on ~160k; +13% at full size, ODD §9, where more distributors
-    # stay in to convert). The per-buyer notice period it replaced raised them by ~40%
-    # (197-206k against 131-147k), which this fails.
+    # rise by less than 15% on average (measured when written: +1.3%, paired differences -18k
+    # to +21k on ~340k, so the mean's standard error is ~2%; +13% at full size, ODD §9, where
+    # more distributors stay in to convert). The per-buyer notice period it replaced raised
+    # them by ~28% (434-557k against 315-457k), which this fails.
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "referral_fee", "deal_registration")
     }
     assert (lost["referral_fee"] < lost["baseline"]).all()
     change = (lost["deal_registration"] - lost["baseline"]).mean() / lost["baseline"].mean()
-    assert change < 0.25
+    assert change < 0.15
 
 
 @pytest.fixture(scope="module")
 def selling_time(tmp_path_factory):
-    return study(tmp_path_factory, "selling_time", "horizon_weeks=52", "market.prospects=6000")
+    return study(
+        tmp_path_factory, "selling_time", "horizon_weeks=52", "market.prospects=6000", reps=8
+    )
 
 
 def test_referral_leads_convert_about_ninety_times_outbound(selling_time):
@@ -193,8 +205,9 @@ def test_referral_leads_convert_about_ninety_times_outbound(selling_time):
 
 
 def test_more_selling_time_raises_revenue_per_rep(selling_time):
-    # +50% selling time means +50% calls: more prospects won and accounts served. n = 4: MDD90
-    # 1.6e6 (1.4% of 107e6 revenue; observed +1.9e6).
+    # +50% selling time means +50% calls: more prospects won and accounts served. Measured
+    # +2.4e6 (2.2% of 107e6 revenue) with a paired SD of 1.5e6: with n = 8 the 95% CI
+    # excludes zero with power ~0.97 (n = 4 had ~0.5).
     revenue = paired(selling_time, "more_selling_time", "revenue")
     assert revenue.ci_low > 0
     won = (

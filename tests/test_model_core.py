@@ -481,7 +481,8 @@ def test_shipped_scenario_runs(file, variant):
 
 
 def test_needs_arrive_at_the_documented_weekly_rate():
-    """Each bought buyer x product has a need in a week with probability 1 - exp(-f / 52)."""
+    """Each bought buyer x product has a need in a week with probability 1 - exp(-f / 52), and
+    f / 52 orders a week (Poisson): the orders of a need week are Poisson given at least one."""
     scenario = small(
         BASELINE,
         "market.buyers=5000",
@@ -493,17 +494,24 @@ def test_needs_arrive_at_the_documented_weekly_rate():
     pop = model.population
     weeks = 78
     counts = np.zeros(pop.units_per_order.shape)
+    placed = np.zeros(pop.units_per_order.shape)
     for week in range(1, weeks + 1):
         model.week = week
-        buyer, product = buyers.arriving_needs(pop, model.rules, week, model.streams["needs"])
+        buyer, product, orders = buyers.arriving_needs(
+            pop, model.rules, week, model.streams["needs"]
+        )
         np.add.at(counts, (buyer, product), 1)
+        np.add.at(placed, (buyer, product), orders)
     bought = pop.units_per_order > 0
     for s, segment in enumerate(scenario.market.segments):
         rows = (pop.segment == s)[:, None] & bought
-        w = -np.expm1(-segment.orders_per_year / 52.0)
+        rate = segment.orders_per_year / 52.0
+        w = -np.expm1(-rate)
         expected = rows.sum() * weeks * w
         sd = np.sqrt(rows.sum() * weeks * w * (1 - w))
         assert abs(counts[rows].sum() - expected) < 4.5 * sd, segment.name
+        expected = rows.sum() * weeks * rate
+        assert abs(placed[rows].sum() - expected) < 4.5 * np.sqrt(expected), segment.name
     assert counts[~bought].sum() == 0
 
 
@@ -611,10 +619,10 @@ def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
     model.run()
     rows = model.ledger.rows
     weeks = len(rows["revenue"])
-    w = -np.expm1(-12 / 52.0)
+    rate = 12 / 52.0  # Poisson orders a week
     value = units * 50 * 0.97
-    expected = weeks * w * value.sum()
-    sd = np.sqrt(weeks * w * (1 - w) * (value**2).sum())
+    expected = weeks * rate * value.sum()
+    sd = np.sqrt(weeks * rate * (value**2).sum())
     assert abs(rows["revenue_ecommerce"].sum() - expected) < 4.5 * sd
     assert rows["revenue"].sum() == pytest.approx(rows["revenue_ecommerce"].sum(), rel=1e-12)
     orders = rows["cost_order_handling"] / 5.0
@@ -623,7 +631,7 @@ def test_ecommerce_revenue_and_cost_to_serve(write_yaml):
         rows["cost_platform"], 2000.0 + np.ceil(orders / 2500 - 1e-9) * 2000.0, rtol=1e-12
     )
     n = pop.size
-    assert abs(orders.sum() - weeks * n * w) < 4.5 * np.sqrt(weeks * n * w * (1 - w))
+    assert abs(orders.sum() - weeks * n * rate) < 4.5 * np.sqrt(weeks * n * rate)
     # COGS per unit sold is the unit cost; the realised margin per unit is list x 0.97 - cost.
     units_sold = rows["cogs"] / 20.0
     np.testing.assert_allclose(

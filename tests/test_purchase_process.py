@@ -67,7 +67,7 @@ def test_accounts_draw_their_rate_and_dropout_from_the_process(online_only):
     """
     scenario = load_scenario(online_only, ["market.buyers=40000"])
     pop = ChannelModel(scenario, 3).population
-    multiplier = -np.log1p(-pop.need_probability) * 52.0 / (52 * R / ALPHA)
+    multiplier = pop.orders_per_week / (R / ALPHA)
     n = len(multiplier)
     assert abs(multiplier.mean() - 1.0) < 4.5 * np.sqrt(1.0 / R / n)
     var_se = np.sqrt((2 / R**2 + 6 / R**3) / n)  # SE of the sample variance of a gamma
@@ -79,24 +79,25 @@ def test_accounts_draw_their_rate_and_dropout_from_the_process(online_only):
 
 
 def _independent_repeat_orders(n: int, weeks: int, rng: np.random.Generator) -> np.ndarray:
-    """The weekly process written out: an order in a week with probability 1 - exp(-lambda),
-    then dropout with probability p; returns each customer's repeat orders."""
+    """The weekly process written out: Poisson(lambda) orders a week, then dropout after each
+    of them with probability p; returns each customer's repeat orders."""
     rate = rng.gamma(R, 1.0 / ALPHA, n)
     dropout = rng.beta(A, B, n)
     alive = np.ones(n, dtype=bool)
     orders = np.zeros(n)
     for _ in range(weeks):
-        ordered = alive & (rng.random(n) < -np.expm1(-rate))
-        orders += ordered
-        alive &= ~(ordered & (rng.random(n) < dropout))
+        placed = np.where(alive, rng.poisson(rate), 0)
+        orders += placed
+        alive &= rng.random(n) < (1.0 - dropout) ** placed
     return orders
 
 
 def test_engine_repeat_orders_follow_the_purchase_process(online_only, tmp_path):
     """Customers entering in week 1: mean repeat orders over 51 weeks match an independent
     simulation of the weekly process (4.5 SE of the difference) and the continuous-time BG/NBD
-    E[X(t)] within its discretisation (a weekly Bernoulli places 1 - exp(-lambda) <= lambda
-    orders a week: a few per cent fewer at these rates).
+    E[X(t)] within its discretisation: deciding dropout at the end of the week counts the
+    orders placed in the week of dropout after the one that ended it (+0.7% at these rates,
+    measured with 10^6 customers of the independent simulation); the bound is 2%.
 
     With 100,000 customers the SE of the difference is ~0.006 orders (0.7% of the mean): an
     engine whose order rates are 6% too high, or whose dropout is 1.3 times too low, fails
@@ -111,12 +112,13 @@ def test_engine_repeat_orders_follow_the_purchase_process(online_only, tmp_path)
     model.run()
     assert model.books.journal is not None
     lines = pd.concat(model.books.journal["orders"])
-    engine = np.bincount(lines.drop_duplicates(["week", "buyer"])["buyer"], minlength=n)
+    placed = lines.groupby(["week", "buyer"])["orders"].max().groupby("buyer").sum()
+    engine = placed.reindex(range(n), fill_value=0).to_numpy()
     plain = _independent_repeat_orders(n, weeks - 1, np.random.default_rng(5))
     se = np.hypot(engine.std() / np.sqrt(n), plain.std() / np.sqrt(n))
     assert abs(engine.mean() - plain.mean()) < 4.5 * se
     theory = float(bgnbd.expected_orders(bgnbd.Params(R, ALPHA, A, B), weeks - 1))
-    assert 0.93 * theory < engine.mean() < theory + 4.5 * engine.std() / np.sqrt(n)
+    assert abs(engine.mean() / theory - 1.0) < 0.02
 
 
 def test_customer_base_accounts_enter_at_their_week(online_only, tmp_path):

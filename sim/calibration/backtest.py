@@ -200,9 +200,10 @@ def _simulate(
         assert model.books.journal is not None
         lines = pd.concat(model.books.journal["orders"], ignore_index=True)
         week = lines["week"].to_numpy() - 1
-        order_weeks = lines.drop_duplicates(["week", "buyer"])["week"].to_numpy() - 1
+        # A buyer's orders in a week: the most on any of its lines (the j-th ship together).
+        placed = lines.groupby(["week", "buyer"])["orders"].max().groupby("week").sum()
         value = lines["units"] * list_price[lines["product"]] * lines["price"]
-        repeat[i] = np.bincount(order_weeks, minlength=weeks)
+        repeat[i] = np.bincount(placed.index - 1, weights=placed.to_numpy(), minlength=weeks)
         revenue[i] = np.bincount(week, weights=value.to_numpy(), minlength=weeks)
         if progress:
             progress(i + 1, replications)

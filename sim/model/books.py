@@ -306,14 +306,17 @@ class Books:
             self.journal["orders"].append(
                 pd.DataFrame(
                     {"week": week, "buyer": b, "product": p, "channel": c}
-                    | {"units": served_units, "price": needs.price}
+                    | {"orders": needs.orders, "units": served_units, "price": needs.price}
                 )
             )
+        o = needs.orders
         rows = np.flatnonzero(direct)
-        self._direct_orders(b[rows], p[rows], s[rows], c[rows], served_units[rows], value[rows])
+        self._direct_orders(
+            b[rows], p[rows], s[rows], c[rows], o[rows], served_units[rows], value[rows]
+        )
         rows = np.flatnonzero(~direct)
         self._sell_through(p[rows], s[rows], served_units[rows])
-        _charge_service(distributors, pop.distributor[b[rows]], b[rows], value[rows])
+        _charge_service(distributors, pop.distributor[b[rows]], b[rows], o[rows], value[rows])
         self._rebates(needs, served_units, pop, distributors, sell_through_discount, week)
         direct_value = np.where(direct, value, 0.0)
         self._commissions(b, p, s, c, direct_value, pop)
@@ -325,21 +328,26 @@ class Books:
         p: np.ndarray,
         s: np.ndarray,
         c: np.ndarray,
+        orders_of_line: np.ndarray,
         units: np.ndarray,
         value: np.ndarray,
     ) -> None:
         """Revenue, COGS and activity costs of direct order lines; capacity steps per channel.
 
-        One order = one buyer's lines through one channel this week.
+        One order = one buyer's lines through one channel this week (the j-th orders of its
+        lines ordered several times, :meth:`ServiceCosts.of_week`).
         """
         self._post("units", p, s, c, units)
         self._post("revenue", p, s, c, value)
         self._post("cogs", p, s, c, units * self.unit_cost[p])
-        keys, order = np.unique(b * len(CHANNELS) + c, return_inverse=True)
-        costs = ServiceCosts.per_line(self.service_costs, c).of_lines(order.reshape(-1), value)
+        week = ServiceCosts.per_line(self.service_costs, c).of_week(
+            b * len(CHANNELS) + c, value, orders_of_line
+        )
         for j, activity in enumerate(ACTIVITIES):
-            self._post(f"cost_{activity}", p, s, c, costs[:, j])
-        orders = np.bincount(keys % len(CHANNELS), minlength=len(CHANNELS))
+            self._post(f"cost_{activity}", p, s, c, week.costs[:, j])
+        channel_of_order = np.zeros(int(week.order.max(initial=-1)) + 1, dtype=np.intp)
+        channel_of_order[week.order] = c[week.line]
+        orders = np.bincount(channel_of_order, minlength=len(CHANNELS))
         for ch, name in enumerate(CHANNELS):
             spec = getattr(self.scenario.channels, name)
             if spec.capacity_step_orders and orders[ch]:
@@ -486,18 +494,19 @@ def _charge_service(
     distributors: Sequence[Distributor],
     distributor: np.ndarray,
     buyer: np.ndarray,
+    orders: np.ndarray,
     value: np.ndarray,
 ) -> None:
     """Invoice each distributor's sales to its buyers this week and what serving them cost it.
 
-    One order = one buyer's lines with its distributor; the rates are the distributor's own
-    (:attr:`Distributor.service_costs`), ``value`` what it invoices at its resale price.
+    One order = one buyer's lines with its distributor (:meth:`ServiceCosts.of_week`); the
+    rates are the distributor's own (:attr:`Distributor.service_costs`), ``value`` what it
+    invoices at its resale price.
     """
     if not len(buyer) or not distributors:
         return
-    _, order = np.unique(buyer, return_inverse=True)
     rates = ServiceCosts.per_line([d.service_costs for d in distributors], distributor)
-    cost = rates.of_lines(order.reshape(-1), value).sum(axis=1)
+    cost = rates.of_week(buyer, value, orders).costs.sum(axis=1)
     revenue = np.bincount(distributor, weights=value, minlength=len(distributors))
     totals = np.bincount(distributor, weights=cost, minlength=len(distributors))
     for i in np.flatnonzero(revenue + totals).tolist():

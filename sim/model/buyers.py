@@ -111,6 +111,7 @@ class Needs:
     buyer: np.ndarray
     product: np.ndarray
     units: np.ndarray
+    orders: np.ndarray  # orders of the line this week (>= 1; units cover all of them)
     channel: np.ndarray
     price: np.ndarray  # fraction of list the buyer pays
     touched: np.ndarray  # (n, 4) other channels worked for the same need
@@ -120,7 +121,7 @@ class Needs:
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only the needs where ``rows`` is True."""
-        for name in ("buyer", "product", "units", "channel", "price", "taken"):
+        for name in ("buyer", "product", "units", "orders", "channel", "price", "taken"):
             setattr(self, name, getattr(self, name)[rows])
         self.touched = np.compress(rows, self.touched, axis=0)
         self.filled = self.filled[rows]
@@ -209,7 +210,7 @@ def annual_value(
     product: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, P) annual spend of each buyer on each product at list price, or of (n,) pairs."""
-    orders_a_year = 52.0 * pop.need_probability  # at most one need a week per product
+    orders_a_year = 52.0 * pop.orders_per_week
     if buyer is not None:
         return pop.units_per_order[buyer, product] * orders_a_year[buyer] * list_price[product]
     return pop.units_per_order * orders_a_year[:, None] * list_price
@@ -237,15 +238,33 @@ def adopt_ecommerce(
 
 def arriving_needs(
     pop: Population, rules: BuyerRules, week: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """(buyer, product) of the needs due this week among active buyers; schedule the next."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(buyer, product, orders) of the needs due this week among active buyers.
+
+    A line's orders arrive as a Poisson process at ``λ = orders_per_week``; a week with at
+    least one is a need (the next comes after a geometric gap at ``1 - exp(-λ)``), and its
+    number of orders is Poisson(λ) given at least one (:func:`orders_in_week`).
+    """
     n_products = pop.next_need.shape[1]
     flat = np.flatnonzero(pop.next_need.ravel() == week)
     buyer, product = np.divmod(flat, n_products)
-    gap = geometric_weeks(rng, pop.need_probability[buyer], len(flat))
+    rate = pop.orders_per_week[buyer]
+    gap = geometric_weeks(rng, -np.expm1(-rate), len(flat))
     pop.next_need.ravel()[flat] = np.minimum(week + gap, NEVER)
+    orders = orders_in_week(rate, rng)
     active = pop.status[buyer] == ACTIVE
-    return np.compress(active, buyer), np.compress(active, product)
+    return np.compress(active, buyer), np.compress(active, product), np.compress(active, orders)
+
+
+def orders_in_week(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Orders of a Poisson process at ``rate`` a week in a week known to have at least one.
+
+    Exact: the first order comes at ``T`` ~ Exp(rate) truncated to the week (inverse CDF), and
+    the rest of the week holds Poisson(rate (1 - T)) more.
+    """
+    u = rng.random(len(rate))
+    first = -np.log1p(u * np.expm1(-rate)) / np.maximum(rate, 1e-300)
+    return 1 + rng.poisson(rate * np.maximum(1.0 - first, 0.0))
 
 
 def open_channels(
@@ -451,18 +470,24 @@ def live_with_experience(pop: Population, rules: BuyerRules, needs: Needs) -> No
 def drop_out(
     pop: Population, rules: BuyerRules, needs: Needs, week: int, rng: np.random.Generator
 ) -> None:
-    """BG/NBD dropout: after a week with orders, an account may stop buying for good.
+    """BG/NBD dropout: after each order, an account may stop buying for good.
 
     Its own probability ``p`` is raised by effort as the churn hazard is:
-    ``p (1 + (m - 1) effort)`` with ``m = effort_churn_multiplier`` (capped at 1 by the draw).
+    ``p (1 + (m - 1) effort)`` with ``m = effort_churn_multiplier`` (capped at 1). An account
+    that placed ``K`` orders this week (the most on any of its lines: the week's j-th orders
+    of its lines ship together) stays with probability ``(1 - p (1 + (m - 1) effort)) ** K``.
     Only accounts with a purchase process have ``p > 0``.
     """
-    ordered = np.unique(needs.buyer)
-    ordered = ordered[pop.dropout[ordered] > 0]
+    ordered, line = np.unique(needs.buyer, return_inverse=True)
+    orders = np.zeros(len(ordered), dtype=np.int64)
+    np.maximum.at(orders, line.reshape(-1), needs.orders)
+    keep = pop.dropout[ordered] > 0
+    ordered, orders = ordered[keep], orders[keep]
     if len(ordered) == 0:
         return
     multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[ordered]
-    leaves = rng.random(len(ordered)) < pop.dropout[ordered] * multiplier
+    stays = (1.0 - np.minimum(pop.dropout[ordered] * multiplier, 1.0)) ** orders
+    leaves = rng.random(len(ordered)) < 1.0 - stays
     lose(pop, ordered[leaves & (pop.status[ordered] == ACTIVE)], week)
 
 

@@ -2,8 +2,9 @@
 
 Time-driven activity-based costing (Kaplan & Anderson, HBR 2004): each activity has a cost
 per unit of its driver, and an order's cost is the sum over the activities it uses. Here an
-order is one buyer's lines through one channel in one week (a distributor's restock is one
-order to us); its activities:
+order is one buyer's lines through one channel in one week, and a line ordered ``k`` times
+that week is in ``k`` of its orders: the week's j-th orders of its lines ship together (a
+distributor's restock is one order to us). Its activities:
 
 =================  ===========================================  ==============================
 activity           cost                                         driver
@@ -77,6 +78,26 @@ class ServiceCosts:
             )
         )
 
+    def of_week(self, group: np.ndarray, value: np.ndarray, orders: np.ndarray) -> WeekOfOrders:
+        """The week's orders of lines ordered ``orders`` times, grouped by ``group`` (e.g. buyer).
+
+        Each line is ``orders`` order lines of equal value; the j-th of each line in a group
+        make the group's j-th order.
+        """
+        line = np.repeat(np.arange(len(group)), orders)
+        j = np.arange(len(line)) - np.repeat(np.cumsum(orders) - orders, orders)
+        most = int(orders.max(initial=0)) + 1
+        _, order = np.unique(group[line] * most + j, return_inverse=True)
+        order = order.reshape(-1)
+        rates = ServiceCosts(
+            *(np.broadcast_to(getattr(self, f.name), group.shape)[line] for f in fields(self))
+        )
+        rows = rates.of_lines(order, (value / orders)[line])
+        costs = np.column_stack(
+            [np.bincount(line, weights=column, minlength=len(group)) for column in rows.T]
+        )
+        return WeekOfOrders(costs, line, order)
+
     def of_lines(self, order: np.ndarray, value: np.ndarray) -> np.ndarray:
         """(n, 4) cost of each line by activity (:data:`ACTIVITIES`).
 
@@ -99,3 +120,20 @@ class ServiceCosts:
         costs[:, 2] = freight * share
         costs[:, 3] = value * self.credit_rate
         return costs
+
+
+@dataclass(frozen=True)
+class WeekOfOrders:
+    """A week's order lines, costed.
+
+    Attributes
+    ----------
+    costs
+        (n, 4) cost of each line (all its orders) by activity (:data:`ACTIVITIES`).
+    line, order
+        Per order line: the line it belongs to and its order number (0 .. orders - 1).
+    """
+
+    costs: np.ndarray
+    line: np.ndarray
+    order: np.ndarray

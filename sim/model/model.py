@@ -129,7 +129,7 @@ class ChannelModel(mesa.Model):
         buyers.draw_initial_channels(pop, probabilities, setup)
         self.distributor_open = self.territories.assign_distributors(setup)
         count = len(self.distributor_open) - 1
-        weekly_units = pop.units_per_order * pop.need_probability[:, None]
+        weekly_units = pop.units_per_order * pop.orders_per_week[:, None]
         active = pop.active_mask()
         demand = np.zeros((count, len(self.books.list_price)))
         for p in range(demand.shape[1]):
@@ -213,8 +213,9 @@ class ChannelModel(mesa.Model):
         """
         pop, rules, week, streams = self.population, self.rules, self.week, self.streams
         buyers.adopt_ecommerce(pop, rules, week, streams["adoption"])
-        buyer, product = buyers.arriving_needs(pop, rules, week, streams["needs"])
-        buyer, product = self._alternative_lines(buyer, product)
+        buyer, product, orders = buyers.arriving_needs(pop, rules, week, streams["needs"])
+        units = take_cells(pop.units_per_order, buyer, product) * orders
+        buyer, product, orders, units = self._alternative_lines(buyer, product, orders, units)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)
         open_ = buyers.open_channels(pop, rules, buyer, self.distributor_open)
         prices = buyers.channel_prices(
@@ -223,16 +224,14 @@ class ChannelModel(mesa.Model):
         utility = buyers.utilities(pop, rules, buyer, product, prices)
         everything = np.column_stack([open_, np.ones(len(buyer), bool)])
         choice = buyers.choose_channels(utility, everything, streams["choice"].random(len(buyer)))
-        self._show_distributors_their_demand(buyer, product, open_, choice)
+        self._show_distributors_their_demand(buyer, product, units, open_, choice)
         ours = (choice >= 0) & (choice < COMPETITOR)
         lost = np.flatnonzero(~ours)
-        self.books.lost_units(
-            pop.segment[buyer[lost]],
-            product[lost],
-            take_cells(pop.units_per_order, buyer[lost], product[lost]).astype(float),
-        )
+        self.books.lost_units(pop.segment[buyer[lost]], product[lost], units[lost])
         # np.compress filters rows of 2-D arrays ~7x faster than boolean indexing, same rows
-        buyer, product, choice = (np.compress(ours, x) for x in (buyer, product, choice))
+        buyer, product, orders, units, choice = (
+            np.compress(ours, x) for x in (buyer, product, orders, units, choice)
+        )
         open_ = np.compress(ours, open_, axis=0)
         policy = self.scenario.policy
         channel, taken = buyers.follow_plan(
@@ -251,7 +250,8 @@ class ChannelModel(mesa.Model):
         needs = Needs(
             buyer=buyer,
             product=product,
-            units=take_cells(pop.units_per_order, buyer, product).astype(float),
+            units=units,
+            orders=orders,
             channel=channel,
             price=prices[np.flatnonzero(ours), channel],
             touched=buyers.journey_touches(rules, open_, channel, streams["journey"]),
@@ -279,8 +279,8 @@ class ChannelModel(mesa.Model):
         return needs
 
     def _alternative_lines(
-        self, buyer: np.ndarray, product: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, buyer: np.ndarray, product: np.ndarray, orders: np.ndarray, units: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Take out the needs of lines on a distributor's competitor line; return the others.
 
         They are lost to us; an active distributor sells them from its competitor line.
@@ -288,23 +288,28 @@ class ChannelModel(mesa.Model):
         pop = self.population
         gone = take_cells(pop.alternative_line, buyer, product)
         if not gone.any():
-            return buyer, product
+            return buyer, product, orders, units
         b, p = buyer[gone], product[gone]
-        units = take_cells(pop.units_per_order, b, p).astype(float)
-        self.books.lost_units(pop.segment[b], p, units)
+        self.books.lost_units(pop.segment[b], p, units[gone])
         d = pop.distributor[b]
         sold = (d >= 0) & self.distributor_open[d]
-        value = units * self.books.list_price[p] * self.resale_price[d]
+        value = units[gone] * self.books.list_price[p] * self.resale_price[d]
         credit_distributors(
             self.distributors,
             d[sold],
             np.column_stack([value[sold], np.zeros(np.count_nonzero(sold))]),
             Distributor.sell_alternative,
         )
-        return buyer[~gone], product[~gone]
+        kept = ~gone
+        return buyer[kept], product[kept], orders[kept], units[kept]
 
     def _show_distributors_their_demand(
-        self, buyer: np.ndarray, product: np.ndarray, open_: np.ndarray, choice: np.ndarray
+        self,
+        buyer: np.ndarray,
+        product: np.ndarray,
+        units: np.ndarray,
+        open_: np.ndarray,
+        choice: np.ndarray,
     ) -> None:
         """Each distributor sees its accounts' needs it could serve and those that chose it.
 
@@ -315,10 +320,7 @@ class ChannelModel(mesa.Model):
             take_cells(pop.moved_off_distributor_week, buyer, product) < 0
         )
         rows = np.flatnonzero(could)
-        value = (
-            take_cells(pop.units_per_order, buyer[rows], product[rows])
-            * self.books.list_price[product[rows]]
-        )
+        value = units[rows] * self.books.list_price[product[rows]]
         won = choice[rows] == DISTRIBUTOR
         credit_distributors(
             self.distributors,

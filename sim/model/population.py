@@ -74,7 +74,7 @@ class Population:
     relationship_week: np.ndarray  # int16 (N,): week the relationship was last aged
     current_channel: np.ndarray  # int8 (N, P): channel of the last order, -1 none
     units_per_order: np.ndarray  # float32 (N, P): 0 where the product is not bought
-    need_probability: np.ndarray  # float64 (N,): weekly probability of a need per product
+    orders_per_week: np.ndarray  # float64 (N,): Poisson rate of orders per product line
     dropout: np.ndarray  # float32 (N,): probability of stopping after an order (0: never)
     entry_week: np.ndarray  # int16 (N,): week an ENTERING account becomes active
     next_need: np.ndarray  # int16 (N, P): week of the next need
@@ -117,11 +117,11 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
 
     Customers are ``market.buyers`` accounts drawn by segment share, or the rows of
     ``market.customer_base``. Spend is lognormal with the segment's mean (``spend_annual``) and
-    ``spend_sigma``; needs per product arrive as a weekly Bernoulli process at
-    ``orders_per_year`` (at most one a week, so ``52 * (1 - exp(-orders_per_year / 52))``
-    orders a year); an order's size makes the expected annual spend equal the drawn spend
-    potential. With a segment ``purchase_process`` (BG/NBD), each account's order rate and
-    spend are scaled by its own Gamma(r, 1/r) multiplier and it draws a Beta(a, b) dropout.
+    ``spend_sigma``; orders per product line arrive as a Poisson process at ``orders_per_year``
+    (a week with at least one is a need, ``buyers.arriving_needs``); an order's size makes the
+    expected annual spend equal the drawn spend potential. With a segment ``purchase_process``
+    (BG/NBD), each account's order rate and spend are scaled by its own Gamma(r, 1/r) multiplier
+    and it draws a Beta(a, b) dropout.
     """
     market = scenario.market
     base = _customer_base(scenario)
@@ -143,9 +143,9 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     mix = np.array([[s.product_mix.get(p, 0.0) for p in products] for s in market.segments])
     orders = np.array([s.orders_per_year for s in market.segments])
     list_price = np.array([p.list_price for p in scenario.products])
-    need_p = weekly_probability(orders[segment] * multiplier)
-    orders_a_year = 52.0 * need_p[:, None]
-    units = (spend[:, None] * mix[segment] / orders_a_year / list_price).astype(np.float32)
+    orders_a_year = orders[segment] * multiplier
+    units = (spend[:, None] * mix[segment] / orders_a_year[:, None] / list_price).astype(np.float32)
+    need_p = weekly_probability(orders_a_year)
 
     entry_week = np.zeros(n, dtype=np.int16)
     status = np.full(n, PROSPECT, dtype=np.int8)
@@ -175,7 +175,7 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         relationship_week=np.zeros(n, dtype=np.int16),
         current_channel=np.full((n, len(products)), -1, dtype=np.int8),
         units_per_order=units,
-        need_probability=need_p,
+        orders_per_week=orders_a_year / 52.0,
         dropout=dropout,
         entry_week=entry_week,
         next_need=np.minimum(next_need, NEVER).astype(np.int16),

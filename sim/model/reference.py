@@ -9,8 +9,9 @@ arithmetic, and nothing is vectorised or scheduled ahead.
 It implements the **buyer rules** of the model (docs/ODD.md, phases 3, 5 (buyer side), 6 and 7),
 rule by rule against :mod:`sim.model.buyers`, with the same constants (imported from there):
 
-- needs arrive per product as a weekly Bernoulli process at the segment's ``orders_per_year``
-  (``buyers.arriving_needs`` draws the same process as geometric waiting times);
+- needs arrive per product as a weekly Bernoulli process at ``1 - exp(-orders_per_year / 52)``,
+  each with a Poisson number (at least one) of orders (``buyers.arriving_needs`` draws the same
+  process as geometric waiting times);
 - e-commerce adoption spreads by a Bass process, weekly hazard
   ``1 - exp(-(p + q * adopters_share) / 52)`` with the share among active buyers
   (``buyers.adopt_ecommerce``, by thinning);
@@ -38,6 +39,7 @@ prospects and inbound accounts.
 from __future__ import annotations
 
 import math
+import random
 
 import mesa
 import numpy as np
@@ -80,6 +82,20 @@ def weekly_probability(rate_annual: float) -> float:
     return 1.0 - math.exp(-rate_annual / 52.0)
 
 
+def orders_in_week(rate: float, rng: random.Random) -> int:
+    """Orders of a Poisson process at ``rate`` a week in a week known to have at least one.
+
+    The first order's time is drawn from its truncated exponential; the rest of the week holds
+    a Poisson number more (Knuth's product of uniforms).
+    """
+    first = -math.log1p(rng.random() * math.expm1(-rate)) / rate
+    limit, product, more = math.exp(-rate * (1.0 - first)), rng.random(), 0
+    while product > limit:
+        more += 1
+        product *= rng.random()
+    return 1 + more
+
+
 class Buyer(mesa.Agent):
     """One buyer account with its own state, deciding for itself each week."""
 
@@ -91,12 +107,12 @@ class Buyer(mesa.Agent):
         self.segment = segment
         sigma = spec.spend_sigma
         self.spend_annual = spec.spend_annual * rng.lognormvariate(-0.5 * sigma**2, sigma)
+        self.orders_per_week = spec.orders_per_year / 52.0
         self.need_probability = weekly_probability(spec.orders_per_year)
-        # At most one need a week per product, so 52 * need_probability orders a year; an
-        # order's size makes the expected annual spend equal the spend potential.
+        # An order's size makes the expected annual spend equal the spend potential.
         self.units_per_order = [
             self.spend_annual * spec.product_mix.get(product.name, 0.0)
-            / (52.0 * self.need_probability) / product.list_price
+            / spec.orders_per_year / product.list_price
             for product in sc.products
         ]  # fmt: skip
         self.active = True
@@ -209,7 +225,8 @@ class Buyer(mesa.Agent):
                 if rng.random() < sc.reps.resist_web_orders:
                     channel = FIELD if self.has_field_rep else INSIDE
                     price = model.price[channel]
-            self.revenue_week += units * sc.products[product].list_price * price
+            orders = orders_in_week(self.orders_per_week, rng)
+            self.revenue_week += orders * units * sc.products[product].list_price * price
             lifted.add(channel)
             self.current_channel[product] = channel
             if incidents:

@@ -10,13 +10,13 @@ kept while it survives its weekly churn hazard ``h_i`` and discounted at ``d = (
 
 with ``K`` a century of weeks, a cap that binds only with neither churn nor discounting.
 
-``m_i = sum_p u_ip q_i w_ps c_psk``: units per order ``u``, weekly need probability ``q``, the
+``m_i = sum_p u_ip λ_i w_ps c_psk``: units per order ``u``, orders a week ``λ``, the
 share ``w`` of the segment's needs for the product that we win (not lost to a competitor's
 line), and the contribution per unit ``c`` of the product x segment x channel line ``k`` the
 account last ordered through, from the channel P&L so far (its costs that no line carries,
 such as headcount and platforms, are fixed and left out). ``h_i`` is the account's churn hazard
-at its effort now (``buyers.churn``), or, for an account with a purchase process, its dropout
-probability at that effort times the chance it orders in a week (``buyers.drop_out``).
+at its effort now (``buyers.churn``), or, for an account with a purchase process, the chance
+that it drops out after one of the orders it places in a week (``buyers.drop_out``).
 """
 
 from __future__ import annotations
@@ -59,9 +59,36 @@ def weekly_hazard(pop: Population, rules: BuyerRules, buyers: np.ndarray) -> np.
     dropout = pop.dropout[buyers]
     if not dropout.any():
         return churn
-    lines = (pop.units_per_order[buyers] > 0).sum(axis=1)
-    orders = 1.0 - (1.0 - pop.need_probability[buyers]) ** lines
-    return np.where(dropout > 0, np.minimum(dropout * multiplier, 1.0) * orders, churn)
+    rows = np.flatnonzero(dropout > 0)
+    lines = (pop.units_per_order[buyers[rows]] > 0).sum(axis=1)
+    stays = expected_power_of_orders(
+        1.0 - np.minimum(dropout[rows] * multiplier[rows], 1.0),
+        pop.orders_per_week[buyers[rows]],
+        lines,
+    )
+    hazard = churn.copy()
+    hazard[rows] = 1.0 - stays
+    return hazard
+
+
+def expected_power_of_orders(s: np.ndarray, rate: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """``E[s ** K]`` for ``K`` the most orders on any of ``lines`` Poisson(``rate``) lines.
+
+    ``P(K <= j) = F(j) ** lines`` with ``F`` the Poisson CDF, so
+    ``E[s ** K] = sum_j s ** j (F(j) ** lines - F(j - 1) ** lines)``, summed over ``j`` until
+    the tail is below double precision (the Poisson terms by their recurrence).
+    """
+    expected = np.zeros(len(rate))
+    term = np.exp(-rate)  # P(one line has j orders), from j = 0
+    cdf, below, power = term.copy(), np.zeros(len(rate)), np.ones(len(rate))
+    top = float(rate.max()) + 12.0 * np.sqrt(float(rate.max())) + 20.0 if len(rate) else 0.0
+    for j in range(int(top) + 1):
+        at_most = cdf**lines
+        expected += power * (at_most - below)
+        below, power = at_most, power * s
+        term = term * rate / (j + 1)
+        cdf = cdf + term
+    return expected + power * (1.0 - below)  # the vanishing tail, at its largest power
 
 
 def customer_equity(
@@ -81,7 +108,7 @@ def customer_equity(
     keep = (1.0 - weekly_hazard(pop, rules, np.arange(pop.size))) * (
         1.0 + discount_rate_annual
     ) ** (-1 / 52)
-    weight = np.where(active, pop.need_probability * annuity(keep), 0.0)
+    weight = np.where(active, pop.orders_per_week * annuity(keep), 0.0)
     # Slot 0 of each segment takes the lines never bought (channel -1): worth nothing.
     base = pop.segment.astype(np.intp) * (n_channels + 1) + 1
     value = np.zeros((n_segments, n_channels + 1))

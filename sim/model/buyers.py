@@ -637,11 +637,13 @@ def follow_plan(
     *,
     deal_protection_weeks: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Redirect the choices the channel plan has moved (ODD "Channel plan").
+    """Redirect the choices the channel plan has moved (ODD "Channel plan", "Deal registration").
 
-    With deal registration (``deal_protection_weeks`` not None) the first move of a buyer off
-    its distributor registers the deal, which stays with the distributor for that many weeks.
-    A buyer forced online adopts e-commerce; a forced switch adds effort.
+    With deal registration (``deal_protection_weeks`` not None) a distributor registers each
+    buyer x product line it wins that was not its own (the line's last order went through
+    another channel, or it has none): ``registered_until = week + deal_protection_weeks - 1``.
+    The plan does not move a registered line while it is protected. A buyer forced online
+    adopts e-commerce; a forced switch adds effort.
 
     Returns
     -------
@@ -653,18 +655,19 @@ def follow_plan(
     channel, moved = plan.redirect(
         week, pop.segment[buyer], product, choice, pop.migration_key[buyer]
     )
+    current = take_cells(pop.current_channel, buyer, product)
     if deal_protection_weeks is not None:
-        from_distributor = moved & (choice == DISTRIBUTOR)
-        first = from_distributor & (pop.protected_until[buyer] < 0)
-        pop.protected_until[buyer[first]] = week + deal_protection_weeks - 1
-        protected = from_distributor & (pop.protected_until[buyer] >= week)
+        registered = take_cells(pop.registered_until, buyer, product) >= week
+        protected = moved & (choice == DISTRIBUTOR) & registered
         channel[protected] = DISTRIBUTOR
         moved &= ~protected
+        won = np.flatnonzero((channel == DISTRIBUTOR) & (current != DISTRIBUTOR))
+        until = np.full(len(won), week + deal_protection_weeks - 1, dtype=np.int16)
+        put_cells(pop.registered_until, buyer[won], product[won], until)
     forced = buyer[moved]
     newly_online = forced[(channel[moved] == ECOMMERCE) & ~pop.adopter[forced]]
     pop.adopter[newly_online] = True
     effort = rules.market.choice.forced_switch_effort
-    current = take_cells(pop.current_channel, buyer, product)
     switched = moved & (current != channel)
     pop.effort[buyer[switched]] = np.minimum(1.0, pop.effort[buyer[switched]] + effort)
     return channel, switched & (current == DISTRIBUTOR)

@@ -164,19 +164,23 @@ def test_an_announced_ramp_gives_distributors_time_to_convert_lines(direct_shift
     assert (retaliating["baseline"] > retaliating["fast"]).all()
 
 
-def test_referral_fee_softens_and_deal_registration_gives_notice(direct_shift):
+def test_referral_fee_softens_and_deal_registration_protects_only_won_deals(direct_shift):
     # A referral fee keeps paying a distributor after a line moves, so converting the lines
     # announced to move pays less (Tsay & Agrawal 2004): fewer needs lost to competitor lines
     # in every replication (measured 263-316k against 315-457k units). Deal registration
-    # defers each registered move by 13 weeks with 5 extra points of margin, but the
-    # distributor knows the registered line leaves when the protection ends: it converts more
-    # (measured 434-557k units), the paid notice period a channel manager would fear.
+    # protects only the lines a distributor wins from our other channels (docs/ODD.md §7.3),
+    # not the lines the plan moves, so it does not give notice of the plan's moves: lost units
+    # rise by less than 15% on average (measured when written: +1.3%, paired differences -18k
+    # to +21k on ~340k, so the mean's standard error is ~2%; +13% at full size, ODD §9, where
+    # more distributors stay in to convert). The per-buyer notice period it replaced raised
+    # them by ~28% (434-557k against 315-457k), which this fails.
     lost = {
         v: weekly(direct_shift, v, "lost_to_competitor_units").sum()
         for v in ("baseline", "referral_fee", "deal_registration")
     }
     assert (lost["referral_fee"] < lost["baseline"]).all()
-    assert (lost["deal_registration"] > lost["baseline"]).all()
+    change = (lost["deal_registration"] - lost["baseline"]).mean() / lost["baseline"].mean()
+    assert change < 0.15
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,35 @@ def test_same_seed_same_numbers() -> None:
     assert first.frame().equals(second.frame())
 
 
+def test_sessions_run_in_worker_processes_at_once() -> None:
+    """Two sessions stepped from two threads at once, each model in its own worker process,
+    give the numbers of the same model stepped in this process."""
+    import threading
+
+    import pandas as pd
+
+    from sim.model.model import ChannelModel
+
+    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    small = live.workshop_scenario(
+        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=5
+    )
+    runs = [live.LiveRun(small, 5), live.LiveRun(small, 5)]
+    pids = {r._worker.pid for r in runs}
+    assert len(pids) == 2 and os.getpid() not in pids
+    threads = [threading.Thread(target=r.advance, args=(5,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    model = ChannelModel(small, 5)
+    model.run()
+    here = pd.DataFrame({name: model.ledger.rows[name][:5] for name in runs[0].frame().columns[1:]})
+    for run in runs:
+        assert run.done and not run._worker.is_alive()
+        pd.testing.assert_frame_equal(run.frame().drop(columns="week"), here)
+
+
 # ------------------------------------------------------------------ the page in a browser
 
 

@@ -10,17 +10,22 @@ paired runs (common random numbers: the same seed per pair) and state their powe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
+from sim.cli import app
+from sim.model.agents import line_keep_share
 from sim.model.model import ChannelModel
 from sim.model.population import DISTRIBUTOR
-from sim.scenario.loader import load_scenario, variant_of
-from sim.scenario.schema import Scenario
+from sim.scenario.loader import ScenarioError, load_scenario, variant_of
+from sim.scenario.schema import CHANNELS, Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 LIST_PRICE = 50.0
@@ -100,6 +105,66 @@ def test_only_distributor_buyers_have_one_and_the_count_follows_the_density():
         assert 0.2 < uses.mean() < 0.95
     accounts = np.sort(np.bincount(pop.distributor[uses], minlength=expected))[::-1]
     assert accounts[: expected // 5].sum() > 0.35 * accounts.sum()  # lognormal sigma 1: ~55%
+
+
+def network_size(scenario: Scenario) -> int:
+    return len(ChannelModel(scenario, 1).distributors)
+
+
+def test_a_distributor_count_is_a_density_at_the_files_buyers(write_yaml):
+    """SPEC §4's ``distributors.count``: that many distributors at the file's market.buyers,
+    i.e. the density buyers / count, which a smaller --set market.buyers or variant keeps;
+    a count given by --set or a variant is read at the buyers after that layer's changes."""
+    path = write_yaml(
+        "counted.yaml",
+        f"extends: {SCENARIOS / 'direct_shift.yaml'}\n"
+        "market: {buyers: 4000, prospects: 0}\n"
+        "distributors: {count: 8}\n"
+        "variants: {small: {market.buyers: 1000}, recount: {distributors.count: 2}}\n",
+    )
+    counted = load_scenario(path)
+    assert counted.distributors.accounts_per_distributor == 500.0
+    assert network_size(counted) == 8
+    assert network_size(load_scenario(path, ["market.buyers=1000"])) == 2  # same density
+    assert network_size(variant_of(counted, "small", counted.variants["small"])) == 2
+    assert network_size(variant_of(counted, "recount", counted.variants["recount"])) == 2
+    recount = load_scenario(path, ["distributors.count=3", "market.buyers=1500"])
+    assert recount.distributors.accounts_per_distributor == 500.0
+    # The density, given by a file that extends one with a count, replaces it.
+    child = write_yaml(
+        "child.yaml", "extends: counted.yaml\ndistributors:\n  accounts_per_distributor: 250\n"
+    )
+    assert network_size(load_scenario(child)) == 16
+
+
+@pytest.mark.parametrize(
+    ("distributors", "overrides", "message"),
+    [
+        (
+            "{count: 8, accounts_per_distributor: 500}",
+            [],
+            "bad.yaml: distributors: give count or accounts_per_distributor, not both",
+        ),
+        (
+            "{count: 8}",
+            ["distributors={count: 2, accounts_per_distributor: 10}"],
+            "--set: distributors: give count or accounts_per_distributor, not both",
+        ),
+        ("{count: -1}", [], "bad.yaml: distributors.count: -1 is not allowed"),
+        ("{count: many}", [], "bad.yaml: distributors.count: 'many' is not allowed"),
+    ],
+)
+def test_a_bad_distributor_count_is_a_one_line_error_with_exit_code_2(
+    write_yaml, distributors, overrides, message
+):
+    path = write_yaml(
+        "bad.yaml", f"extends: {SCENARIOS / 'baseline.yaml'}\ndistributors: {distributors}\n"
+    )
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(path, overrides)
+    result = CliRunner().invoke(app, ["validate", str(path), *(f"--set={o}" for o in overrides)])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
 
 
 # --------------------------------------------------------------------------- threat
@@ -454,29 +519,135 @@ def test_a_referral_fee_reduces_exits_through_the_distributors_pnl(fast_small):
 # --------------------------------------------------------------------------- softeners
 
 
-def test_deal_registration_defers_the_move_for_the_protection_period(one_product):
-    """The first move off the distributor registers the buyer, protected_until = t + P - 1, and
-    its needs stay with the distributor until then: it is taken direct P weeks later at the
-    earliest (and, with weekly needs at rate 12/52, right at P for many buyers)."""
-    model = ChannelModel(one_product("policy.deal_registration=true"), 5)
+REGISTERING = (
+    # Buyers switch between their distributor and inside sales need by need, so distributors
+    # win lines from inside sales (new business to register) and serve lines they already had.
+    "market.segments=[{name: moved, share: 1.0, spend_annual: 5000, orders_per_year: 12,"
+    " product_mix: {widget: 1.0}, channels: [distributor, inside],"
+    " channel_preference: {distributor: 1.5}}]",
+    "reps.inside={count: 3, calls_per_week: 100, loaded_cost_annual: 100000,"
+    " min_account_spend_annual: 0}",
+    "policy.deal_registration=true",
+    "market.buyers=6000",
+    "horizon_weeks=52",
+)
+
+
+@pytest.fixture
+def registering(one_product) -> dict:
+    """One run of :data:`ONE_PRODUCT` with :data:`REGISTERING`, and the deals registered by the
+    rule recomputed from its orders: a distributor order on a line whose previous order (or
+    week-0 channel) was not through the distributor registers it, ``until = t + P - 1``.
+
+    Returns the model, each week's orders (journal) with ``registered`` (protected this week by
+    the recomputed rule), ``until`` per week (the recomputed (N, P) array after the week) and
+    ``engine`` (the model's ``registered_until`` after each week).
+    """
+    model = ChannelModel(one_product(*REGISTERING), 6, journal=True)
     pop = model.population
-    registered_week = np.full(pop.size, -1)
-    taken_week = np.full(pop.size, -1)
+    channel = pop.current_channel.copy()
+    until = np.full(channel.shape, -1)
+    weeks, untils, engine = [], [], []
     for week in range(1, model.scenario.horizon_weeks + 1):
         model.step()
-        registered_week[(registered_week < 0) & (pop.protected_until >= 0)] = week
-        moved = (pop.moved_off_distributor_week >= 0).any(axis=1)
-        taken_week[(taken_week < 0) & moved] = week
-    registered, taken = registered_week >= 0, taken_week >= 0
-    assert registered.sum() > 500
-    assert (registered_week[registered] >= PLAN_START_WEEK).all()
-    np.testing.assert_array_equal(
-        pop.protected_until[registered], registered_week[registered] + PROTECTION_WEEKS - 1
+        orders = model.books.journal["orders"][-1].copy()
+        b, p, c = (orders[k].to_numpy() for k in ("buyer", "product", "channel"))
+        won = (c == DISTRIBUTOR) & (channel[b, p] != DISTRIBUTOR)
+        until[b[won], p[won]] = week + PROTECTION_WEEKS - 1
+        orders["registered"] = until[b, p] >= week
+        orders["won"] = won
+        channel[b, p] = c
+        weeks.append(orders)
+        untils.append(until.copy())
+        engine.append(pop.registered_until.copy())
+    orders = pd.concat(weeks, ignore_index=True)
+    return {"model": model, "orders": orders, "until": untils, "engine": engine}
+
+
+def test_deal_registration_registers_only_lines_the_distributor_wins(registering):
+    """registered_until equals, every week, the rule recomputed from the orders: lines a
+    distributor wins from inside sales are registered for P weeks, lines it already served are
+    not (most of its orders)."""
+    for engine, until in zip(registering["engine"], registering["until"], strict=True):
+        np.testing.assert_array_equal(engine, until)
+    orders = registering["orders"]
+    at = orders[orders["channel"] == DISTRIBUTOR]
+    assert at["won"].sum() > 300, "distributors should win lines from inside sales"
+    assert (~at["won"]).sum() > 5 * at["won"].sum(), "and mostly serve lines they had"
+
+
+def test_a_registered_line_is_not_moved_until_its_protection_ends(registering):
+    """The segment reaches e-commerce only through the plan (60% from week 4): no e-commerce
+    order on a line in its protection, and lines leave for e-commerce once it ends."""
+    orders, untils = registering["orders"], registering["until"]
+    online = orders[orders["channel"] == CHANNELS.index("ecommerce")]
+    # Protection as of the start of the order's week (a line online was not won that week).
+    cells = online[["week", "buyer", "product"]].to_numpy()
+    before = np.array([untils[w - 2][b, p] if w > 1 else -1 for w, b, p in cells])
+    assert len(online) > 1000
+    assert not (before >= online["week"].to_numpy()).any(), "a protected line was moved"
+    ended = (before >= 0) & (before < online["week"].to_numpy())
+    assert ended.sum() > 30, "registered lines should leave when their protection ends"
+
+
+def test_deal_registration_margin_is_paid_on_registered_lines_only(registering):
+    """Our distributor revenue = sell-in at list x (1 - margin) less deal_registration_margin x
+    list x units on the distributor orders of registered lines (no promotions)."""
+    model, orders = registering["model"], registering["orders"]
+    scenario = model.scenario
+    weeks = scenario.horizon_weeks
+    sell_in = pd.concat(model.books.journal["sell_in"], ignore_index=True)
+    at = orders[orders["channel"] == DISTRIBUTOR]
+    margin = scenario.distributors.deal_registration_margin
+    paid = at["units"] * LIST_PRICE * margin * at["registered"]
+
+    def weekly(frame: pd.DataFrame, values: pd.Series) -> np.ndarray:
+        return (
+            values.groupby(frame["week"])
+            .sum()
+            .reindex(range(1, weeks + 1), fill_value=0.0)
+            .to_numpy()
+        )
+
+    expected = weekly(sell_in, sell_in["units"] * LIST_PRICE * (1 - MARGIN)) - weekly(at, paid)
+    assert paid.sum() > 0
+    np.testing.assert_allclose(
+        model.ledger.rows["revenue_distributor"], expected, rtol=1e-9, atol=1e-6
     )
-    assert not (taken & ~registered).any(), "every move off a distributor is registered first"
-    delay = taken_week[taken] - registered_week[taken]
-    assert delay.min() == PROTECTION_WEEKS, np.bincount(delay)
-    assert np.count_nonzero(delay == PROTECTION_WEEKS) > 0.1 * taken.sum()
+
+
+def test_a_registered_line_is_safe_until_its_protection_ends_then_the_plan_may_take_it(
+    one_product,
+):
+    """Keep share of a line registered for ``p`` more weeks, at week t = 6 of the plan
+    (m(t) = 0.6 clip((t - 3) / 8, 0, 1)): Σ_{k=1..T} (1 - [k > p] m(t + k)) (1 - h)^(k-1) / T,
+    the plan's whole moved share once protection ends, as the distributor does not know the
+    order in which lines are taken; an unregistered line keeps the conditional q(k) of the
+    threat test. Mutations caught: registered lines leaving for certain at the end, or treated
+    as unregistered."""
+    model = ChannelModel(one_product(*REGISTERING), 6)
+    week = 6
+    for _ in range(week):
+        model.step()
+    pop = model.population
+    buyer = np.flatnonzero(pop.distributor >= 0)[:40]
+    product = np.zeros(len(buyer), dtype=np.int64)
+    protected_weeks = np.arange(len(buyer)) % 20 - 5  # -5 (unregistered) .. 14 weeks ahead
+    pop.registered_until[buyer, 0] = week + protected_weeks
+    horizon = model.scenario.distributors.planning_horizon_weeks
+    k = np.arange(1, horizon + 1)
+    moved = 0.6 * np.clip((week + k - PLAN_START_WEEK + 1) / 8, 0, 1)
+    now = 0.6 * np.clip((week - PLAN_START_WEEK + 1) / 8, 0, 1)
+    h = np.array([d.loss_rate_weekly for d in model.distributors])[pop.distributor[buyer]]
+    survive = (1 - h[:, None]) ** (k[None, :] - 1)
+    q = np.where(
+        protected_weeks[:, None] > 0,
+        np.where(k[None, :] > protected_weeks[:, None], moved[None, :], 0.0),
+        (moved - now) / (1 - now),
+    )
+    expected = ((1 - q) * survive).sum(axis=1) / horizon
+    got = line_keep_share(model.distributors, pop, model.plan, week, buyer, product)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 TWO_SEGMENTS = {

@@ -10,37 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model.buyers import choose_channels
 from sim.model.population import (
     geometric_weeks,
     put_cells,
     rows_any,
     take_cells,
 )
-
-
-def _choose_channels_plain(utility, open_channels, uniform):
-    shifted = np.where(open_channels, utility, -np.inf)
-    top = shifted.max(axis=1, keepdims=True)
-    weights = np.exp(shifted - np.where(np.isfinite(top), top, 0.0))
-    cumulative = np.cumsum(weights, axis=1)
-    total = cumulative[:, -1]
-    choice = (cumulative < (uniform * total)[:, None]).sum(axis=1)
-    return np.where(total > 0, np.minimum(choice, utility.shape[1] - 1), -1)
-
-
-@pytest.mark.parametrize("n", [0, 1, 7, 5_000])
-def test_choose_channels_matches_row_wise_cumsum(n):
-    rng = np.random.default_rng(n)
-    utility = rng.normal(scale=3.0, size=(n, 5))
-    open_channels = rng.random((n, 5)) < 0.6
-    if n > 3:
-        open_channels[:2] = False  # nothing open
-        open_channels[2] = [False, False, False, False, True]
-    uniform = rng.random(n)
-    got = choose_channels(utility, open_channels, uniform)
-    assert np.array_equal(got, _choose_channels_plain(utility, open_channels, uniform))
-    assert got.dtype == np.int64
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (9, 4), (9, 3), (9, 1), (9, 2), (9, 8), (9, 5)])

@@ -326,7 +326,7 @@ def test_adoption_only_among_active_buyers_with_thinning():
     pop.adopter[:] = False
     model.week = 1
     pop.next_adoption_check[:] = 1
-    buyers.adopt_ecommerce(pop, model.rules, 1, model.streams["adoption"])
+    buyers.adopt_ecommerce(pop, model.rules, 1, model.keys["adoption"])
     assert not pop.adopter[:half].any(), "churned buyers must not adopt"
     # Share of adopters among active buyers is 0, so the hazard is p only.
     accept = weekly_probability(BASS_P) / weekly_probability(BASS_P + BASS_Q)
@@ -497,9 +497,7 @@ def test_needs_arrive_at_the_documented_weekly_rate():
     placed = np.zeros(pop.units_per_order.shape)
     for week in range(1, weeks + 1):
         model.week = week
-        buyer, product, orders = buyers.arriving_needs(
-            pop, model.rules, week, model.streams["needs"]
-        )
+        buyer, product, orders = buyers.arriving_needs(pop, model.rules, week, model.keys["needs"])
         np.add.at(counts, (buyer, product), 1)
         np.add.at(placed, (buyer, product), orders)
     bought = pop.units_per_order > 0
@@ -535,7 +533,7 @@ def test_churn_hazard_rises_with_effort(effort):
     model.week = 1
     pop.effort[:] = effort
     pop.next_churn_check[:] = 1
-    buyers.churn(pop, model.rules, 1, model.streams["churn"])
+    buyers.churn(pop, model.rules, 1, model.keys["churn"])
     rate = -np.log1p(-churn)
     accept = weekly_probability(rate * (1 + (multiplier - 1) * effort)) / weekly_probability(
         rate * multiplier

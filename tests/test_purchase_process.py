@@ -154,9 +154,9 @@ def test_customer_base_errors_name_the_row_and_column(online_only, tmp_path, row
 
 def test_backtest_tracks_synthetic_data(online_only, tmp_path):
     """Order data drawn from known BG/NBD parameters, the model set to those parameters: the
-    simulated cumulative repeat orders stay within 6% of the actual at the end (the actual is
-    itself one draw: its relative SD here is ~2.5%, so 6% is ~2.4 SD plus the weekly
-    discretisation), and the plain BG/NBD fit lands in the same range."""
+    simulated cumulative repeat orders stay within 7.5% of the actual at the end (see below),
+    and the plain BG/NBD fit lands within 6% (the actual is itself one draw: its relative SD
+    here is ~2.5%)."""
     orders = simulate_orders(
         bgnbd.Params(R, ALPHA / 4, A, B),  # 0.1 orders a week: enough repeat orders to track
         (6.0, 4.0, 15.0),
@@ -183,7 +183,11 @@ def test_backtest_tracks_synthetic_data(online_only, tmp_path):
     )
     end = result.weekly.iloc[-1]
     actual = end["actual_repeat_orders_cumulative"]
-    assert abs(end["simulated_repeat_orders_cumulative"] / actual - 1) < 0.06
+    # The simulated cumulative runs above the actual by +4.6% in expectation (16 replications,
+    # issue-15 streams; weekly discretisation), with a 4-replication SD of ~1.2% (+5.6% and
+    # +6.1% seen on the pre- and post-kernel streams): 7.5% is 2.4 SD above that offset, and an
+    # extra bias of +4% would exceed it with probability ~0.8.
+    assert abs(end["simulated_repeat_orders_cumulative"] / actual - 1) < 0.075
     assert abs(end["bgnbd_repeat_orders_cumulative"] / actual - 1) < 0.06
     assert list(result.weekly.columns[:9]) == [
         "week",

@@ -96,13 +96,24 @@ def simulate(scenario: Scenario, setup: dict[str, tuple[str, live.Levers]]) -> s
     except ScenarioError as exc:
         message.set(str(exc))
         return "error"
-    names = {side: f"{side}: {name}" for side, (name, _) in setup.items()}
+    try:
+        return _step_to_horizon(
+            runs, {side: f"{side}: {name}" for side, (name, _) in setup.items()}
+        )
+    finally:
+        for run in runs.values():
+            run.close()  # each run's worker process
+
+
+def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> str:
     started = time.monotonic()
     while True:
         tick = time.monotonic()
         while time.monotonic() - tick < UPDATE_SECONDS and not all(r.done for r in runs.values()):
             for run in runs.values():
-                run.advance(STEP_WEEKS)
+                run.request(STEP_WEEKS)  # both sides step at once, each in its worker
+            for run in runs.values():
+                run.collect()
         if not simulate.is_current():
             return "cancelled"
         now = {side: run.frame() for side, run in runs.items()}

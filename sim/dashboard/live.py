@@ -10,9 +10,12 @@ proportion so coverage per account stays as in the file). :class:`LiveRun` steps
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -176,6 +179,11 @@ def load(path: str | Path) -> Scenario:
 class LiveRun:
     """A model stepped a few weeks at a time, its weekly metrics readable at any point.
 
+    The model lives in a worker process of its own (forked from a clean fork server with the
+    engine imported), so the sessions the dashboard serves at once, each from its own thread,
+    run on every core instead of taking turns on one. Call :meth:`close` to stop the worker
+    early; it also stops at the horizon and with the dashboard.
+
     Parameters
     ----------
     scenario
@@ -186,30 +194,103 @@ class LiveRun:
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
-        self.model = ChannelModel(scenario, seed)
+        context = _worker_context()
+        self._pipe, end = context.Pipe()
+        self._worker = context.Process(target=_serve, args=(end, scenario, seed), daemon=True)
+        self._worker.start()
+        end.close()
+        self._pending = False
+        self._week, self._frame = self._receive()
 
     @property
     def week(self) -> int:
         """Weeks simulated so far."""
-        return self.model.week
+        return self._week
 
     @property
     def done(self) -> bool:
         """Whether the horizon is reached."""
-        return self.model.week >= self.scenario.horizon_weeks
+        return self._week >= self.scenario.horizon_weeks
 
     def advance(self, weeks: int) -> None:
         """Step up to ``weeks`` more weeks (not past the horizon)."""
-        for _ in range(max(0, min(weeks, self.scenario.horizon_weeks - self.model.week))):
-            self.model.step()
+        self.request(weeks)
+        self.collect()
+
+    def request(self, weeks: int) -> None:
+        """Ask the worker for up to ``weeks`` more weeks and return at once (see :meth:`collect`).
+
+        Both sides of a comparison requested before either is collected run at the same time.
+        """
+        weeks = max(0, min(weeks, self.scenario.horizon_weeks - self._week))
+        if weeks and not self._pending:
+            self._pipe.send(weeks)
+            self._pending = True
+
+    def collect(self) -> None:
+        """Wait for the weeks requested, if any."""
+        if self._pending:
+            self._week, self._frame = self._receive()
+            self._pending = False
+        if self.done:
+            self.close()
 
     def frame(self) -> pd.DataFrame:
         """Weekly metrics of the weeks done so far (``week`` 1..n and every metric)."""
-        n = self.model.week
-        rows: Mapping[str, np.ndarray] = self.model.ledger.rows
-        frame = pd.DataFrame({m.name: rows[m.name][:n] for m in WEEKLY})
-        frame.insert(0, "week", np.arange(1, n + 1))
-        return frame
+        return self._frame.copy()
+
+    def close(self) -> None:
+        """Stop the worker (idempotent)."""
+        if self._worker.is_alive():
+            self._pipe.send(None)
+            self._worker.join(timeout=5)
+            if self._worker.is_alive():
+                self._worker.terminate()
+        self._pipe.close()
+
+    def _receive(self) -> tuple[int, pd.DataFrame]:
+        reply = self._pipe.recv()
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+
+def _worker_context() -> (
+    multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
+):
+    """A fork server with the engine preloaded where the platform has one, else spawn.
+
+    Forking the dashboard itself would copy its server threads' state; the fork server is a
+    clean, single-threaded process started once.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sim.model.model", "sim.metrics"])
+    return context
+
+
+def _serve(pipe: Connection, scenario: Scenario, seed: int) -> None:
+    """Worker: build the model, then step it as asked, answering with the weeks done so far."""
+    try:
+        model = ChannelModel(scenario, seed)
+        pipe.send((model.week, _frame(model)))
+        while (weeks := pipe.recv()) is not None:
+            for _ in range(weeks):
+                model.step()
+            pipe.send((model.week, _frame(model)))
+    except (EOFError, KeyboardInterrupt):  # the dashboard went away
+        return
+    except Exception as exc:  # the dashboard shows it; the worker ends
+        pipe.send(exc)
+
+
+def _frame(model: ChannelModel) -> pd.DataFrame:
+    n = model.week
+    rows: Mapping[str, np.ndarray] = model.ledger.rows
+    frame = pd.DataFrame({m.name: rows[m.name][:n] for m in WEEKLY})
+    frame.insert(0, "week", np.arange(1, n + 1))
+    return frame
 
 
 def headline(frame: pd.DataFrame, discount_rate_annual: float = 0.08) -> dict[str, float]:

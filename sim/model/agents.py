@@ -49,6 +49,7 @@ class World(Protocol):
     orchestrator: Orchestrator
     territories: Territories
     streams: dict[str, np.random.Generator]
+    keys: dict[str, np.ndarray]  # counter-based draw keys of the streams (sim.model.draws)
     sell_in_discount: np.ndarray
     sell_through_discount: np.ndarray
     resale_price: np.ndarray
@@ -547,9 +548,12 @@ def line_keep_share(
     """Expected share of the planning horizon ``T`` each buyer x product line stays ours.
 
     ``sum_{k=1..T} (1 - q(k)) (1 - h)^(k - 1) / T``: ``h`` its distributor's measured loss
-    rate, ``q(k)`` the chance the plan has moved it within ``k`` weeks: what the plan has
-    announced for its product x segment (:meth:`ChannelPlan.announced`), or, for a deal the
-    distributor registered, certainty once the protection ends.
+    rate, ``q(k)`` the chance the plan has moved it within ``k`` weeks. For a line still
+    unmoved, what the plan has announced for its product x segment
+    (:meth:`ChannelPlan.announced`). For a deal the distributor registered, 0 while it is
+    protected (``week + k <= registered_until``), then the share of its product x segment the
+    plan has moved by ``week + k`` (:func:`planned_share`): the distributor does not know in
+    which order the plan takes lines, so nothing tells it the protected line is not among them.
     """
     cfg = distributors[0].cfg
     horizon = cfg.planning_horizon_weeks
@@ -562,14 +566,39 @@ def line_keep_share(
     cell_product, cell_segment, moved_within = plan.announced(week, horizon, source)
     kept_weeks = (1.0 - moved_within) @ survival  # (C, D)
     segment = pop.segment[buyer]
+    protected_weeks = take_cells(pop.registered_until, buyer, product).astype(np.int64) - week
+    protected = protected_weeks > 0
+    moved_by = planned_share(plan, week, horizon, source) if protected.any() else {}
+    ahead = np.arange(1, horizon + 1)
     for c in range(len(cell_product)):
-        rows = np.flatnonzero((product == cell_product[c]) & (segment == cell_segment[c]))
+        cell = (product == cell_product[c]) & (segment == cell_segment[c])
+        rows = np.flatnonzero(cell & ~protected)
         keep[rows] = kept_weeks[c, d[rows]]
-    registered = np.flatnonzero(pop.protected_until[buyer] >= week)
-    until = pop.protected_until[buyer[registered]] - week + 1
-    cumulative = np.cumsum(survival, axis=0)
-    keep[registered] = cumulative[np.minimum(until, horizon) - 1, d[registered]]
+        rows = np.flatnonzero(cell & protected)
+        if len(rows):
+            share = moved_by[int(cell_product[c]), int(cell_segment[c])]
+            moved = np.where(ahead > protected_weeks[rows, None], share, 0.0)  # (n, T)
+            keep[rows] = ((1.0 - moved) * survival[:, d[rows]].T).sum(axis=1)
     return keep / horizon
+
+
+def planned_share(
+    plan: ChannelPlan, week: int, horizon: int, source: int
+) -> dict[tuple[int, int], np.ndarray]:
+    """Share of each product x segment the plan has moved off ``source`` by each week ahead.
+
+    Returns
+    -------
+    (T,) shares by ``week + 1 .. week + horizon`` from the rows started by ``week``, keyed by
+    (product, segment).
+    """
+    started = np.flatnonzero((plan.source == source) & (plan.start_week <= week))
+    moved = np.array([plan.moved_share(week + k) for k in range(1, horizon + 1)])  # (T, rows)
+    cells: dict[tuple[int, int], np.ndarray] = {}
+    for i in started.tolist():
+        key = (int(plan.product[i]), int(plan.segment[i]))
+        cells[key] = cells.get(key, np.zeros(horizon)) + moved[:, i]
+    return {key: np.minimum(share, 1.0) for key, share in cells.items()}
 
 
 def line_outlook(

@@ -377,7 +377,7 @@ class Books:
         at = np.flatnonzero(needs.channel == DISTRIBUTOR)
         b, p = needs.buyer[at], needs.product[at]
         base = served_units[at] * self.sell_in_price[p]
-        registered = pop.protected_until[b] >= week
+        registered = take_cells(pop.registered_until, b, p) >= week
         rebate = (
             base * sell_through_discount[p]
             + served_units[at]

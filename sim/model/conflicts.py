@@ -8,12 +8,26 @@ orchestration each resolvable incident is seen and resolved with probability
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
+from numba import njit, prange
 
 from sim.model.agents import Rep, World
 from sim.model.books import Books
-from sim.model.buyers import PRICE_TOLERANCE, Needs, channel_prices
+from sim.model.buyers import (
+    BLOCK,
+    PRICE_TOLERANCE,
+    ChoiceColumns,
+    ChoiceTerms,
+    Needs,
+    blocks,
+    choice_terms,
+    price_row,
+)
+from sim.model.draws import uniform
+from sim.model.kernel import kernel
+from sim.model.ledger import CONFLICT_TYPES
 from sim.model.population import (
     ASSISTED,
     ECOMMERCE,
@@ -21,7 +35,6 @@ from sim.model.population import (
     INSIDE,
     Population,
     put_cells,
-    rows_any,
 )
 from sim.scenario.schema import Scenario
 
@@ -52,6 +65,11 @@ class Orchestrator:
         self.rng = rng
         self.books = books
 
+    def count(self, kind: str, outcome: np.ndarray) -> None:
+        """Count incidents of ``kind`` from each need's ``RESOLVED`` / ``UNRESOLVED`` outcome."""
+        tally = np.bincount(outcome, minlength=UNRESOLVED + 1)
+        self.books.count_conflicts(kind, int(tally[UNRESOLVED]), int(tally[RESOLVED]))
+
     def record(self, kind: str, buyers: np.ndarray, *, resolvable: bool = True) -> np.ndarray:
         """Record incidents of ``kind`` for ``buyers``; return which stay unresolved."""
         share = self.coverage if resolvable else 0.0
@@ -61,47 +79,123 @@ class Orchestrator:
         return ~resolved
 
 
+NONE, RESOLVED, UNRESOLVED = 0, 1, 2
+"""Outcome of each conflict type for a need (:data:`CONFLICT_TYPES` order)."""
+DOUBLE_COVERAGE, CONTRADICTORY_PRICE, REPEATED_INFORMATION, REP_VS_WEB_CREDIT = range(4)
+PULL_DRAW = len(CONFLICT_TYPES)
+"""Draw index of a rep's pull of a web order (after one draw per conflict type)."""
+
+
 def find_conflicts(needs: Needs, world: World) -> None:
     """Find this week's incidents by type, add the unresolved ones to the needs (phase 5).
 
     Double coverage wastes the duplicate calls and the reps' time; a channel-specific rep may
     pull an e-commerce order back to the rep's channel; the plan takes accounts off a
-    distributor.
+    distributor. Each need's incidents and pull come from the compiled :func:`_incidents`.
     """
     pop, rules, scenario = world.population, world.rules, world.scenario
     orchestrator, books, reps = world.orchestrator, world.books, world.reps
-    b, channel, touched = needs.buyer, needs.channel, needs.touched
-    assisted = ASSISTED[channel]
-
-    def incident(kind: str, mask: np.ndarray) -> np.ndarray:
-        unresolved = np.zeros(len(b), dtype=bool)
-        unresolved[mask] = orchestrator.record(kind, b[mask])
-        needs.incidents += unresolved
-        return unresolved
-
-    wasted = incident("double_coverage", assisted & rows_any(touched & ASSISTED))
-    books.calls(touched[wasted][:, [FIELD, INSIDE]].sum(axis=0))
-    charge_rep_time(pop, reps, b[wasted], field_count=scenario.reps.field.count)
-
-    prices = channel_prices(
-        pop, rules, b, needs.product, world.week, world.sell_through_discount, world.resale_price
+    b, channel = needs.buyer, needs.channel
+    terms = choice_terms(
+        rules,
+        distributor_open=np.ones(len(world.resale_price), dtype=bool),
+        resale_price=world.resale_price,
+        sell_through_discount=world.sell_through_discount,
     )
-    # The buyer saw a lower price from another of our channels than the one it pays.
-    undercut = prices < needs.price[:, None] - PRICE_TOLERANCE
-    incident("contradictory_price", rows_any(touched & undercut))
-    incident("repeated_information", assisted & rows_any(touched))
-
-    if scenario.policy.rep_compensation == "channel_specific":
-        has_rep = (pop.field_rep[b] >= 0) | (pop.inside_rep[b] >= 0)
-        fight = incident("rep_vs_web_credit", (channel == ECOMMERCE) & has_rep)
-        pulled = fight & (orchestrator.rng.random(len(b)) < scenario.reps.resist_web_orders)
-        rep_channel = np.where(pop.field_rep[b] >= 0, FIELD, INSIDE)
-        channel[pulled] = rep_channel[pulled]
-        needs.price[pulled] = rules.realisation[rep_channel[pulled]]
+    channel_specific = scenario.policy.rep_compensation == "channel_specific"
+    outcome = np.zeros((len(b), len(CONFLICT_TYPES)), dtype=np.int8)
+    pulled = np.zeros(len(b), dtype=bool)
+    _incidents(
+        len(b),
+        ChoiceColumns.of(pop),
+        terms,
+        needs.buyer,
+        needs.product,
+        channel,
+        needs.price,
+        needs.touched,
+        world.week,
+        world.keys["orchestration"],
+        Odds(orchestrator.coverage, scenario.reps.resist_web_orders, channel_specific),
+        outcome,
+        pulled,
+    )
+    for kind in CONFLICT_TYPES[: REP_VS_WEB_CREDIT + channel_specific]:
+        unresolved = outcome[:, CONFLICT_TYPES.index(kind)] == UNRESOLVED
+        needs.incidents += unresolved
+        orchestrator.count(kind, outcome[:, CONFLICT_TYPES.index(kind)])
+    wasted = outcome[:, DOUBLE_COVERAGE] == UNRESOLVED
+    books.calls(needs.touched[wasted][:, [FIELD, INSIDE]].sum(axis=0))
+    charge_rep_time(pop, reps, b[wasted], field_count=scenario.reps.field.count)
+    if pulled.any():
+        rep_channel = np.where(pop.field_rep[b[pulled]] >= 0, FIELD, INSIDE)
+        channel[pulled] = rep_channel
+        needs.price[pulled] = rules.realisation[rep_channel]
         charge_rep_time(pop, reps, b[pulled], field_count=scenario.reps.field.count)
-        books.calls(np.bincount(rep_channel[pulled], minlength=2)[:2])
-
+        books.calls(np.bincount(rep_channel, minlength=2)[:2])
     record_accounts_taken(needs, pop, orchestrator, world.week)
+
+
+class Odds(NamedTuple):
+    """Probabilities the conflict rules draw against."""
+
+    coverage: float  # an incident is resolved (orchestration; 0 when siloed)
+    resist_web_orders: float  # a rep who fights a web order pulls it back
+    channel_specific: bool  # reps are paid by channel: they fight web orders
+
+
+@njit(cache=True, inline="always")
+def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, odds: Odds) -> int:
+    """An incident of type ``kind``: resolved with probability ``odds.coverage``."""
+    return RESOLVED if uniform(key, b, week, p, kind) < odds.coverage else UNRESOLVED
+
+
+@kernel
+def _incidents(
+    cols: ChoiceColumns,
+    terms: ChoiceTerms,
+    buyer: np.ndarray,
+    product: np.ndarray,
+    channel: np.ndarray,
+    paid: np.ndarray,
+    touched: np.ndarray,
+    week: int,
+    key: np.ndarray,
+    odds: Odds,
+    outcome: np.ndarray,
+    pulled: np.ndarray,
+) -> None:
+    """Each need's incidents (ODD §7.5); draws ``uniform(key, b, week, p, type)``."""
+    n = len(buyer)
+    for block in prange(blocks(n)):
+        price = np.empty(len(ASSISTED))
+        for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
+            b, p, c = buyer[i], product[i], channel[i]
+            worked_another = other_assisted = undercut = False
+            for k in range(len(ASSISTED)):
+                if touched[i, k]:
+                    worked_another = True
+                    other_assisted |= ASSISTED[k]
+            if worked_another:
+                price_row(cols, terms, b, p, week, price)
+                for k in range(len(ASSISTED)):
+                    undercut |= touched[i, k] and price[k] < paid[i] - PRICE_TOLERANCE
+            if ASSISTED[c] and other_assisted:
+                outcome[i, DOUBLE_COVERAGE] = _settle(key, b, week, p, DOUBLE_COVERAGE, odds)
+            if undercut:
+                outcome[i, CONTRADICTORY_PRICE] = _settle(
+                    key, b, week, p, CONTRADICTORY_PRICE, odds
+                )
+            if ASSISTED[c] and worked_another:
+                outcome[i, REPEATED_INFORMATION] = _settle(
+                    key, b, week, p, REPEATED_INFORMATION, odds
+                )
+            has_rep = cols.field_rep[b] >= 0 or cols.inside_rep[b] >= 0
+            if odds.channel_specific and c == ECOMMERCE and has_rep:
+                fight = _settle(key, b, week, p, REP_VS_WEB_CREDIT, odds)
+                outcome[i, REP_VS_WEB_CREDIT] = fight
+                pull = uniform(key, b, week, p, PULL_DRAW) < odds.resist_web_orders
+                pulled[i] = fight == UNRESOLVED and pull
 
 
 def record_accounts_taken(

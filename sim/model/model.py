@@ -33,6 +33,7 @@ from sim.model.agents import (
 from sim.model.books import Books
 from sim.model.buyers import COMPETITOR, BuyerRules, Needs
 from sim.model.conflicts import Orchestrator, find_conflicts
+from sim.model.draws import stream_key
 from sim.model.policy import ChannelPlan, Promotions
 from sim.model.population import (
     ACTIVE,
@@ -80,10 +81,10 @@ class ChannelModel(mesa.Model):
         self, scenario: Scenario, seed: int | np.random.SeedSequence, *, journal: bool = False
     ) -> None:
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.streams = {
-            name: np.random.default_rng(child)
-            for name, child in zip(STREAMS, root.spawn(len(STREAMS)), strict=True)
-        }
+        children = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
+        self.streams = {name: np.random.default_rng(child) for name, child in children.items()}
+        self.keys = {name: stream_key(child) for name, child in children.items()}
+        """Each stream's key for the compiled rules' counter-based draws (``sim.model.draws``)."""
         super().__init__(rng=self.streams["mesa"])
         setup = self.streams["setup"]
         self.scenario = scenario
@@ -175,8 +176,8 @@ class ChannelModel(mesa.Model):
         buyers.remember_orders(self.population, needs, self.week)
         buyers.live_with_experience(self.population, self.rules, needs)
         if self.dropout:
-            buyers.drop_out(self.population, self.rules, needs, self.week, self.streams["churn"])
-        buyers.churn(self.population, self.rules, self.week, self.streams["churn"])
+            buyers.drop_out(self.population, self.rules, needs, self.week, self.keys["churn"])
+        buyers.churn(self.population, self.rules, self.week, self.keys["churn"])
         self._distributors_update()
         self.territories.enter(self.week)
         self.territories.inbound(self.initial_customers)
@@ -212,18 +213,20 @@ class ChannelModel(mesa.Model):
         Needs that a distributor sells from a competitor's line are lost to us.
         """
         pop, rules, week, streams = self.population, self.rules, self.week, self.streams
-        buyers.adopt_ecommerce(pop, rules, week, streams["adoption"])
-        buyer, product, orders = buyers.arriving_needs(pop, rules, week, streams["needs"])
+        buyers.adopt_ecommerce(pop, rules, week, self.keys["adoption"])
+        buyer, product, orders = buyers.arriving_needs(pop, rules, week, self.keys["needs"])
         units = take_cells(pop.units_per_order, buyer, product) * orders
         buyer, product, orders, units = self._alternative_lines(buyer, product, orders, units)
         pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)
-        open_ = buyers.open_channels(pop, rules, buyer, self.distributor_open)
-        prices = buyers.channel_prices(
-            pop, rules, buyer, product, week, self.sell_through_discount, self.resale_price
+        terms = buyers.choice_terms(
+            rules,
+            distributor_open=self.distributor_open,
+            resale_price=self.resale_price,
+            sell_through_discount=self.sell_through_discount,
         )
-        utility = buyers.utilities(pop, rules, buyer, product, prices)
-        everything = np.column_stack([open_, np.ones(len(buyer), bool)])
-        choice = buyers.choose_channels(utility, everything, streams["choice"].random(len(buyer)))
+        open_, prices, choice = buyers.choose_channels(
+            pop, terms, buyer, product, week, self.keys["choice"]
+        )
         self._show_distributors_their_demand(buyer, product, units, open_, choice)
         ours = (choice >= 0) & (choice < COMPETITOR)
         lost = np.flatnonzero(~ours)
@@ -254,7 +257,9 @@ class ChannelModel(mesa.Model):
             orders=orders,
             channel=channel,
             price=prices[np.flatnonzero(ours), channel],
-            touched=buyers.journey_touches(rules, open_, channel, streams["journey"]),
+            touched=buyers.journey_touches(
+                rules, open_, channel, buyer, product, week, self.keys["journey"]
+            ),
             filled=np.ones(n),
             incidents=np.zeros(n),
             taken=taken,

@@ -91,7 +91,7 @@ class Population:
     offer_until: np.ndarray  # int16 (N,): last week the offer holds
     offer_products: np.ndarray  # uint64 (N,): bit p set if the offer covers product p
     migration_key: np.ndarray  # float32 (N,): order in which channel plans move accounts
-    protected_until: np.ndarray  # int16 (N,): deal registration; -1 never registered
+    registered_until: np.ndarray  # int16 (N, P): last week a registered deal is protected, -1
     moved_off_distributor_week: np.ndarray  # int16 (N, P): week the plan moved the line, -1
     alternative_line: np.ndarray  # bool (N, P): a distributor took the line to a competitor's
 
@@ -192,7 +192,7 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         offer_until=np.zeros(n, dtype=np.int16),
         offer_products=np.zeros(n, dtype=np.uint64),
         migration_key=rng.random(n, dtype=np.float32),
-        protected_until=np.full(n, -1, dtype=np.int16),
+        registered_until=np.full((n, len(products)), -1, dtype=np.int16),
         moved_off_distributor_week=np.full((n, len(products)), -1, dtype=np.int16),
         alternative_line=np.zeros((n, len(products)), dtype=bool),
     )

@@ -162,8 +162,10 @@ class Territories:
         line_share = np.full(len(served), distributor.line_share)
         follows = rng.random(len(served)) < follow_probability(pop, cfg, served, line_share)
         pop.alternative_line[served[follows], product[follows]] = True
-        # Lines moved off it earned it referral fees; its successor never served them.
+        # Lines moved off it earned it referral fees, the deals it registered were its own;
+        # its successor never served them.
         pop.moved_off_distributor_week[accounts] = -1
+        pop.registered_until[accounts] = -1
         pop.relationship[accounts, DISTRIBUTOR] = 0.0
         active = accounts[pop.status[accounts] == ACTIVE]
         pop.effort[active] = np.minimum(1.0, pop.effort[active] + cfg.rehome_effort)

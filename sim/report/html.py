@@ -22,6 +22,7 @@ from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
+from sim.report.markups import markup_figure, markup_section
 from sim.report.pnl import UNTRACED, line_comparison, line_summary
 from sim.results.store import Results, load_results, write_text
 
@@ -144,6 +145,9 @@ def build_report(source: Results | str | Path) -> Path:
                 fig.comparison_figures(ts, reference=reference, discount_rate_annual=rate), folder
             )
         )
+    if _shows_markups(ts, variants):
+        markups = {"distributor_markups": markup_figure(ts, reference=reference)}
+        images.update(fig.save(markups, folder))
     if decision.is_optimization(results.path):
         images.update(fig.save(decision.decision_figures(results.path, results.manifest), folder))
     for variant in variants:
@@ -154,6 +158,12 @@ def build_report(source: Results | str | Path) -> Path:
     target = results.path / "report.html"
     write_text(target, page)
     return target
+
+
+def _shows_markups(ts: pd.DataFrame, variants: list[str]) -> bool:
+    """A comparison with distributors: whether the direct channel restrained their markups."""
+    column = "distributor_markup_mean"
+    return len(variants) > 1 and column in ts.columns and bool(ts[column].any())
 
 
 def _load(path: str | Path) -> Results:
@@ -192,6 +202,11 @@ def _page(
         sections.append(
             ("comparison", "Comparison", _comparison_section(results, variants, reference, images))
         )
+    if _shows_markups(results.timeseries, variants):
+        caption = "Distributors' mean markup by variant (band: 5-95% of replications)."
+        figure = _figure(images, "distributor_markups", caption)
+        section = markup_section(results.timeseries, reference=reference, figure_html=figure)
+        sections.append(("markups", "Distributor markups", section))
     if (results.path / "channel_pnl.csv").is_file():
         sections.append(
             ("pnl", "Channel P&L", _pnl_section(results.channel_pnl, variants, reference))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Market, Scenario
 
 KeyPath = tuple[str, ...]
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
@@ -51,10 +51,13 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str, Any], Origins]:
     """Return the merged, overridden mapping and, for each key path, where it was set."""
     raw, origins = _read_with_parents(Path(path), chain=())
+    overridden: set[KeyPath] = set()
     for text in overrides:
         key_path, value = parse_override(text)
         set_path(raw, key_path, value, source="--set")
         origins[key_path] = "--set"
+        overridden.add(key_path)
+    distributor_count_to_density(raw, overridden, source="--set")
     return raw, origins
 
 
@@ -110,10 +113,13 @@ def with_changes(
     """
     raw = scenario.model_dump(by_alias=True)
     origins = dict(origins or {})
+    changed: set[KeyPath] = set()
     for key, value in changes.items():
         key_path = _split(key)
         set_path(raw, key_path, thaw(value), source=source)
         origins[key_path] = source
+        changed.add(key_path)
+    distributor_count_to_density(raw, changed, source=source)
     return validate_raw(raw, origins)
 
 
@@ -161,6 +167,72 @@ def set_path(tree: dict[str, Any], key_path: KeyPath, value: Any, *, source: str
         )
 
 
+COUNT, DENSITY = ("distributors", "count"), ("distributors", "accounts_per_distributor")
+
+
+def distributor_count_to_density(
+    raw: dict[str, Any], written: set[KeyPath], *, source: str
+) -> None:
+    """Turn a ``distributors.count`` written in this layer into ``accounts_per_distributor``.
+
+    A count means that many distributors at the ``market.buyers`` of the layer that gives it
+    (a file with what it extends, or the overrides), converted to the density ``buyers /
+    count`` there: a later, smaller ``market.buyers`` (``--set``, a variant, a sweep) keeps the
+    density and simulates fewer distributors of the same size (docs/ODD.md §7.8).
+
+    Parameters
+    ----------
+    raw
+        The merged mapping, changed in place.
+    written
+        The key paths this layer set (a path covers the keys under it).
+    source
+        The layer, named in errors (a file path, ``--set``, ``variants.fast``).
+
+    Raises
+    ------
+    ScenarioError
+        Both keys in one layer; a count that is not a whole number >= 0; a count with
+        ``market.customer_base`` (its accounts are not known here).
+    """
+    block = raw.get("distributors")
+    if not isinstance(block, dict) or "count" not in block or not _covers(written, COUNT):
+        return
+    if "accounts_per_distributor" in block and _covers(written, DENSITY):
+        raise ScenarioError(
+            f"{source}: distributors: give count or accounts_per_distributor, not both "
+            f"(got count {_short(block['count'])} and accounts_per_distributor "
+            f"{_short(block['accounts_per_distributor'])})"
+        )
+    count = block.pop("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ScenarioError(
+            f"{source}: distributors.count: {_short(count)} is not allowed; allowed: a whole "
+            "number >= 0 (distributors at market.buyers)"
+        )
+    market: dict[str, Any] = raw["market"] if isinstance(raw.get("market"), dict) else {}
+    if market.get("customer_base") is not None:
+        raise ScenarioError(
+            f"{source}: distributors.count: {count} with market.customer_base is not allowed; "
+            "give distributors.accounts_per_distributor (customer accounts per distributor)"
+        )
+    buyers = market.get("buyers", Market.model_fields["buyers"].default)
+    if isinstance(buyers, int) and not isinstance(buyers, bool) and buyers > 0:
+        block["accounts_per_distributor"] = buyers / count if count else 0.0
+    # Otherwise market.buyers is wrong and validation says so.
+
+
+def _covers(written: set[KeyPath], key_path: KeyPath) -> bool:
+    """Whether a layer that set ``written`` set ``key_path``.
+
+    Itself, or a block holding it set as a whole (not a block a file merges key by key).
+    """
+    return key_path in written or any(
+        key_path[: len(k)] == k and not any(w[: len(k)] == k and w != k for w in written)
+        for k in written
+    )
+
+
 def merge(base: Any, override: Any) -> Any:
     """Merge ``override`` onto ``base``: mappings key by key, lists and scalars replace."""
     if isinstance(base, dict) and isinstance(override, dict):
@@ -182,7 +254,9 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
     data = _read_yaml(path)
     _anchor_customer_base(data, path.parent)
     parent_ref = data.pop("extends", None)
+    written = set(_origins_of(data, str(path)))
     if parent_ref is None:
+        distributor_count_to_density(data, written, source=str(path))
         return data, _origins_of(data, str(path))
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise ScenarioError(f"{path}: extends: {parent_ref!r} is not a file path")
@@ -193,7 +267,9 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
         raise ScenarioError(f"{path}: extends: file not found: {parent_path}")
     parent, origins = _read_with_parents(parent_path, (*chain, path))
     origins.update(_origins_of(data, str(path)))
-    return merge(parent, data), origins
+    merged = merge(parent, data)
+    distributor_count_to_density(merged, written, source=str(path))
+    return merged, origins
 
 
 def _anchor_customer_base(data: dict[str, Any], folder: Path) -> None:

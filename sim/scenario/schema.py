@@ -467,14 +467,16 @@ class Distributors(Block):
 
     The network is a density, not a count: a run simulates ``round(accounts /
     accounts_per_distributor)`` distributors, so a sample of the market has proportionally
-    fewer distributors of the same size. Each has a size (its share of the distributor-buying
-    accounts), a dependence on our line (``line_share``), the alternative line it carries and
-    its own costs; it sets its resale price as a markup over our wholesale price, reads its
-    threat from the volume it sees leave and the moves announced, and retaliates or exits when
-    its own portfolio P&L says so. Effort is its push of our line, 0-1 scale.
-    """
+    fewer distributors of the same size. A scenario file may give ``count`` instead (SPEC §4):
+    that many distributors at its ``market.buyers``, which the loader turns into the density
+    before any override (:func:`sim.scenario.loader.distributor_count_to_density`).
 
-    renamed_keys: ClassVar[dict[str, str]] = {"count": "accounts_per_distributor"}
+    Each has a size (its share of the distributor-buying accounts), a dependence on our line
+    (``line_share``), the alternative line it carries and its own costs; it sets its resale
+    price as a markup over our wholesale price, reads its threat from the volume it sees leave
+    and the moves announced, and retaliates or exits when its own portfolio P&L says so. Effort
+    is its push of our line, 0-1 scale.
+    """
 
     accounts_per_distributor: float = Field(
         default=1_000.0,

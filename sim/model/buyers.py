@@ -30,6 +30,7 @@ from sim.model.population import (
     NEVER,
     Population,
     geometric_weeks,
+    put_cells,
     take_cells,
     weekly_probability,
 )

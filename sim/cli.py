@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help
     import pandas as pd
 
     from sim.calibration import OrderLines
+    from sim.experiments.optimize import Recommendation
     from sim.results.store import Results
 
 app = typer.Typer(
@@ -175,6 +176,62 @@ def sweep(scenario: ScenarioArg, **options: Any) -> None:
     print_sensitivity(results)
 
 
+@app.command()
+@study_options
+def optimize(
+    scenario: ScenarioArg,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Candidates to search (default: optimize.trials).")
+    ] = None,
+    report: ReportOpt = True,
+    **options: Any,
+) -> None:
+    """Search the optimize block's levers; recommend a plan; stress-test it (uncertainties)."""
+    from sim.experiments.optimize import optimize as search_levers
+
+    if trials is not None:
+        options["overrides"] = [*(options.get("overrides") or []), f"optimize.trials={trials}"]
+    with user_errors(), progress_bar("optimizing") as progress:
+        outcome = search_levers(scenario, progress=progress, **options)
+    print_recommendation(outcome)
+    if report:
+        write_report(outcome.results)
+
+
+def print_recommendation(outcome: Recommendation) -> None:
+    """Print the finalists against the baseline, the recommendation and where it breaks."""
+    block = outcome.results.manifest["optimize"]
+    metric = next(iter(block["objectives"]))
+    comparison = outcome.results.comparison
+    paired = (
+        {}
+        if comparison is None or comparison.empty
+        else {row.variant: row for row in comparison[comparison["metric"] == metric].itertuples()}
+    )
+    table = Table(title=f"finalists vs the scenario as written: {metric}, paired 95% CI")
+    for header in ("plan", "mean", "difference vs baseline", "95% CI", "feasible"):
+        table.add_column(header, justify="left" if header == "plan" else "right")
+    for row in outcome.candidates[outcome.candidates["stage"] == "finalist"].itertuples():
+        diff = paired.get(row.variant)
+        table.add_row(
+            f"{row.variant}{' (recommended)' if row.recommended else ''}",
+            f"{getattr(row, f'{metric}_mean'):,.0f}",
+            "" if diff is None else f"{diff.mean_difference:,.0f}",
+            "" if diff is None else f"[{diff.ci_low:,.0f}, {diff.ci_high:,.0f}]",
+            "yes" if row.feasible else f"no: {row.violated}",
+        )
+    console.print(table)
+    folder = outcome.results.path
+    if outcome.recommended is None:
+        errors.print("[bold red]no plan meets the constraints[/]; see optimization.csv")
+    elif outcome.recommended.trial < 0:
+        errors.print("recommendation: keep the plan as written (no finalist beat it)")
+    else:
+        errors.print(f"recommendation: {folder / 'recommendation.yaml'}", highlight=False)
+    if outcome.stress is not None:
+        errors.print(f"stress test: {outcome.stress.statement}", highlight=False, soft_wrap=True)
+
+
 def print_sensitivity(results: Results) -> None:
     """Print the sensitivity indices of a sweep, one row per output x parameter."""
     table = results.sensitivity
@@ -278,12 +335,20 @@ def dashboard(
     scenarios: Annotated[
         Path, typer.Option(help="Folder of scenario files offered in the dashboard.")
     ] = Path("scenarios"),
+    recommendation: Annotated[
+        Path | None,
+        typer.Option(help="recommendation.yaml of `optimize`: offered first, as policy B."),
+    ] = None,
 ) -> None:
     """Workshop dashboard in the browser: move policy levers, run, compare A vs B."""
     from sim.dashboard import serve
 
     with user_errors():
-        code = serve(host=host, port=port, scenarios=scenarios)
+        if recommendation is not None:
+            from sim.experiments.optimize import recommended_changes
+
+            recommended_changes(load_scenario(recommendation))  # a clear error before serving
+        code = serve(host=host, port=port, scenarios=scenarios, recommendation=recommendation)
     raise typer.Exit(code)
 
 

@@ -13,6 +13,7 @@ comes from ``$CHANNEL_SIM_SCENARIOS`` (default ``./scenarios``).
 from __future__ import annotations
 
 import html
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ PREFERRED = ("direct_shift.yaml", "orchestration.yaml")
 
 def _default_file(files: list[Path]) -> str:
     names = [f.name for f in files]
+    if os.environ.get(live.RECOMMENDATION_ENV):
+        return names[0]
     for name in PREFERRED:
         if name in names:
             return name
@@ -59,7 +62,7 @@ message = solara.reactive("")
 
 def _scenario(name: str) -> Scenario | None:
     try:
-        return live.load(live.scenario_folder() / name)
+        return live.load(live.scenario_path(name))
     except (ScenarioError, OSError) as exc:
         message.set(f"Cannot load {name}: {exc}")
         return None

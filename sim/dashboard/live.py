@@ -30,6 +30,9 @@ from sim.scenario.schema import Scenario
 SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
 """Environment variable naming the folder of scenario files (set by ``channel-sim dashboard``)."""
 
+RECOMMENDATION_ENV = "CHANNEL_SIM_RECOMMENDATION"
+"""Environment variable naming a ``recommendation.yaml`` offered beside the scenario files."""
+
 BASE = "baseline"
 """Name of the unchanged scenario among the variants offered."""
 
@@ -38,8 +41,10 @@ BASE = "baseline"
 class Levers:
     """The policy levers a workshop moves (SPEC §4 ``policy.*``).
 
-    ``plan_share`` and ``ramp_weeks`` apply to every entry of ``policy.channel_plan`` and
-    ``promotion_basis`` to every trade promotion; ``None`` where the scenario has none.
+    ``plan_share`` and ``ramp_weeks``, once moved from the first plan entry's value, apply to
+    every entry of ``policy.channel_plan`` (unmoved, each entry keeps its own, so a per-entry
+    plan such as an optimiser's recommendation survives); ``promotion_basis`` applies to every
+    trade promotion; ``None`` where the scenario has none.
     """
 
     plan_share: float | None = None
@@ -77,10 +82,11 @@ class Levers:
             "policy.distributor_referral_fee": self.distributor_referral_fee,
             "policy.deal_registration": self.deal_registration,
         }
+        own = Levers.of(scenario)
         for i in range(len(scenario.policy.channel_plan)):
-            if self.plan_share is not None:
+            if self.plan_share is not None and self.plan_share != own.plan_share:
                 out[f"policy.channel_plan.{i}.share"] = self.plan_share
-            if self.ramp_weeks is not None:
+            if self.ramp_weeks is not None and self.ramp_weeks != own.ramp_weeks:
                 out[f"policy.channel_plan.{i}.ramp_weeks"] = self.ramp_weeks
         if self.promotion_basis is not None:
             for i in range(len(scenario.policy.trade_promotions)):
@@ -102,8 +108,23 @@ def scenario_folder() -> Path:
 
 
 def scenario_files(folder: str | Path | None = None) -> list[Path]:
-    """Scenario files offered, sorted by name (``*.yaml``)."""
-    return sorted(Path(folder or scenario_folder()).glob("*.yaml"))
+    """Scenario files offered: a recommendation first, then the folder's ``*.yaml`` by name.
+
+    The recommendation is the file ``$CHANNEL_SIM_RECOMMENDATION`` names, if set.
+    A recommendation written by ``channel-sim optimize`` holds the plan as written and the
+    variant ``recommended``, so it opens with A = as written and B = the recommendation.
+    """
+    extra = os.environ.get(RECOMMENDATION_ENV)
+    own = sorted(Path(folder or scenario_folder()).glob("*.yaml"))
+    return [Path(extra), *own] if extra else own
+
+
+def scenario_path(name: str) -> Path:
+    """The offered file called ``name`` (the recommendation's full path, or one in the folder)."""
+    for path in scenario_files():
+        if str(path) == name or path.name == name:
+            return path
+    return scenario_folder() / name
 
 
 def variants_of(scenario: Scenario) -> list[str]:

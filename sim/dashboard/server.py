@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sim.dashboard.live import SCENARIOS_ENV
+from sim.dashboard.live import RECOMMENDATION_ENV, SCENARIOS_ENV
 
 APP = Path(__file__).with_name("app.py")
 """The Solara page module."""
@@ -33,16 +33,27 @@ def command(*, host: str = "127.0.0.1", port: int = 8765) -> list[str]:
     ]
 
 
-def environment(scenarios: str | Path) -> dict[str, str]:
-    """The child's environment: ours plus the scenario folder (absolute)."""
+def environment(scenarios: str | Path, recommendation: str | Path | None = None) -> dict[str, str]:
+    """The child's environment: ours plus the scenario folder and recommendation (absolute)."""
     env = dict(os.environ)
     env[SCENARIOS_ENV] = str(Path(scenarios).resolve())
+    if recommendation is not None:
+        env[RECOMMENDATION_ENV] = str(Path(recommendation).resolve())
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     return env
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = "scenarios") -> int:
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    scenarios: str | Path = "scenarios",
+    recommendation: str | Path | None = None,
+) -> int:
     """Run the dashboard until interrupted; return the server's exit code.
+
+    ``recommendation`` (a ``recommendation.yaml`` of ``channel-sim optimize``) is offered
+    first, with A = the plan as written and B = the recommended plan.
 
     Raises
     ------
@@ -57,7 +68,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = 
         )
     _ensure_assets()
     print(f"channel-sim dashboard on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
-    child = subprocess.Popen(command(host=host, port=port), env=environment(folder))
+    child = subprocess.Popen(command(host=host, port=port), env=environment(folder, recommendation))
     signal.signal(signal.SIGTERM, _interrupt)  # stopping us stops the server too
     try:
         return child.wait()

@@ -19,6 +19,7 @@ import yaml
 
 from sim.experiments.stats import mean_ci
 from sim.metrics import SUMMARY, SummaryMetric, Unit
+from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
 from sim.report.markups import markup_figure, markup_section
@@ -147,6 +148,8 @@ def build_report(source: Results | str | Path) -> Path:
     if _shows_markups(ts, variants):
         markups = {"distributor_markups": markup_figure(ts, reference=reference)}
         images.update(fig.save(markups, folder))
+    if decision.is_optimization(results.path):
+        images.update(fig.save(decision.decision_figures(results.path, results.manifest), folder))
     for variant in variants:
         overview = fig.overview_figures(ts[ts["variant"] == variant], discount_rate_annual=rate)
         images.update(fig.save(overview, folder, prefix=f"{variant}_"))
@@ -187,6 +190,11 @@ def _page(
     name = manifest.get("scenario", results.path.name)
     runs = results.summary.groupby("variant").size()
     sections: list[tuple[str, str, str]] = []
+    if decision.is_optimization(results.path):
+        content = decision.decision_section(
+            results.path, manifest, lambda n, c: _figure(images, n, c), table_html
+        )
+        sections.append(("decision", "Decision", content))
     if results.comparison is not None and not results.comparison.empty:
         sections.append(("glance", "At a glance", _glance(results.comparison, variants, reference)))
     sections.append(("summary", "Summary", _summary_section(results.summary, variants)))

@@ -1,0 +1,570 @@
+"""Recommend a channel plan: search the levers, re-evaluate the finalists, stress-test the winner.
+
+``channel-sim optimize`` reads the scenario's ``optimize`` block (docs/optimize.md):
+
+1. **Search** (:func:`search`): Optuna proposes lever values (TPE for one objective, NSGA-II for
+   several; seeded by the scenario's seed), ``batch`` candidates at a time; each candidate runs
+   on the same ``replications`` replication indices (common random numbers) and is scored by
+   its mean. Constraints hold on the mean (Optuna's ``constraints_func``). The study lives in
+   ``study.db`` (SQLite) in the results folder: a killed search resumes where it stopped.
+2. **Finalists**: the best feasible candidates are re-evaluated, with the scenario as written
+   (``baseline``), on ``finalist_replications`` replication indices the search never used, as a
+   ``compare`` study; the best feasible one there is recommended, with its paired 95% CI
+   against the baseline (so the winner is not the luckiest draw of the search).
+3. **Stress test** (:mod:`sim.experiments.stress`), when the scenario has ``uncertainties``.
+
+The search core takes the evaluation as a parameter (a function of lever values and a
+replication index), so it runs on a toy objective as well as on the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.experiments.options import ProgressHook, StudyOptions, with_options
+from sim.experiments.runner import execute
+from sim.experiments.stats import mean_ci
+from sim.experiments.study import (
+    BASE_VARIANT,
+    Cell,
+    RunsFailedError,
+    resolve,
+    scenario_hash,
+    study,
+)
+from sim.metrics import summarise_run
+from sim.results.runs import RunKey
+from sim.results.store import Results, RunStore, write_csv, write_text
+from sim.results.tables import SUMMARY_METRICS, run_frame
+from sim.scenario.loader import ScenarioError, variant_of, with_changes
+from sim.scenario.schema import Lever, Optimize, Scenario
+
+Levers = Mapping[str, Any]
+"""Lever values by key path, e.g. ``{"policy.distributor_referral_fee": 0.05}``."""
+
+Job = tuple[Levers, int]
+"""One evaluation: lever values and a replication index."""
+
+Evaluate = Callable[[Sequence[Job]], list[dict[str, float]]]
+"""Summary metrics of each job, in the jobs' order; must be a pure function of each job."""
+
+RECOMMENDED = "recommended"
+"""Name of the recommended plan's variant in ``recommendation.yaml``."""
+
+OWN_FILES = (
+    "study.db",
+    "optimization.csv",
+    "recommendation.yaml",
+    "stress.csv",
+    "stress.json",
+    "regret.csv",
+    "prim_box.csv",
+)
+"""What optimize writes besides a compare study's files (removed by ``--overwrite``)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Lever values and their summary metrics, one value per replication.
+
+    ``trial`` is the Optuna trial number (``-1`` for the scenario as written).
+    """
+
+    trial: int
+    levers: Levers
+    metrics: Mapping[str, np.ndarray]
+
+    @property
+    def name(self) -> str:
+        """Variant name: ``trial_<n>``, or ``baseline``."""
+        return BASE_VARIANT if self.trial < 0 else f"trial_{self.trial}"
+
+    def mean(self, metric: str) -> float:
+        """Mean of ``metric`` over the replications."""
+        return float(np.mean(self.metrics[metric]))
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search(
+    block: Optimize,
+    evaluate: Evaluate,
+    *,
+    replications: Sequence[int],
+    seed: int,
+    storage: str | None = None,
+    study_name: str = "optimize",
+    progress: Callable[[int], None] | None = None,
+) -> list[Candidate]:
+    """Run ``block.trials`` candidates through ``evaluate``; resume a stored study.
+
+    Parameters
+    ----------
+    block
+        Levers, objectives, constraints, trials and batch size.
+    evaluate
+        Scores a batch of (lever values, replication) jobs.
+    replications
+        Replication indices every candidate runs (common random numbers).
+    seed
+        Seeds the sampler; with the same seed and batch size the same candidates come out.
+    storage
+        Optuna storage URL (``sqlite:///.../study.db``); ``None`` keeps the study in memory.
+    study_name
+        Name of the study in ``storage``.
+    progress
+        Called with the number of jobs finished in each batch.
+
+    Returns
+    -------
+    Every finished candidate, in trial order (those of an earlier, interrupted call
+    included; a trial it left unfinished is evaluated now, not asked again).
+    """
+    import optuna
+    from optuna.trial import Trial, TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says enough
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        sampler=_sampler(block, seed),
+        directions=list(block.objectives.values()),
+        load_if_exists=True,
+    )
+    space = {path: _distribution(lever) for path, lever in block.levers.items()}
+    # trials a killed search left running: finish them first (Optuna has no public handle
+    # from a stored trial back to a live one, hence the private id)
+    left = [Trial(study, t._trial_id) for t in study.get_trials(states=(TrialState.RUNNING,))]
+    while True:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        wanted = min(block.batch, block.trials - done) - len(left)
+        batch = left + [study.ask(space) for _ in range(max(0, wanted))]
+        left = []
+        if not batch:
+            break
+        jobs = [(trial.params, r) for trial in batch for r in replications]
+        scores = evaluate(jobs)
+        for i, trial in enumerate(batch):
+            _tell(study, trial, scores[i * len(replications) : (i + 1) * len(replications)], block)
+        if progress:
+            progress(len(jobs))
+    return [
+        Candidate(t.number, dict(t.params), _arrays(t.user_attrs["metrics"]))
+        for t in study.get_trials(states=(TrialState.COMPLETE,))
+    ]
+
+
+def _tell(study: Any, trial: Any, rows: Sequence[Mapping[str, float]], block: Optimize) -> None:
+    """Store a trial's per-replication metrics and constraint values; report its means."""
+    metrics = {name: [row[name] for row in rows] for name in rows[0]}
+    means = {name: float(np.mean(values)) for name, values in metrics.items()}
+    trial.set_user_attr("metrics", metrics)
+    for constraint in block.constraints:
+        trial.set_constraint(str(constraint), constraint.violation(means[constraint.metric]))
+    study.tell(trial, [means[name] for name in block.objectives])
+
+
+def _sampler(block: Optimize, seed: int) -> Any:
+    """TPE for one objective, NSGA-II for several; both read the trials' constraint values."""
+    from optuna.samplers import NSGAIISampler, TPESampler
+
+    if len(block.objectives) == 1:
+        return TPESampler(seed=seed)
+    return NSGAIISampler(seed=seed, population_size=max(block.batch, 4))
+
+
+def _distribution(lever: Lever) -> Any:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if lever.choices is not None:
+        return CategoricalDistribution(list(lever.choices))
+    assert lever.low is not None and lever.high is not None  # the schema checked it
+    if lever.type == "int":
+        return IntDistribution(round(lever.low), round(lever.high))
+    return FloatDistribution(lever.low, lever.high)
+
+
+def _arrays(metrics: Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
+    return {name: np.asarray(values, dtype=float) for name, values in metrics.items()}
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def feasible(candidate: Candidate, block: Optimize) -> bool:
+    """Whether the candidate's means satisfy every constraint."""
+    return all(c.violation(candidate.mean(c.metric)) <= 0 for c in block.constraints)
+
+
+def pareto_front(candidates: Sequence[Candidate], block: Optimize) -> list[bool]:
+    """Whether each candidate is non-dominated on the objectives' means."""
+    if not candidates:
+        return []
+    sign = np.array([1.0 if d == "maximize" else -1.0 for d in block.objectives.values()])
+    scores = np.array([[c.mean(m) for m in block.objectives] for c in candidates]) * sign
+    return [
+        not any(np.all(other >= own) and np.any(other > own) for other in scores) for own in scores
+    ]
+
+
+def ranked(candidates: Sequence[Candidate], block: Optimize) -> list[Candidate]:
+    """Feasible candidates, best first: Pareto front first, then by the first objective."""
+    pool = [c for c in candidates if feasible(c, block)]
+    front = pareto_front(pool, block)
+    metric, direction = next(iter(block.objectives.items()))
+    sign = 1.0 if direction == "maximize" else -1.0
+    order = sorted(range(len(pool)), key=lambda i: (not front[i], -sign * pool[i].mean(metric)))
+    return [pool[i] for i in order]
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def model_evaluator(
+    scenario: Scenario,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    world: Levers | None = None,
+) -> Evaluate:
+    """Evaluate jobs on the model: ``scenario`` with the job's levers (and ``world``) applied.
+
+    Replication *r* is seeded ``SeedSequence(scenario.seed, spawn_key=(r,))`` whatever the
+    levers, so candidates share their random numbers (common random numbers).
+    """
+
+    def evaluate(jobs: Sequence[Job]) -> list[dict[str, float]]:
+        tasks = [
+            (
+                candidate_scenario(scenario, {**(world or {}), **levers}),
+                RunKey(f"job{i}", r, scenario.seed),
+            )
+            for i, (levers, r) in enumerate(jobs)
+        ]
+        scores: dict[int, dict[str, float]] = {}
+        for output in execute(tasks, workers=workers, scheduler=scheduler):
+            if output.error is not None:
+                raise RunsFailedError(
+                    f"a run failed ({output.key.stem}: {output.error}); the search so far is "
+                    "kept: run the same command again to resume"
+                )
+            frame = run_frame(scenario.name, output)
+            scores[int(output.key.variant[3:])] = summarise_run(
+                frame, scenario.discount_rate_annual
+            )
+        return [scores[i] for i in range(len(jobs))]
+
+    return evaluate
+
+
+def candidate_scenario(scenario: Scenario, levers: Levers) -> Scenario:
+    """``scenario`` with lever values applied (and no study blocks of its own)."""
+    return variant_of(scenario, "candidate", {"optimize": None, "uncertainties": None, **levers})
+
+
+def check_metrics(block: Optimize) -> None:
+    """Objectives and constraints must name summary metrics.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the key path (``optimize.constraints.0``), the bad name and the allowed ones.
+    """
+    named = [(f"optimize.objectives.{name}", name) for name in block.objectives]
+    named += [(f"optimize.constraints.{i}", c.metric) for i, c in enumerate(block.constraints)]
+    for where, name in named:
+        if name not in SUMMARY_METRICS:
+            raise ScenarioError(
+                f"{where}: {name!r} is not a summary metric; allowed: {', '.join(SUMMARY_METRICS)}"
+            )
+
+
+def check_paths(scenario: Scenario, values: Mapping[str, Sequence[Any]], where: str) -> None:
+    """Every value of every key path must give a valid scenario (bounds, choices).
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``where`` (``optimize.levers``), the key path and the reason.
+    """
+    for path, options in values.items():
+        if path.split(".")[0] in ("seed", "replications", "name", "variants", "sweep", "optimize"):
+            raise ScenarioError(f"{where}.{path}: this key cannot be varied; it defines the study")
+        for value in options:
+            try:
+                candidate_scenario(scenario, {path: value})
+            except ScenarioError as exc:
+                detail = str(exc).removeprefix("variant 'candidate': ")
+                raise ScenarioError(f"{where}.{path} = {value!r}: {detail}") from None
+
+
+def lever_ends(lever: Lever) -> list[Any]:
+    """The values a lever's validity is checked at: its bounds, or all its choices."""
+    if lever.choices is not None:
+        return list(lever.choices)
+    low, high = lever.low, lever.high
+    return [round(low), round(high)] if lever.type == "int" else [low, high]  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def candidate_rows(candidates: Sequence[Candidate], block: Optimize, *, stage: str) -> pd.DataFrame:
+    """``optimization.csv`` rows: levers, each objective's and constraint's mean and 95% CI."""
+    metrics = list(dict.fromkeys([*block.objectives, *(c.metric for c in block.constraints)]))
+    pool = [c for c in candidates if feasible(c, block)]
+    front = {c.trial for c, on in zip(pool, pareto_front(pool, block), strict=True) if on}
+    rows = []
+    for candidate in candidates:
+        row: dict[str, Any] = {"stage": stage, "trial": candidate.trial, "variant": candidate.name}
+        row.update({path: candidate.levers.get(path) for path in block.levers})
+        row["replications"] = len(next(iter(candidate.metrics.values())))
+        for metric in metrics:
+            mean, low, high = mean_ci(candidate.metrics[metric])
+            row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+        broken = [str(c) for c in block.constraints if c.violation(candidate.mean(c.metric)) > 0]
+        row.update(feasible=not broken, violated="; ".join(broken), pareto=candidate.trial in front)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def recommendation_yaml(
+    scenario: Scenario, levers: Levers, comparison: pd.DataFrame, block: Optimize
+) -> str:
+    """``recommendation.yaml``: the scenario as optimised, its plan as variant ``recommended``.
+
+    ``channel-sim compare`` on the file re-runs the comparison; ``with_changes(scenario,
+    variants["recommended"])`` gives the recommended plan.
+    """
+    lines = [f"Recommended by `channel-sim optimize` for scenario {scenario.name!r}."]
+    for metric in block.objectives:
+        row = comparison[comparison["metric"] == metric].iloc[0]
+        lines.append(
+            f"{metric}: recommended - as written = {row.mean_difference:,.0f} "
+            f"(95% CI {row.ci_low:,.0f} .. {row.ci_high:,.0f}; paired over replications "
+            f"0..{int(row.n) - 1}, common random numbers)"
+        )
+    lines.append(
+        f"Reproduce: channel-sim compare THIS_FILE --replications {block.finalist_replications}"
+    )
+    tree = scenario.model_dump(mode="json", by_alias=True)
+    tree.update(
+        name=f"{scenario.name}_recommendation",
+        description=" ".join(lines[:2]),
+        variants={RECOMMENDED: dict(levers)},
+        sweep=None,
+        optimize=None,
+        uncertainties=None,
+    )
+    header = "".join(f"# {line}\n" for line in lines)
+    return header + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+
+
+def recommended_changes(scenario: Scenario) -> dict[str, Any]:
+    """The recommended plan's ``key.path: value`` changes, from a loaded recommendation file."""
+    if RECOMMENDED not in scenario.variants:
+        raise ScenarioError(
+            f"scenario {scenario.name!r} has no variant {RECOMMENDED!r}; "
+            "give a recommendation.yaml written by `channel-sim optimize`"
+        )
+    return dict(scenario.variants[RECOMMENDED])
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What :func:`optimize` concluded."""
+
+    results: Results
+    candidates: pd.DataFrame
+    recommended: Candidate | None
+    baseline: Candidate
+    finalists: list[Candidate]
+    stress: Any = None
+
+
+@with_options
+def optimize(
+    scenario: Scenario | str | Path,
+    options: StudyOptions,
+    *,
+    progress: ProgressHook | None = None,
+) -> Recommendation:
+    """Search the ``optimize`` block's levers, recommend a plan, stress-test it.
+
+    Writes ``optimization.csv``, ``recommendation.yaml`` (when a plan meets the constraints),
+    the finalists' compare study (``summary.csv``, ``comparison.csv``, ...), and with an
+    ``uncertainties`` block ``stress.csv``, ``regret.csv`` and ``prim_box.csv``. Re-running
+    the same command resumes the search and the finalists' runs.
+    """
+    from sim.experiments import stress
+
+    resolved, block = _resolve(scenario, options)
+    root = Path(options.out) if options.out is not None else Path("results") / resolved.name
+    digest = scenario_hash(resolved)
+    RunStore(root, resolved.name, digest, overwrite=options.overwrite)  # refuses another's folder
+    if options.overwrite:
+        for name in OWN_FILES:
+            (root / name).unlink(missing_ok=True)
+    tally = _Tally(_total_runs(resolved), progress)
+    first = block.finalist_replications  # the search runs replications the finalists do not
+    searched = search(
+        block,
+        model_evaluator(resolved, workers=options.workers, scheduler=options.scheduler),
+        replications=range(first, first + block.replications),
+        seed=resolved.seed,
+        storage=f"sqlite:///{(root / 'study.db').resolve()}",
+        study_name=f"{resolved.name}-{digest[:16]}",
+        progress=tally.add,
+    )
+    finalists = ranked(searched, block)[: block.finalists]
+    results = _reevaluate(resolved, finalists, options, tally)
+    as_written = Candidate(-1, {p: value_at(resolved, p) for p in block.levers}, {})
+    baseline, *reevaluated = _from_summary(results.summary, [as_written, *finalists])
+    best = ranked([baseline, *reevaluated], block)
+    recommended = best[0] if best else None
+    table = pd.concat(
+        [
+            candidate_rows(searched, block, stage="search"),
+            candidate_rows([baseline, *reevaluated], block, stage="finalist"),
+        ],
+        ignore_index=True,
+    )
+    table["recommended"] = (table["stage"] == "finalist") & (
+        table["trial"] == (recommended.trial if recommended else None)
+    )
+    write_csv(root / "optimization.csv", table)
+    (root / "recommendation.yaml").unlink(missing_ok=True)
+    outcome = Recommendation(results, table, recommended, baseline, reevaluated)
+    if recommended is None:
+        return outcome
+    if recommended.trial >= 0:
+        assert results.comparison is not None
+        own = results.comparison[results.comparison["variant"] == recommended.name]
+        text = recommendation_yaml(resolved, recommended.levers, own, block)
+        write_text(root / "recommendation.yaml", text)
+    # PRIM looks for where the choice loses: to the plan as written, or to the best finalist
+    rival = baseline if recommended.trial >= 0 else next(iter(best[1:]), None)
+    if resolved.uncertainties is None or rival is None:
+        return outcome
+    tested = stress.stress_test(
+        resolved,
+        [baseline, *reevaluated],
+        recommended=recommended.name,
+        rival=rival.name,
+        objective=next(iter(block.objectives.items())),
+        root=root,
+        workers=options.workers,
+        scheduler=options.scheduler,
+        progress=tally.add,
+    )
+    return replace(outcome, stress=tested)
+
+
+def _resolve(scenario: Scenario | str | Path, options: StudyOptions) -> tuple[Scenario, Optimize]:
+    """The scenario to optimise (replications = the finalists'), its block, checked."""
+    if options.replications is not None:
+        raise ScenarioError(
+            "--replications: optimize runs optimize.replications per candidate and "
+            "optimize.finalist_replications per finalist; set those, e.g. "
+            "--set optimize.replications=4"
+        )
+    resolved = resolve(scenario, options)
+    block = resolved.optimize
+    if block is None:
+        raise ScenarioError(
+            f"scenario {resolved.name!r} has no optimize block; add e.g. optimize: {{levers: "
+            "{policy.distributor_referral_fee: [0, 0.1]}, objectives: "
+            "{npv_contribution_with_terminal: maximize}}"
+        )
+    resolved = with_changes(
+        resolved,
+        {"replications": block.finalist_replications},
+        source="optimize.finalist_replications",
+    )
+    check_metrics(block)
+    check_paths(resolved, {p: lever_ends(v) for p, v in block.levers.items()}, "optimize.levers")
+    if resolved.uncertainties is not None:
+        check_paths(resolved, resolved.uncertainties.parameters, "uncertainties.parameters")
+    return resolved, block
+
+
+def _reevaluate(
+    scenario: Scenario, finalists: Sequence[Candidate], options: StudyOptions, tally: _Tally
+) -> Results:
+    """The finalists and the plan as written, as a compare study (replications 0..n-1)."""
+    assert scenario.optimize is not None
+    cells = [Cell(BASE_VARIANT, scenario)]
+    cells += [Cell(c.name, candidate_scenario(scenario, c.levers)) for c in finalists]
+    before = tally.done
+    return study(
+        scenario,
+        cells,
+        command="optimize",
+        options=replace(options, overwrite=False),  # the folder was opened (or cleared) already
+        progress=lambda finished, _total: tally.add(before + finished - tally.done),
+        manifest={"optimize": scenario.optimize.model_dump(mode="json")},
+        analyse=_paired,
+    )
+
+
+@dataclass
+class _Tally:
+    """Runs finished across the stages, reported to a progress hook."""
+
+    total: int
+    hook: ProgressHook | None
+    done: int = 0
+
+    def add(self, runs: int) -> None:
+        self.done += runs
+        if self.hook:
+            self.hook(self.done, self.total)
+
+
+def _paired(results: Results) -> None:
+    from sim.experiments.stats import paired_differences
+
+    results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
+
+
+def _from_summary(summary: pd.DataFrame, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates re-scored on the finalists' study (its ``summary.csv``)."""
+    scored = []
+    for candidate in candidates:
+        rows = summary[summary["variant"] == candidate.name].sort_values("replication")
+        metrics = {m: rows[m].to_numpy(dtype=float) for m in SUMMARY_METRICS}
+        scored.append(replace(candidate, metrics=metrics))
+    return scored
+
+
+def value_at(scenario: Scenario, key_path: str) -> Any:
+    """The value at ``key.path`` in ``scenario`` (digits index into lists)."""
+    node: Any = scenario.model_dump(mode="json", by_alias=True)
+    for part in key_path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _total_runs(scenario: Scenario) -> int:
+    block = scenario.optimize
+    assert block is not None
+    runs = block.trials * block.replications + (block.finalists + 1) * block.finalist_replications
+    if scenario.uncertainties is not None:
+        u = scenario.uncertainties
+        runs += u.worlds * (block.finalists + 1) * u.replications
+    return runs

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sim.scenario.schema import CHANNELS
+from sim.channels import CHANNELS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from conftest import SCENARIOS, small
 
+from sim.channels import DISTRIBUTOR
 from sim.model.model import ChannelModel
-from sim.model.population import DISTRIBUTOR
 from sim.scenario.schema import CHANNELS, Scenario
 
 CASES = {

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.model.buyers import channel_prices
+from sim.model.choice import channel_prices
 from sim.scenario.schema import CHANNELS
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

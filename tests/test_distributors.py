@@ -20,10 +20,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
+from sim.channels import DISTRIBUTOR
 from sim.cli import app
-from sim.model.agents import line_keep_share
 from sim.model.model import ChannelModel
-from sim.model.population import DISTRIBUTOR
 from sim.scenario.loader import ScenarioError, load_scenario, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
 
@@ -646,7 +645,7 @@ def test_a_registered_line_is_safe_until_its_protection_ends_then_the_plan_may_t
         (moved - now) / (1 - now),
     )
     expected = ((1 - q) * survive).sum(axis=1) / horizon
-    got = line_keep_share(model.distributors, pop, model.plan, week, buyer, product)
+    got = model.network.line_keep_share(week, buyer, product)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 

@@ -12,24 +12,23 @@ import pytest
 from numba import njit
 from scipy import stats
 
+from sim.channels import ECOMMERCE
 from sim.metrics import CONFLICT_TYPES
 from sim.model.buyers import (
     ORDER_LIFT,
     PRICE_TOLERANCE,
     SATISFACTION_UPDATE,
-    Needs,
-    channel_prices,
-    geometric,
     live_with_experience,
-    logit_draw,
     orders_in_week,
     remember_orders,
 )
+from sim.model.choice import channel_prices, logit_draw
 from sim.model.conflicts import find_conflicts
-from sim.model.draws import philox4x32, stream_key, uniform, uniforms4
+from sim.model.draws import geometric, philox4x32, stream_key, uniform, uniforms4
 from sim.model.kernel import PARALLEL_FROM
 from sim.model.model import ChannelModel
-from sim.model.population import ECOMMERCE, NEVER
+from sim.model.population import NEVER
+from sim.model.week import Needs
 from sim.scenario.loader import load_scenario
 
 N_DRAWS = 400_000

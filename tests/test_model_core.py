@@ -18,22 +18,13 @@ import pandas as pd
 import pytest
 from conftest import SCENARIOS, run_model, small
 
+from sim.channels import DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE
 from sim.experiments.runner import RunKey, RunOutput, simulate
 from sim.model import buyers
 from sim.model.ledger import CONFLICT_TYPES, METRICS
 from sim.model.model import ChannelModel
 from sim.model.policy import ChannelPlan
-from sim.model.population import (
-    ACTIVE,
-    CHURNED,
-    DISTRIBUTOR,
-    ECOMMERCE,
-    FIELD,
-    INSIDE,
-    NEVER,
-    PROSPECT,
-    weekly_probability,
-)
+from sim.model.population import ACTIVE, CHURNED, NEVER, PROSPECT, weekly_probability
 from sim.results.tables import run_frame, summarise
 from sim.scenario.loader import load_scenario, variant_of, with_changes
 from sim.scenario.schema import Scenario

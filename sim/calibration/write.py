@@ -200,7 +200,7 @@ def _channel_preference(
         for c, s in fit.channel_share.items()
     }
     centre = float(np.mean(list(utility.values())))
-    preference = {c: round(utility.get(c, centre) - centre, 4) for c in CHANNELS}
+    preference: dict[str, float] = {c: round(utility.get(c, centre) - centre, 4) for c in CHANNELS}
     return preference, [c for c in CHANNELS if c in fit.channel_share]
 
 

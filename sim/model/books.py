@@ -5,28 +5,24 @@ fees, sell-in, campaign costs and the week's counts all go through :class:`Books
 into the week's channel P&L (:attr:`Books.week_pnl`: line item x product x segment x channel,
 with an ``all`` slot on each axis for what no single value of it carries); at the week's end
 (:meth:`Books.settle_week`) the P&L's totals become the ledger's money flows and it is added to
-the horizon's P&L (:attr:`Books.pnl`), so the two reconcile by construction. Distributors are
-paid through :meth:`Distributor.receive` and invoice their own sales to our buyers, with what
-serving them cost, through :meth:`Distributor.invoice`. Money is in the scenario's currency unit.
+the horizon's P&L (:attr:`Books.pnl`), so the two reconcile by construction. The books take
+numbers, never an agent: what we pay distributors comes back as amounts per distributor, which
+the distributor network credits (``sim.model.distributors``). Money is in the scenario's
+currency unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
+from sim.channels import CHANNELS, DISTRIBUTOR, FIELD, INSIDE
 from sim.metrics import CONTRIBUTION_COSTS, COST_FLOWS
-from sim.model.buyers import Needs
 from sim.model.costs import ACTIVITIES, ServiceCosts
 from sim.model.ledger import Ledger
-from sim.model.population import DISTRIBUTOR, FIELD, INSIDE, Population, take_cells
-from sim.scenario.schema import CHANNELS, RepTeam, Scenario
-
-if TYPE_CHECKING:
-    from sim.model.agents import Distributor
+from sim.model.population import Population, take_cells
+from sim.model.week import Needs
+from sim.scenario.schema import RepTeam, Scenario
 
 ALL = -1
 """Index of the ``all`` slot of a P&L axis: what no single product, segment or channel carries."""
@@ -281,19 +277,23 @@ class Books:
         self,
         needs: Needs,
         pop: Population,
-        distributors: Sequence[Distributor],
         *,
         distributor_open: np.ndarray,
         sell_through_discount: np.ndarray,
         week: int,
-    ) -> None:
-        """Book the week's orders.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Book the week's orders; return what we pay each distributor for them.
 
         Direct orders book revenue at the realised price, COGS and their cost to serve.
         Distributor orders are the distributor's sell-through: our revenue came at sell-in, and
         moves from the product's channel-stock line to the buyer's product x segment line at
-        the sell-in price; the distributor pays the cost of serving them. Then rebates,
+        the sell-in price (the distributor pays the cost of serving them). Then rebates,
         commissions and referral fees.
+
+        Returns
+        -------
+        rebates, referral_fees
+            (D,) money paid to each distributor (``distributor_open`` has D + 1 slots).
         """
         b, p, c = needs.buyer, needs.product, needs.channel
         s = pop.segment[b].astype(np.int64)
@@ -316,11 +316,12 @@ class Books:
         )
         rows = np.flatnonzero(~direct)
         self._sell_through(p[rows], s[rows], served_units[rows])
-        _charge_service(distributors, pop.distributor[b[rows]], b[rows], o[rows], value[rows])
-        self._rebates(needs, served_units, pop, distributors, sell_through_discount, week)
+        count = len(distributor_open) - 1
+        rebates = self._rebates(needs, served_units, pop, sell_through_discount, week, count)
         direct_value = np.where(direct, value, 0.0)
         self._commissions(b, p, s, c, direct_value, pop)
-        self._referral_fees(needs, s, direct_value, pop, distributors, distributor_open, week)
+        fees = self._referral_fees(needs, s, direct_value, pop, distributor_open, week)
+        return rebates, fees
 
     def _direct_orders(
         self,
@@ -366,14 +367,14 @@ class Books:
         needs: Needs,
         served_units: np.ndarray,
         pop: Population,
-        distributors: Sequence[Distributor],
         sell_through_discount: np.ndarray,
         week: int,
-    ) -> None:
-        """Sell-through promotion payments and deal-registration margin, paid to distributors."""
+        count: int,
+    ) -> np.ndarray:
+        """Sell-through promotion payments and deal-registration margin: (D,) paid to each."""
         policy = self.scenario.policy
         if not sell_through_discount.any() and not policy.deal_registration:
-            return  # nothing to pay: no sell-through promotion, no registered deals
+            return np.zeros(count)  # nothing to pay: no sell-through promotion, no registered deals
         at = np.flatnonzero(needs.channel == DISTRIBUTOR)
         b, p = needs.buyer[at], needs.product[at]
         base = served_units[at] * self.sell_in_price[p]
@@ -386,7 +387,7 @@ class Books:
             * registered
         )
         self._post("revenue", p, pop.segment[b].astype(np.int64), DISTRIBUTOR, -rebate)
-        _pay(distributors, pop.distributor[b], rebate)
+        return np.bincount(pop.distributor[b], weights=rebate, minlength=count)
 
     def _commissions(
         self,
@@ -424,11 +425,10 @@ class Books:
         segment: np.ndarray,
         revenue: np.ndarray,
         pop: Population,
-        distributors: Sequence[Distributor],
         distributor_open: np.ndarray,
         week: int,
-    ) -> None:
-        """Pay referral fees on the direct revenue of lines the plan moved off a distributor.
+    ) -> np.ndarray:
+        """Referral fees on the direct revenue of lines the plan moved off a distributor: (D,).
 
         A buyer x product line moved off its distributor earns that distributor the fee
         while it carries our line (and for ``policy.referral_fee_weeks`` after the move, when
@@ -436,8 +436,9 @@ class Books:
         """
         policy = self.scenario.policy
         fee = policy.distributor_referral_fee
-        if fee <= 0 or not distributors:
-            return
+        count = len(distributor_open) - 1
+        if fee <= 0 or not count:
+            return np.zeros(count)
         b, p = needs.buyer, needs.product
         moved = take_cells(pop.moved_off_distributor_week, b, p)
         d = pop.distributor[b]
@@ -447,16 +448,16 @@ class Books:
         rows = np.flatnonzero(earns)
         amount = revenue[rows] * fee
         self._post("referral_fees", p[rows], segment[rows], needs.channel[rows], amount)
-        _pay(distributors, d[rows], amount)
+        return np.bincount(d[rows], weights=amount, minlength=count)
 
     def sell_in(
         self,
-        distributor: Distributor,
+        distributor: int,
         order_units: np.ndarray,
         sell_in_discount: np.ndarray,
         week: int,
-    ) -> None:
-        """Book a distributor's restock as our sell-in; the discount saved is its income.
+    ) -> float:
+        """Book distributor ``distributor``'s restock as our sell-in; return its discount saved.
 
         Revenue, COGS and the restock's cost to serve (one order, a line per product
         restocked) go to each product's channel-stock line (segment ``all``).
@@ -473,41 +474,11 @@ class Books:
             costs = self.service_costs[DISTRIBUTOR].of_lines(np.zeros(len(lines), np.int64), value)
             for j, activity in enumerate(ACTIVITIES):
                 self._post(f"cost_{activity}", lines, ALL, DISTRIBUTOR, costs[:, j])
-        distributor.receive(float(order_units @ (self.sell_in_price * sell_in_discount)))
         if self.journal is not None:
             self.journal["sell_in"].append(
                 pd.DataFrame(
-                    {"week": week, "distributor": distributor.index}
+                    {"week": week, "distributor": distributor}
                     | {"product": np.arange(len(price)), "units": order_units, "unit_price": price}
                 )
             )
-
-
-def _pay(distributors: Sequence[Distributor], index: np.ndarray, amount: np.ndarray) -> None:
-    """Pay ``amount`` to ``distributors[index]``, summed per distributor first."""
-    totals = np.bincount(index, weights=amount, minlength=len(distributors))
-    for i in np.flatnonzero(totals).tolist():
-        distributors[i].receive(float(totals[i]))
-
-
-def _charge_service(
-    distributors: Sequence[Distributor],
-    distributor: np.ndarray,
-    buyer: np.ndarray,
-    orders: np.ndarray,
-    value: np.ndarray,
-) -> None:
-    """Invoice each distributor's sales to its buyers this week and what serving them cost it.
-
-    One order = one buyer's lines with its distributor (:meth:`ServiceCosts.of_week`); the
-    rates are the distributor's own (:attr:`Distributor.service_costs`), ``value`` what it
-    invoices at its resale price.
-    """
-    if not len(buyer) or not distributors:
-        return
-    rates = ServiceCosts.per_line([d.service_costs for d in distributors], distributor)
-    cost = rates.of_week(buyer, value, orders).costs.sum(axis=1)
-    revenue = np.bincount(distributor, weights=value, minlength=len(distributors))
-    totals = np.bincount(distributor, weights=cost, minlength=len(distributors))
-    for i in np.flatnonzero(revenue + totals).tolist():
-        distributors[i].invoice(float(revenue[i]), float(totals[i]))
+        return float(order_units @ (self.sell_in_price * sell_in_discount))

@@ -13,29 +13,16 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from sim.model.agents import Rep, World
+from sim.channels import ASSISTED, ECOMMERCE, FIELD, INSIDE
 from sim.model.books import Books
-from sim.model.buyers import (
-    BLOCK,
-    PRICE_TOLERANCE,
-    ChoiceColumns,
-    ChoiceTerms,
-    Needs,
-    blocks,
-    choice_terms,
-    price_row,
-)
-from sim.model.draws import uniform
+from sim.model.buyers import PRICE_TOLERANCE
+from sim.model.choice import ChoiceColumns, ChoiceTerms, choice_terms, price_row
+from sim.model.draws import BLOCK, blocks, uniform
 from sim.model.kernel import kernel
 from sim.model.ledger import CONFLICT_TYPES
-from sim.model.population import (
-    ASSISTED,
-    ECOMMERCE,
-    FIELD,
-    INSIDE,
-    Population,
-    put_cells,
-)
+from sim.model.population import Population, put_cells
+from sim.model.reps import Rep
+from sim.model.week import Needs, World
 from sim.scenario.schema import Scenario
 
 CONFLICT_REP_CALLS = 0.1

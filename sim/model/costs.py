@@ -20,7 +20,7 @@ costs are shared among an order's lines by value, so each line carries its own p
 lines' costs add up to the order's. The freight minimum makes a small order cost more per unit
 than a large one. The manufacturer pays these for its direct orders and its sell-in
 (:class:`sim.model.books.Books`); a distributor pays them for its buyers' orders, out of its
-margin (:class:`sim.model.agents.Distributor`). This module computes; it posts nothing.
+margin (:class:`sim.model.distributors.Distributor`). This module computes; it posts nothing.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+NEVER = np.iinfo(np.int16).max
+"""Week index meaning "not scheduled": the largest week an int16 schedule column holds."""
+
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint64(0x9E3779B9)  # Weyl key increments: golden ratio, sqrt(3) - 1
@@ -92,3 +95,44 @@ def uniforms4(
     )
     scale = 2.0**-32
     return w0 * scale, w1 * scale, w2 * scale, w3 * scale
+
+
+# --------------------------------------------------------------------------- from uniforms
+
+
+@njit(cache=True, inline="always")
+def geometric(u: float, p: float) -> int:
+    """Weeks (>= 1) to the next event of a weekly Bernoulli(``p``) process; NEVER if p = 0.
+
+    Inverse CDF of the geometric distribution at ``u`` in [0, 1).
+    """
+    if p <= 0.0:
+        return NEVER
+    return min(NEVER, int(np.floor(np.log1p(-u) / np.log1p(-p))) + 1)
+
+
+@njit(cache=True, inline="always")
+def poisson(mean: float, u: float) -> int:
+    """Poisson(``mean``) by inverting its CDF at ``u`` in [0, 1).
+
+    Sequential search: the weekly means here are around 1 or less.
+    """
+    k = 0
+    probability = np.exp(-mean)
+    cumulative = probability
+    while u >= cumulative and probability > 0.0:
+        k += 1
+        probability *= mean / k
+        cumulative += probability
+    return k
+
+
+BLOCK = 2048
+"""Needs per parallel block. Blocks run on whichever thread is free; every draw is a function
+of the need (counter-based), so results do not depend on which thread ran what."""
+
+
+@njit(cache=True, inline="always")
+def blocks(n: int) -> int:
+    """Blocks of ``BLOCK`` items covering ``n``."""
+    return (n + BLOCK - 1) // BLOCK

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario.schema import CHANNELS, Scenario
+from sim.channels import CHANNELS
+from sim.scenario.schema import Scenario
 
 
 class ChannelPlan:

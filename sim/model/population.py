@@ -13,18 +13,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from sim.channels import CHANNELS
+from sim.model.draws import NEVER
 from sim.scenario.customers import CustomerBase, read_customer_base
-from sim.scenario.schema import CHANNELS, Scenario
-
-NEVER = np.iinfo(np.int16).max
-"""Week index meaning "not scheduled"."""
+from sim.scenario.schema import Scenario
 
 PROSPECT, ACTIVE, CHURNED, ENTERING = 0, 1, 2, 3
 """Values of :attr:`Population.status` (``ENTERING``: a customer-base account not yet active)."""
-
-FIELD, INSIDE, DISTRIBUTOR, ECOMMERCE = range(len(CHANNELS))
-ASSISTED = np.array([True, True, True, False])
-"""Channels where a person serves the buyer."""
 
 
 @lru_cache(maxsize=8)

@@ -44,18 +44,18 @@ import random
 import mesa
 import numpy as np
 
+from sim import channels
+from sim.channels import CHANNELS, COMPETITOR, DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE
 from sim.model.buyers import (
-    COMPETITOR,
     INITIAL_RELATIONSHIP,
     ORDER_LIFT,
     PRICE_TOLERANCE,
     RELATIONSHIP_HALF_LIFE_WEEKS,
 )
-from sim.model.population import DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE
-from sim.scenario.schema import CHANNELS, Scenario
+from sim.scenario.schema import Scenario
 
-ASSISTED = (True, True, True, False)
-"""``sim.model.population.ASSISTED`` as plain booleans (scalar code, no numpy)."""
+ASSISTED = tuple(bool(a) for a in channels.ASSISTED)
+"""``sim.channels.ASSISTED`` as plain booleans (scalar code, no numpy)."""
 
 DOCKING_OVERRIDES: tuple[str, ...] = (
     "market.prospects=0",

@@ -31,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim import metrics
+from sim import channels, metrics
 from sim.metrics import CONFLICT_TYPES, WEEKLY, Kind
 from sim.report.bridge import margin_bridge, revenue_shift
 
@@ -47,20 +47,10 @@ OKABE_ITO: tuple[str, ...] = (
 )
 """Colour-blind-safe palette (Okabe & Ito 2008)."""
 
-CHANNEL_COLOURS: dict[str, str] = {
-    "field": OKABE_ITO[0],
-    "inside": OKABE_ITO[1],
-    "distributor": OKABE_ITO[3],
-    "ecommerce": OKABE_ITO[2],
-}
-"""One fixed colour per channel in every figure."""
+CHANNEL_COLOURS: dict[str, str] = channels.COLOURS
+"""One fixed colour per channel in every figure (``sim.channels``)."""
 
-CHANNEL_LABELS: dict[str, str] = {
-    "field": "Field sales",
-    "inside": "Inside sales",
-    "distributor": "Distributors (sell-in)",
-    "ecommerce": "E-commerce",
-}
+CHANNEL_LABELS: dict[str, str] = channels.LABELS
 
 SMOOTH_WEEKS = 4
 """Window of the moving average applied to weekly flows (weeks)."""

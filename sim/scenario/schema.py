@@ -17,12 +17,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.channels import CHANNELS, ChannelName
 from sim.scenario.frozen import FrozenMap, Items, YamlValue
 
-CHANNELS: tuple[str, ...] = ("field", "inside", "distributor", "ecommerce")
-"""Channel names, in the fixed order used for every per-channel array."""
-
-Channel = Literal["field", "inside", "distributor", "ecommerce"]
+Channel = ChannelName
 
 
 class Block(BaseModel):
@@ -97,7 +95,7 @@ class Segment(Block):
     )
     channel_preference: ChannelPreference = ChannelPreference()
     channels: Items[Channel] = Field(
-        default=("field", "inside", "distributor", "ecommerce"),
+        default=CHANNELS,
         min_length=1,
         description="channels that may serve this segment before any channel plan; default all",
     )

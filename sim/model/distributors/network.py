@@ -1,0 +1,477 @@
+"""The distributor network: every rule that involves the firm's distributors, phase by phase.
+
+The model calls :class:`DistributorNetwork` as it calls the other owners:
+
+========================  ===================================================================
+set-up                    :meth:`~DistributorNetwork.sign`: the network's size mix, a
+                          distributor for each week-0 distributor buyer, stock for its demand
+phase 3, buyers           :meth:`~DistributorNetwork.sell_competitor_lines` (converted lines
+                          are its to sell), :meth:`~DistributorNetwork.observe` (the demand it
+                          could win and won), :meth:`~DistributorNetwork.steer` (retaliation:
+                          conversions and leaks)
+phase 4, respond          :meth:`~DistributorNetwork.serve` (fill from stock)
+phase 6, orders           :meth:`~DistributorNetwork.invoice` (its sales and cost to serve,
+                          our payments to it)
+phase 8, distributors     :meth:`~DistributorNetwork.update`: the outlook of each book, each
+                          distributor's week (:meth:`Distributor.step`), exits and the
+                          hand-over of their accounts
+phase 9, collect          :meth:`~DistributorNetwork.levels`
+========================  ===================================================================
+
+docs/ODD.md §7.8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import special
+
+from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
+from sim.model import buyers
+from sim.model.buyers import BuyerRules
+from sim.model.costs import ServiceCosts
+from sim.model.distributors.agent import Distributor
+from sim.model.distributors.book import line_outlook
+from sim.model.policy import ChannelPlan
+from sim.model.population import ACTIVE, PROSPECT, Population, put_cells, take_cells
+from sim.model.week import Needs, World
+from sim.scenario.schema import Distributors as DistributorsConfig
+
+
+class DistributorNetwork:
+    """The firm's distributors and the rules between them, our buyers and us.
+
+    Parameters
+    ----------
+    model
+        The model (what the distributors see of it).
+    plan
+        The channel plan (what it announces to the distributors).
+    weekly_value
+        (N, P) expected weekly value at list of each buyer x product.
+
+    Attributes
+    ----------
+    agents
+        The distributors (:class:`Distributor`), index = position.
+    open
+        (D + 1,) bool: carrying our line; the last slot, which index -1 (no distributor)
+        reads, is closed.
+    resale_price
+        (D + 1,) each distributor's resale price as a fraction of list; the last slot is the
+        distributor channel's price realisation.
+    size_weight
+        (D,) each distributor's expected share of the distributor-buying accounts.
+    """
+
+    def __init__(self, model: World, plan: ChannelPlan, weekly_value: np.ndarray) -> None:
+        self.model = model
+        self.cfg: DistributorsConfig = model.scenario.distributors
+        self.pop: Population = model.population
+        self.rules: BuyerRules = model.rules
+        self.plan = plan
+        self.weekly_value = weekly_value
+        self.agents: list[Distributor] = []
+        self.open = np.zeros(1, dtype=bool)
+        self.size_weight = np.empty(0)
+        self.resale_price = self._resale_prices()
+
+    # ------------------------------------------------------------------ set-up
+
+    def sign(self, probabilities: np.ndarray, rng: np.random.Generator) -> None:
+        """Give the week-0 distributor buyers a distributor; sign and stock the distributors.
+
+        Each is stocked for the demand its accounts are expected to place with it.
+
+        Parameters
+        ----------
+        probabilities
+            (N, P, C + 1) the week-0 logit probabilities (``choice.initial_channel_probabilities``).
+        rng
+            The ``setup`` stream.
+        """
+        pop = self.pop
+        list_price = self.model.books.list_price
+        self._assign(rng)
+        count = len(self.open) - 1
+        weekly_units = pop.units_per_order * pop.orders_per_week[:, None]
+        active = pop.active_mask()
+        demand = np.zeros((count, len(list_price)))
+        for p in range(demand.shape[1]):
+            expected = weekly_units[:, p] * probabilities[:, p, DISTRIBUTOR] * active
+            slot = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)
+            demand[:, p] = slot[1:]  # slot 0 holds buyers without a distributor
+        # Each distributor's expected share of its accounts' needs (value at list) at week 0.
+        value = weekly_units * list_price * active[:, None]
+        won = value * probabilities[:, :, DISTRIBUTOR]
+        slot = pop.distributor + 1
+        share = np.bincount(slot, weights=won.sum(axis=1), minlength=count + 1)[1:] / np.maximum(
+            np.bincount(slot, weights=value.sum(axis=1), minlength=count + 1)[1:], 1e-12
+        )
+        self.agents = [
+            Distributor(self.model, d, demand[d], float(self.size_weight[d]), float(share[d]))
+            for d in range(count)
+        ]
+        self.resale_price = self._resale_prices()
+
+    def _assign(self, rng: np.random.Generator) -> None:
+        """Size the network and give each buyer with a week-0 distributor line a distributor.
+
+        The network has ``round(accounts / accounts_per_distributor)`` distributors (at least
+        one; none at density 0), each with a lognormal size weight (``size_sigma``, stratified
+        by quantile so a small network has the large network's size mix); a buyer with a
+        week-0 line through the distributor channel joins one with probability proportional
+        to its weight, the others have none.
+        """
+        cfg, pop = self.cfg, self.pop
+        accounts = int(np.count_nonzero(pop.status != PROSPECT))
+        count = (
+            max(1, round(accounts / cfg.accounts_per_distributor))
+            if cfg.accounts_per_distributor
+            else 0
+        )
+        # Stratified lognormal draws (one per 1/D quantile band, in random order): the same
+        # size distribution at any simulated scale, five distributors or five hundred.
+        quantile = (rng.permutation(count) + rng.random(count)) / max(count, 1)
+        weight = np.exp(cfg.size_sigma * special.ndtri(quantile))
+        self.size_weight = weight / weight.sum() if count else weight
+        uses = np.flatnonzero((pop.current_channel == DISTRIBUTOR).any(axis=1))
+        if count:
+            pop.distributor[uses] = rng.choice(count, size=len(uses), p=self.size_weight)
+        self.open = np.append(np.ones(count, dtype=bool), False)
+
+    # ------------------------------------------------------------------ phase 3: buyers
+
+    def sell_competitor_lines(
+        self, buyer: np.ndarray, product: np.ndarray, orders: np.ndarray, units: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Take out the needs of lines on a distributor's competitor line; return the others.
+
+        They are lost to us; an active distributor sells them from its competitor line.
+        """
+        pop, books = self.pop, self.model.books
+        gone = take_cells(pop.alternative_line, buyer, product)
+        if not gone.any():
+            return buyer, product, orders, units
+        b, p = buyer[gone], product[gone]
+        books.lost_units(pop.segment[b], p, units[gone])
+        d = pop.distributor[b]
+        sold = (d >= 0) & self.open[d]
+        value = units[gone] * books.list_price[p] * self.resale_price[d]
+        self._credit(
+            d[sold],
+            np.column_stack([value[sold], np.zeros(np.count_nonzero(sold))]),
+            Distributor.sell_alternative,
+        )
+        kept = ~gone
+        return buyer[kept], product[kept], orders[kept], units[kept]
+
+    def observe(
+        self,
+        buyer: np.ndarray,
+        product: np.ndarray,
+        units: np.ndarray,
+        open_: np.ndarray,
+        choice: np.ndarray,
+    ) -> None:
+        """Each distributor sees its accounts' needs it could serve and those that chose it.
+
+        Needs on lines the plan has moved off it are not its to win (value at list).
+        """
+        pop = self.pop
+        could = open_[:, DISTRIBUTOR] & (
+            take_cells(pop.moved_off_distributor_week, buyer, product) < 0
+        )
+        rows = np.flatnonzero(could)
+        value = units[rows] * self.model.books.list_price[product[rows]]
+        won = choice[rows] == DISTRIBUTOR
+        self._credit(
+            pop.distributor[buyer[rows]],
+            np.column_stack([value, value * won]),
+            Distributor.observe,
+        )
+
+    def steer(self, needs: Needs, week: int, rng: np.random.Generator) -> None:
+        """Retaliation: needs placed with a distributor that go to a competitor's line.
+
+        With one uniform ``u`` per need placed with distributor ``d`` (``rng``: the
+        ``journey`` stream): it is *converted* (the line moves to the competitor's line for
+        good) if converting that line pays ``d`` (its keep share, :meth:`line_keep_share`, is
+        below ``d``'s :attr:`Distributor.convert_below`) and ``u < retaliation_steer`` (the
+        push succeeds); otherwise it *leaks* (this need only) if ``u`` falls in the next
+        ``effort_leak x (1 - effort_d)``. Converted and leaked needs are lost to us and leave
+        ``needs``.
+        """
+        pop, cfg = self.pop, self.cfg
+        rows = np.flatnonzero(needs.channel == DISTRIBUTOR)
+        keep = np.ones(len(needs.buyer), dtype=bool)
+        converted = np.zeros(len(needs.buyer), dtype=bool)
+        if self.agents:
+            line_keep = self.line_keep_share(week, needs.buyer[rows], needs.product[rows])
+            d = pop.distributor[needs.buyer[rows]]
+            effort = np.array([x.effort for x in self.agents])
+            below = np.array([x.convert_below for x in self.agents])
+            steer = cfg.retaliation_steer * (line_keep < below[d])
+            u = rng.random(len(rows))
+            converted[rows] = u < steer
+            keep[rows] = u >= steer + cfg.effort_leak * (1.0 - effort[d])
+        self._convert(needs, converted)
+        leaked = np.flatnonzero(~keep)
+        self.model.books.lost_units(
+            pop.segment[needs.buyer[leaked]], needs.product[leaked], needs.units[leaked]
+        )
+        if not keep.all():
+            needs.keep(keep)
+
+    def _convert(self, needs: Needs, converted: np.ndarray) -> None:
+        """Move the converted needs' lines to their distributor's competitor line.
+
+        The distributor sells this need from that line and pays the conversion cost,
+        ``conversion_cost`` x the line's sales over the planning horizon.
+        """
+        rows = np.flatnonzero(converted)
+        if not len(rows):
+            return
+        pop, cfg, list_price = self.pop, self.cfg, self.model.books.list_price
+        b, p = needs.buyer[rows], needs.product[rows]
+        put_cells(pop.alternative_line, b, p, np.ones(len(rows), dtype=bool))
+        d = pop.distributor[b]
+        value = needs.units[rows] * list_price[p] * self.resale_price[d]
+        horizon_sales = (
+            buyers.annual_value(pop, self.rules, list_price, b, p)
+            * self.resale_price[d]
+            * cfg.planning_horizon_weeks
+            / 52.0
+        )
+        self._credit(
+            d,
+            np.column_stack([value, cfg.conversion_cost * horizon_sales]),
+            Distributor.sell_alternative,
+        )
+
+    # ------------------------------------------------------------------ phases 4 and 6
+
+    def serve(self, needs: Needs) -> None:
+        """Each distributor fills its week's demand from stock (``needs.filled``).
+
+        Every distributor sees its demand, zero included: its forecast and profit use it.
+        """
+        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
+        if not self.agents:
+            needs.filled[at] = 1.0
+            return
+        distributor, product = self.pop.distributor[needs.buyer[at]], needs.product[at]
+        n_products = len(self.agents[0].stock_units)
+        demand = np.bincount(
+            distributor * n_products + product,
+            weights=needs.units[at],
+            minlength=len(self.agents) * n_products,
+        ).reshape(len(self.agents), n_products)
+        fill = np.vstack(
+            [
+                d.fill(demand[i]) if d.active else np.ones(n_products)
+                for i, d in enumerate(self.agents)
+            ]
+        )
+        needs.filled[at] = fill[distributor, product]
+
+    def invoice(self, needs: Needs, payments: tuple[np.ndarray, ...]) -> None:
+        """Each distributor's sales to its buyers this week, their cost to serve, our payments.
+
+        One order = one buyer's lines with its distributor (:meth:`ServiceCosts.of_week`) at
+        the distributor's own rates (:attr:`Distributor.service_costs`), invoiced at its
+        resale price; ``payments`` are (D,) amounts we paid each (rebates, referral fees), in
+        the order they are received.
+        """
+        if not self.agents:
+            return
+        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
+        b, p = needs.buyer[at], needs.product[at]
+        value = (
+            needs.units[at] * needs.filled[at] * self.model.books.list_price[p] * needs.price[at]
+        )
+        if len(b):
+            distributor = self.pop.distributor[b]
+            rates = ServiceCosts.per_line([d.service_costs for d in self.agents], distributor)
+            cost = rates.of_week(b, value, needs.orders[at]).costs.sum(axis=1)
+            self._credit(distributor, np.column_stack([value, cost]), Distributor.invoice)
+        for amounts in payments:
+            for i in np.flatnonzero(amounts).tolist():
+                self.agents[i].receive(float(amounts[i]))
+
+    # ------------------------------------------------------------------ phase 8
+
+    def update(self, week: int, rng: np.random.Generator) -> None:
+        """Each distributor books its week and decides; exits hand on their accounts.
+
+        ``rng``: the ``churn`` stream (the hand-over's draws).
+        """
+        keep, lowest, follow = line_outlook(self, week)
+        exiting: list[Distributor] = []
+        for distributor, k, low, f in zip(self.agents, keep, lowest, follow, strict=True):
+            if distributor.active:
+                distributor.step(float(k), float(low), float(f))
+                if not distributor.active:
+                    exiting.append(distributor)
+        # After every decision, so accounts re-home only to distributors that stay.
+        for distributor in exiting:
+            self._hand_over(distributor, rng)
+        self.resale_price = self._resale_prices()
+
+    def _hand_over(self, distributor: Distributor, rng: np.random.Generator) -> None:
+        """Hand on an exiting distributor's accounts (docs/ODD.md §7.8, "Exit").
+
+        Only its own lines are touched: each buyer x product line last bought through it
+        follows it to its competitor line with :meth:`follow_probability` (lost to us for
+        good); its accounts move to a remaining distributor (by size weight), lose their
+        relationship with the distributor channel and gain ``rehome_effort``, so each re-homes
+        with the new distributor or one of our direct channels by its own choice.
+        """
+        pop, cfg = self.pop, self.cfg
+        self.open[distributor.index] = False
+        accounts = np.flatnonzero(pop.distributor == distributor.index)
+        lines = (pop.current_channel[accounts] == DISTRIBUTOR) & ~pop.alternative_line[accounts]
+        row, product = np.nonzero(lines)
+        served = accounts[row]
+        line_share = np.full(len(served), distributor.line_share)
+        follows = rng.random(len(served)) < self.follow_probability(served, line_share)
+        pop.alternative_line[served[follows], product[follows]] = True
+        # Lines moved off it earned it referral fees, the deals it registered were its own;
+        # its successor never served them.
+        pop.moved_off_distributor_week[accounts] = -1
+        pop.registered_until[accounts] = -1
+        pop.relationship[accounts, DISTRIBUTOR] = 0.0
+        active = accounts[pop.status[accounts] == ACTIVE]
+        pop.effort[active] = np.minimum(1.0, pop.effort[active] + cfg.rehome_effort)
+        remaining = np.array([d.index for d in self.agents if d.active], dtype=np.int64)
+        if len(remaining):
+            weight = self.size_weight[remaining] / self.size_weight[remaining].sum()
+            pop.distributor[accounts] = rng.choice(remaining, size=len(accounts), p=weight)
+        else:
+            pop.distributor[accounts] = -1
+
+    # ------------------------------------------------------------------ what a book holds
+
+    def follow_probability(self, buyer: np.ndarray, line_share: np.ndarray) -> np.ndarray:
+        """Probability that a line follows its exiting distributor to the competitor's line.
+
+        ``(1 - line_share) / (1 + exp(-(follow_intercept + follow_weight x (R_dist - R_us))))``:
+        rising with the buyer's relationship with the distributor channel, falling with that
+        with our strongest direct channel, and only as far as the distributor has an
+        alternative line (``1 - line_share``, its sales that are not ours).
+        """
+        relationship = np.take(self.pop.relationship, buyer, axis=0)
+        distributor = relationship[:, DISTRIBUTOR]
+        # Column by column: numpy reduces a short last axis slowly.
+        first, *others = (relationship[:, CHANNELS.index(c)] for c in DIRECT)
+        direct = first
+        for column in others:
+            direct = np.maximum(direct, column)
+        closeness = distributor.astype(float) - direct.astype(float)
+        odds = self.cfg.follow_intercept + self.cfg.follow_weight * closeness
+        return (1.0 - line_share) / (1.0 + np.exp(-odds))
+
+    def survival(self) -> np.ndarray:
+        """(T, D) chance a line is still there ``k - 1`` weeks on, at each loss rate."""
+        loss_rate = np.array([x.loss_rate_weekly for x in self.agents])
+        horizon = self.cfg.planning_horizon_weeks
+        return (1.0 - np.minimum(loss_rate, 1.0)) ** np.arange(horizon)[:, None]
+
+    def line_keep_share(self, week: int, buyer: np.ndarray, product: np.ndarray) -> np.ndarray:
+        """Expected share of the planning horizon ``T`` each buyer x product line stays ours.
+
+        ``sum_{k=1..T} (1 - q(k)) (1 - h)^(k - 1) / T``: ``h`` its distributor's measured loss
+        rate, ``q(k)`` the chance the plan has moved it within ``k`` weeks. For a line still
+        unmoved, what the plan has announced for its product x segment
+        (:meth:`ChannelPlan.announced`). For a deal the distributor registered, 0 while it is
+        protected (``week + k <= registered_until``), then the share of its product x segment
+        the plan has moved by ``week + k`` (:meth:`planned_share`): the distributor does not
+        know in which order the plan takes lines, so nothing tells it the protected line is
+        not among them.
+        """
+        pop, plan = self.pop, self.plan
+        horizon = self.cfg.planning_horizon_weeks
+        survival = self.survival()
+        d = pop.distributor[buyer]
+        keep = survival.sum(axis=0)[d]
+        cell_product, cell_segment, moved_within = plan.announced(week, horizon, DISTRIBUTOR)
+        kept_weeks = (1.0 - moved_within) @ survival  # (C, D)
+        segment = pop.segment[buyer]
+        protected_weeks = take_cells(pop.registered_until, buyer, product).astype(np.int64) - week
+        protected = protected_weeks > 0
+        moved_by = self.planned_share(week) if protected.any() else {}
+        ahead = np.arange(1, horizon + 1)
+        for c in range(len(cell_product)):
+            cell = (product == cell_product[c]) & (segment == cell_segment[c])
+            rows = np.flatnonzero(cell & ~protected)
+            keep[rows] = kept_weeks[c, d[rows]]
+            rows = np.flatnonzero(cell & protected)
+            if len(rows):
+                share = moved_by[int(cell_product[c]), int(cell_segment[c])]
+                moved = np.where(ahead > protected_weeks[rows, None], share, 0.0)  # (n, T)
+                keep[rows] = ((1.0 - moved) * survival[:, d[rows]].T).sum(axis=1)
+        return keep / horizon
+
+    def planned_share(self, week: int) -> dict[tuple[int, int], np.ndarray]:
+        """Share of each product x segment the plan has moved off distributors by each week ahead.
+
+        Returns
+        -------
+        (T,) shares by ``week + 1 .. week + T`` from the rows started by ``week``, keyed by
+        (product, segment).
+        """
+        plan, horizon = self.plan, self.cfg.planning_horizon_weeks
+        started = np.flatnonzero((plan.source == DISTRIBUTOR) & (plan.start_week <= week))
+        moved = np.array([plan.moved_share(week + k) for k in range(1, horizon + 1)])  # (T, rows)
+        cells: dict[tuple[int, int], np.ndarray] = {}
+        for i in started.tolist():
+            key = (int(plan.product[i]), int(plan.segment[i]))
+            cells[key] = cells.get(key, np.zeros(horizon)) + moved[:, i]
+        return {key: np.minimum(share, 1.0) for key, share in cells.items()}
+
+    # ------------------------------------------------------------------ collect
+
+    def channel_inventory_units(self) -> float:
+        """Units in distributors' stock."""
+        return float(sum(d.stock_units.sum() for d in self.agents))
+
+    def levels(self) -> dict[str, float]:
+        """The network's weekly levels (``sim.metrics``): counts, means over active ones, stock."""
+        working = [d for d in self.agents if d.active]
+
+        def mean(values: list[float]) -> float:
+            return float(np.mean(values)) if working else 0.0
+
+        return {
+            "distributors_active": len(working),
+            "distributors_retaliating": sum(d.retaliating for d in working),
+            "distributor_effort_mean": mean([d.effort for d in working]),
+            "distributor_threat_mean": mean([d.threat for d in working]),
+            "distributor_markup_mean": mean([d.markup for d in working]),
+            "distributors_exited": len(self.agents) - len(working),
+            "channel_inventory_units": self.channel_inventory_units(),
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _resale_prices(self) -> np.ndarray:
+        realisation = self.rules.realisation[DISTRIBUTOR]
+        return np.array([*(d.resale_price for d in self.agents), realisation])
+
+    def _credit(
+        self, distributor: np.ndarray, amounts: np.ndarray, credit: Callable[..., None]
+    ) -> None:
+        """Sum ``amounts`` ((n, k)) per distributor; call ``credit(distributor, *its k totals)``.
+
+        E.g. ``credit=Distributor.invoice`` with revenue and cost to serve per need.
+        """
+        if not len(distributor) or not self.agents:
+            return
+        totals = np.stack(
+            [np.bincount(distributor, weights=a, minlength=len(self.agents)) for a in amounts.T],
+            axis=1,
+        )
+        for i in np.flatnonzero(totals.any(axis=1)).tolist():
+            credit(self.agents[i], *(float(x) for x in totals[i]))

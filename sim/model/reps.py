@@ -1,0 +1,135 @@
+"""Field and inside sales reps, as Mesa agents: selling time spent on accounts and leads.
+
+A rep's week (phase 4) spends its selling calls on its book of accounts, by habit or by
+next-best-action score, and on leads (referral leads first, then outbound); the books charge
+its headcount and calls (``Books.rep_week``). docs/ODD.md §7.4.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.channels import CHANNELS
+from sim.model.buyers import RELATIONSHIP_HALF_LIFE_WEEKS
+from sim.model.population import ACTIVE
+from sim.model.week import World
+from sim.scenario.schema import RepTeam
+
+
+class Rep(mesa.Agent):
+    """A field or inside sales rep.
+
+    Capacity is ``calls_per_week x selling_time`` calls; non-selling work eats the rest, and
+    conflicts in the rep's accounts eat into it further (``CONFLICT_REP_CALLS`` calls per
+    unresolved incident, :mod:`sim.model.conflicts`). A share ``prospecting_share`` of calls
+    works leads (referral leads first, then outbound); the rest call accounts, chosen by habit
+    (large accounts, weighted by spend) or, for a share ``reps.next_best_action_share``, by
+    next-best-action score. The rep is headcount: paid whatever it does (``Books.rep_week``).
+    """
+
+    model: World
+
+    def __init__(self, model: World, kind: str, team: RepTeam, index: int) -> None:
+        super().__init__(model)
+        self.kind = kind
+        self.channel = CHANNELS.index(kind)
+        self.team = team
+        self.index = index
+        self.accounts = np.empty(0, dtype=np.int64)
+        self.selling_time = team.selling_time
+        self.conflict_calls = 0.0
+        self.pipeline_referrals = 0
+        self.calls_made = 0
+
+    @property
+    def capacity_calls(self) -> float:
+        """Selling calls a week before conflicts: full-time calls x selling-time share."""
+        return self.team.calls_per_week * self.selling_time
+
+    def lose_selling_calls(self, calls: float) -> None:
+        """Give up ``calls`` calls' worth of this week's time to conflicts in the rep's accounts."""
+        self.conflict_calls += calls
+
+    def take_accounts(self, accounts: np.ndarray) -> None:
+        """Add won or allocated ``accounts`` to the rep's book."""
+        self.accounts = np.concatenate([self.accounts, accounts])
+
+    def step(self) -> None:
+        """Spend this week's selling calls on accounts and prospects."""
+        model = self.model
+        rng = model.streams["reps"]
+        calls = max(0.0, self.capacity_calls - self.conflict_calls)
+        calls = int(np.floor(calls + rng.random()))  # unbiased rounding
+        self.conflict_calls = 0.0
+        prospecting = int(rng.binomial(calls, self.team.prospecting_share))
+        called = self._call_accounts(calls - prospecting, rng)
+        self.calls_made = len(called) + prospecting
+        self._prospect(prospecting, rng)
+        model.books.rep_week(
+            self.channel,
+            self.team,
+            capacity_calls=self.capacity_calls,
+            called_segments=model.population.segment[called].astype(np.int64),
+            prospecting_calls=prospecting,
+        )
+
+    def _call_accounts(self, calls: int, rng: np.random.Generator) -> np.ndarray:
+        """Call up to ``calls`` active accounts, at most once each; return those called.
+
+        A share ``reps.next_best_action_share`` of the calls goes to the best-scored accounts,
+        the rest by habit.
+        """
+        model = self.model
+        pop = model.population
+        accounts = self.accounts[pop.status[self.accounts] == ACTIVE]
+        if calls <= 0 or len(accounts) == 0:
+            return np.empty(0, dtype=np.int64)
+        calls = min(calls, len(accounts))
+        targeted = int(rng.binomial(calls, model.scenario.reps.next_best_action_share))
+        pop.age_relationships(accounts, model.week, RELATIONSHIP_HALF_LIFE_WEEKS)
+        spend = pop.spend_annual[accounts].astype(float)
+        # Next-best action: under-served, at-risk, high-potential accounts first.
+        score = (
+            spend * (1.0 - pop.relationship[accounts, self.channel]) * (1.0 + pop.effort[accounts])
+        )
+        best = np.argpartition(-score, targeted - 1)[:targeted] if targeted else np.empty(0, int)
+        rest = np.setdiff1d(np.arange(len(accounts)), best, assume_unique=True)
+        habit = (
+            rng.choice(
+                rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
+            )
+            if calls > targeted
+            else np.empty(0, dtype=np.int64)
+        )
+        called = accounts[np.concatenate([best, habit]).astype(np.int64)]
+        lift = self.team.call_lift
+        pop.relationship[called, self.channel] += lift * (
+            1.0 - pop.relationship[called, self.channel]
+        )
+        pop.effort[called] *= 1.0 - model.rules.market.effort.recovery_per_order
+        pop.quote_channel[called] = self.channel
+        pop.quote_price[called] = model.rules.realisation[self.channel]
+        pop.quote_week[called] = model.week
+        return called
+
+    def _prospect(self, calls: int, rng: np.random.Generator) -> None:
+        model = self.model
+        pop = model.population
+        active = self.accounts[pop.status[self.accounts] == ACTIVE]
+        rate = pop.satisfaction[active].sum() * model.rules.market.referrals_per_account_annual
+        self.pipeline_referrals += int(rng.poisson(rate / 52.0))
+        referral = min(calls, self.pipeline_referrals)
+        outbound = calls - referral
+        self.pipeline_referrals -= referral
+        reps = model.scenario.reps
+        won_referral = int(rng.binomial(referral, reps.referral.conversion))
+        won_outbound = int(rng.binomial(outbound, reps.outbound.conversion))
+        model.books.prospecting(
+            referral=referral,
+            outbound=outbound,
+            won_referral=won_referral,
+            won_outbound=won_outbound,
+        )
+        if won_referral + won_outbound:
+            model.territories.win_prospects(self, won_referral + won_outbound)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim.channels import COMPETITOR
 from sim.model import buyers, choice
 from sim.model.books import Books
 from sim.model.buyers import BuyerRules
@@ -28,11 +27,11 @@ from sim.model.conflicts import Orchestrator, find_conflicts
 from sim.model.distributors import Distributor, DistributorNetwork
 from sim.model.draws import stream_key
 from sim.model.policy import ChannelPlan, Promotions
-from sim.model.population import ACTIVE, CHURNED, create_population, take_cells
+from sim.model.population import ACTIVE, CHURNED, create_population
 from sim.model.reps import Rep
+from sim.model.shopping import shop
 from sim.model.territories import Territories
 from sim.model.valuation import customer_equity
-from sim.model.week import Needs
 from sim.scenario.schema import Scenario
 
 STREAMS: tuple[str, ...] = (
@@ -129,7 +128,7 @@ class ChannelModel(mesa.Model):
         )
         for campaign in self.campaigns:
             campaign.step()
-        needs = self._buyers_shop()
+        needs = shop(self, network)
         if self.reps:
             self.agents_by_type[Rep].shuffle_do("step")
         network.serve(needs)
@@ -156,73 +155,6 @@ class ChannelModel(mesa.Model):
         """Step through the whole horizon."""
         while self.week < self.scenario.horizon_weeks:
             self.step()
-
-    def _buyers_shop(self) -> Needs:
-        """Phase 3: adoption, needs, the logit choice, the plan, the journey, steering.
-
-        Needs on lines a distributor sells from a competitor's line are lost to us, as are
-        those the logit gives the competitor and those a distributor steers away.
-        """
-        pop, rules, week, keys, network = (
-            self.population,
-            self.rules,
-            self.week,
-            self.keys,
-            self.network,
-        )
-        buyers.adopt_ecommerce(pop, rules, week, keys["adoption"])
-        buyer, product, orders = buyers.arriving_needs(pop, rules, week, keys["needs"])
-        units = take_cells(pop.units_per_order, buyer, product) * orders
-        buyer, product, orders, units = network.sell_competitor_lines(buyer, product, orders, units)
-        pop.age_relationships(buyer, week, buyers.RELATIONSHIP_HALF_LIFE_WEEKS)
-        terms = choice.choice_terms(
-            rules,
-            distributor_open=network.open,
-            resale_price=network.resale_price,
-            sell_through_discount=self.sell_through_discount,
-        )
-        open_, prices, chosen = choice.choose_channels(
-            pop, terms, buyer, product, week, keys["choice"]
-        )
-        network.observe(buyer, product, units, open_, chosen)
-        ours = (chosen >= 0) & (chosen < COMPETITOR)
-        lost = np.flatnonzero(~ours)
-        self.books.lost_units(pop.segment[buyer[lost]], product[lost], units[lost])
-        # np.compress filters rows of 2-D arrays ~7x faster than boolean indexing, same rows
-        buyer, product, orders, units, chosen = (
-            np.compress(ours, x) for x in (buyer, product, orders, units, chosen)
-        )
-        open_ = np.compress(ours, open_, axis=0)
-        policy = self.scenario.policy
-        channel, taken = buyers.follow_plan(
-            pop,
-            rules,
-            self.plan,
-            week,
-            buyer,
-            product,
-            chosen,
-            deal_protection_weeks=self.scenario.distributors.deal_protection_weeks
-            if policy.deal_registration
-            else None,
-        )
-        n = len(buyer)
-        needs = Needs(
-            buyer=buyer,
-            product=product,
-            units=units,
-            orders=orders,
-            channel=channel,
-            price=prices[np.flatnonzero(ours), channel],
-            touched=buyers.journey_touches(
-                rules, open_, channel, buyer, product, week, keys["journey"]
-            ),
-            filled=np.ones(n),
-            incidents=np.zeros(n),
-            taken=taken,
-        )
-        network.steer(needs, week, self.streams["journey"])
-        return needs
 
     # ------------------------------------------------------------------ collect
 

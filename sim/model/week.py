@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sim.model.books import Books
     from sim.model.buyers import BuyerRules
     from sim.model.conflicts import Orchestrator
+    from sim.model.policy import ChannelPlan
     from sim.model.population import Population
     from sim.model.reps import Rep
     from sim.scenario.schema import Scenario
@@ -61,6 +62,7 @@ class World(Protocol):
     scenario: Scenario
     population: Population
     rules: BuyerRules
+    plan: ChannelPlan
     books: Books
     orchestrator: Orchestrator
     territories: Territories

@@ -7,10 +7,12 @@ tests below.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,9 +318,32 @@ def test_api_bad_scenario_raises_scenario_error(tmp_path):
         sim.run(BASELINE, overrides=["market.buyers=-1"], out=tmp_path)
 
 
-def test_repository_layout():
-    assert (ROOT / "scenarios" / "baseline.yaml").is_file()
-    assert (ROOT / "sim" / "__main__.py").is_file()
+def test_the_layout_and_entry_points_are_the_spec_s():
+    """SPEC section 2 and 5 against the repository itself: the fixed top level is there, the
+    distribution is ``channel-sim`` and its console script runs the same entry point as
+    ``python -m sim`` (which the help test runs as a real subprocess), and ``results/`` is
+    ignored by git except its README (``git check-ignore`` says so, not a reading of the
+    ignore file here).
+    """
+    for entry in ("pyproject.toml", "README.md", ".ci/run", "docs/ODD.md"):
+        assert (ROOT / entry).is_file(), entry
+    for folder in ("sim", "scenarios", "results", "tests", "benchmarks", "docs"):
+        assert (ROOT / folder).is_dir(), folder
+    assert (SCENARIOS / "baseline.yaml").is_file()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == "channel-sim"
+    module, _, function = project["scripts"]["channel-sim"].partition(":")
+    entry = getattr(importlib.import_module(module), function)
+    main_source = (ROOT / "sim" / "__main__.py").read_text(encoding="utf-8")
+    assert f"from {module} import {function}" in main_source
+    assert callable(entry)
+
+    def ignored(path: str) -> bool:
+        check = ["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path]
+        return subprocess.run(check, check=False).returncode == 0
+
+    assert ignored("results/some_scenario/summary.csv")
+    assert not ignored("results/README.md")
 
 
 @pytest.mark.parametrize(

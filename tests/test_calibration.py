@@ -188,14 +188,41 @@ def test_holdout_forecast_tracks_synthetic_holdout(synthetic: pd.DataFrame) -> N
     assert abs(forecast[-1] - actual) < 4 * np.sqrt(actual) + 0.03 * actual
 
 
-def test_tracking_curve_sums_cohorts() -> None:
-    """Two cohorts: the curve is the sum of E[X] since each one's first order."""
+def test_tracking_curve_matches_a_simulated_panel_of_three_cohorts() -> None:
+    """Brute force: the expected cumulative repeat orders of three cohorts (first orders at
+    weeks 0, 2 and 3.5 of the calendar) against a panel of 30,000 BG/NBD customers simulated
+    here from the model's story (rate ~ gamma(r, alpha), dropout ~ beta(a, b), Poisson
+    repeat orders, death with probability p after each repeat), the CDNOW parameters.
+
+    At the end of each of 8 weeks the simulated total is within 4 standard errors of the
+    curve (SE = sqrt(customers) x the per-customer SD of the count; false failure < 1e-3
+    over the 8 weeks). Power: a curve that started every cohort at week 0 is off by 22-34 SE
+    in weeks 1-4 (measured; asserted > 11).
+    """
     params = bgnbd.Params(0.243, 4.414, 0.793, 2.426)
-    curve = bgnbd.tracking_curve(params, np.array([0.0, 0.0, 2.0]), 5)
-    expected = 2 * bgnbd.expected_orders(params, np.arange(1.0, 6.0)) + bgnbd.expected_orders(
-        params, np.clip(np.arange(1.0, 6.0) - 2.0, 0.0, None)
-    )
-    np.testing.assert_allclose(curve, expected, rtol=1e-12)
+    rng = np.random.default_rng(20261124)
+    cohorts = np.repeat([0.0, 2.0, 3.5], [15000, 10000, 5000])
+    weeks = 8
+    n = len(cohorts)
+    rate = rng.gamma(params.r, 1.0 / params.alpha, n)
+    dropout = rng.beta(params.a, params.b, n)
+    clock, alive = cohorts.copy(), np.ones(n, dtype=bool)
+    counts = np.zeros((n, weeks))  # repeat orders by the end of each calendar week
+    ends = np.arange(1, weeks + 1, dtype=float)
+    while alive.any():
+        who = np.flatnonzero(alive)
+        clock[who] += rng.exponential(1.0, who.size) / rate[who]
+        in_time = clock[who] < weeks
+        ordered = who[in_time]
+        counts[ordered] += clock[ordered, None] <= ends[None, :]
+        alive[who] = in_time
+        alive[ordered] &= rng.random(ordered.size) >= dropout[ordered]
+    simulated = counts.sum(axis=0)
+    se = np.sqrt(n) * counts.std(axis=0)
+    curve = bgnbd.tracking_curve(params, cohorts, weeks)
+    assert (np.abs(simulated - curve) < 4 * se).all(), (simulated, curve, se)
+    all_at_zero = bgnbd.tracking_curve(params, np.zeros(n), weeks)
+    assert ((all_at_zero - curve)[:4] > 11 * se[:4]).all()
 
 
 # --------------------------------------------------------------------------- outputs

@@ -233,82 +233,167 @@ def test_organic_migration_alone_raises_threat():
 # --------------------------------------------------------------------------- P&L and effort
 
 
-def test_line_profit_carrying_cost_is_on_the_stock_after_sales_at_our_wholesale_price(
-    one_product,
-):
-    """Π differs between carrying_cost_annual 0.5 and 0 by 0.5 / 52 x (stock after the week's
-    sales) x list x (1 - margin), week by week. Nothing a distributor decides here depends on
-    the carrying cost (no retaliation, leakage or exits), so the two runs are otherwise equal.
+def test_carrying_cost_is_the_rate_on_the_channel_stock_the_books_count(one_product):
+    """Verification against a second owner's count: the distributors' combined line profit
+    falls, each week, by carrying_cost_annual / 52 x (channel stock after the week's sales) x
+    our wholesale price, where that stock is read from the manufacturer's books (last week's
+    ``channel_inventory_units`` less this week's ``sell_through_units``), not from the agents.
+
+    The carrying cost is a parameter read back (verification), but the stock it applies to is
+    the books' independent count; nothing a distributor decides here depends on the carrying
+    cost (no retaliation, leakage or exits), so the two runs are otherwise equal.
+    Deterministic; the week's sales are a sixth to a third of the stock (3-6 weeks of cover),
+    so a cost charged on the stock before sales or after the restock misses by far more than
+    the tolerance.
     """
     carrying = 0.5
-    runs = [
+    free, costly = (
         ChannelModel(one_product(f"distributors.carrying_cost_annual={c}"), 3)
         for c in (0.0, carrying)
-    ]
-    free, costly = runs
-    for week in range(1, free.scenario.horizon_weeks + 1):
-        stock_before = np.array([d.stock_units[0] for d in free.distributors])
-        for model in runs:
-            model.step()
-        sold = np.array([d.week_sold_units[0] for d in free.distributors])
-        gap = np.array(
-            [a.line_profit_history[-1] - b.line_profit_history[-1]
-             for a, b in zip(free.distributors, costly.distributors, strict=True)]
-        )  # fmt: skip
-        expected = carrying / 52 * (stock_before - sold) * LIST_PRICE * (1 - MARGIN)
-        np.testing.assert_allclose(gap, expected, rtol=1e-9, err_msg=f"week {week}")
+    )
+    stock = float(sum(d.stock_units.sum() for d in free.distributors))  # week 0, units
+    for week in range(free.scenario.horizon_weeks):
+        free.step()
+        costly.step()
+        gap = sum(d.line_profit_history[-1] for d in free.distributors) - sum(
+            d.line_profit_history[-1] for d in costly.distributors
+        )
+        after_sales = stock - free.ledger.rows["sell_through_units"][week]
+        expected = carrying / 52 * after_sales * LIST_PRICE * (1 - MARGIN)
+        assert gap == pytest.approx(expected, rel=1e-9), f"week {week + 1}"
+        stock = free.ledger.rows["channel_inventory_units"][week]
     assert free.ledger.rows["sell_through_units"].sum() > 0
 
 
-def test_effort_moves_toward_what_our_line_earns_against_the_competitors(one_product):
-    """effort' = effort + rate x (clip(k r / a) - effort) once it has a month of figures: k =
-    1 - threat, r = our line's variable profit per unit of sales (recent profit + the line's
-    fixed cost, over recent sales), a = the competitor line's margin at its resale price less
-    its cost to serve and the conversion cost; 1 when a <= 0."""
-    scenario = one_product("policy.channel_plan.0.ramp_weeks=2")
-    cfg = scenario.distributors
-    model = ChannelModel(scenario, 6)
-    interior = 0
-    for _ in range(scenario.horizon_weeks):
-        before = np.array([d.effort for d in model.distributors])
-        model.step()
-        for d, old in zip(model.distributors, before, strict=True):
-            if d.weeks_seen < cfg.threat_window_weeks:
-                assert d.effort == old
-                continue
-            r = (d.profit_recent + d.line_fixed_cost_weekly) / d.revenue_recent
-            a = 1 - (1 - cfg.alternative_margin) / d.resale_price - d.cost_rate
-            a -= cfg.conversion_cost
-            raw = (1 - d.threat) * r / a if a > 0 else 1.0  # no referral fee here
-            interior += 0 < raw < 1
-            expected = old + cfg.effort_adjust_rate * (min(1.0, max(0.0, raw)) - old)
-            assert d.effort == pytest.approx(expected, rel=1e-12)
-    assert interior > 10, "the threat should pull the target below 1 for a while"
+def test_a_distributor_pushes_our_line_less_the_more_the_competitors_line_pays(one_product):
+    """Comparative statics of the push (effort), no announced moves (threat 0) unless said.
+
+    Both lines resell at its price p = w (1 + markup) ~ 1.19 of list: ours earns it 1 - w / p
+    ~ 0.41 of sales, the competitor's 1 - (1 - alternative_margin) / p. With the competitor's
+    wholesale discount at 0.10 (it earns ~0.24 < 0.41) it never pulls back: effort stays 1.
+    At 0.35, 0.45 and 0.55 (0.46, 0.54, 0.62 > 0.41) every distributor's effort ends below 1
+    and lower the higher the competitor pays; and the case's announced move (60% of its
+    lines, weeks 4-11) lowers it further at each of them. Deterministic (seed 2); measured when
+    written: end effort 0.86-0.91, 0.69-0.73, 0.58-0.61 without the move, 0.40-0.54,
+    0.32-0.44, 0.27-0.37 with it.
+    """
+    effort = {}
+    for plan in ("still", "moved"):
+        for alternative in (0.10, 0.35, 0.45, 0.55):
+            overrides = [f"distributors.alternative_margin={alternative}"]
+            if plan == "still":
+                overrides.append("policy.channel_plan=[]")
+            model = ChannelModel(one_product(*overrides), 2)
+            lowest = np.ones(len(model.distributors))
+            while model.week < model.scenario.horizon_weeks:
+                model.step()
+                lowest = np.minimum(lowest, [d.effort for d in model.distributors])
+            effort[plan, alternative] = np.array([d.effort for d in model.distributors])
+            if (plan, alternative) == ("still", 0.10):
+                assert (lowest == 1.0).all()
+    for plan in ("still", "moved"):
+        ends = [effort[plan, a] for a in (0.35, 0.45, 0.55)]
+        assert (ends[0] < 1.0).all()
+        assert (np.diff(ends, axis=0) < 0).all(), plan
+    for alternative in (0.35, 0.45, 0.55):
+        assert (effort["moved", alternative] < effort["still", alternative]).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect (reported on issue 19): a need that leaks when effort falls is lost to "
+    "the distributor too, so pulling back its push only costs it",
+)
+def test_pulling_back_its_push_pays_the_distributor(one_product):
+    """The push rule's premise: a distributor lowers its effort on our line because the
+    competitor's line pays it more, so doing so should raise its own total profit (both lines).
+
+    Paired by seed (3 seeds x 5 distributors): the rule (``effort_adjust_rate`` 0.2) against
+    effort held at 1 (rate 0), the competitor paying 0.40 off list (effort falls to ~0.4),
+    ``effort_leak`` 0.3. Measured when written: the rule's total profit is lower for all 15
+    distributors (by 2k-75k on 0.1-7 M over 24 weeks) and our revenue by 0.2-0.35 M: the
+    needs that leak go to a third party, not to the distributor's competitor line. Marked
+    xfail (strict) so it flips to a failure to remove once fixed.
+    """
+    gains = []
+    for seed in range(3):
+        total = {}
+        for rate in (0.2, 0.0):
+            scenario = one_product(
+                "distributors.effort_leak=0.3",
+                "distributors.alternative_margin=0.4",
+                f"distributors.effort_adjust_rate={rate}",
+            )
+            model = run(scenario, seed)
+            total[rate] = np.array([sum(d.total_profit_history) for d in model.distributors])
+        gains.extend(total[0.2] - total[0.0])
+    assert np.mean(np.array(gains) > 0) > 0.5, gains
 
 
 # --------------------------------------------------------------------------- prices
 
+DISTRIBUTOR_COSTS_OFF = (
+    *(
+        f"distributors.cost_to_serve.{key}=0"
+        for key in (
+            "cost_per_order",
+            "cost_per_line",
+            "freight_rate",
+            "freight_minimum",
+            "bad_debt_share",
+            "days_sales_outstanding",
+        )
+    ),
+    "distributors.carrying_cost_annual=0",
+)
+"""Overrides that leave a distributor no cost on our line but what it pays us and the line's
+fixed cost: its line profit is then its gross profit less a constant."""
+MARKUP_GRID = (0.8, 0.9, 1.0, 1.1, 1.2)
+"""Multiples of each distributor's own rule markup held in the search."""
 
-def test_markup_is_the_inverse_elasticity_markup_of_what_it_sees(one_product):
-    """markup' = markup + rate (1 / (β w (1 - s)) - markup), s = its smoothed win share.
 
-    It starts at the target of its expected week-0 share.
+def test_the_markup_rule_maximises_the_distributors_gross_profit_on_our_line(one_product):
+    """What the rule claims: the inverse-elasticity markup ``1 / (beta w (1 - s))`` maximises
+    the distributor's gross profit on our line, (p - w) x its sales, against the demand it
+    faces (its share s of its accounts' needs, logit in price). It does not claim to
+    maximise its operating profit (cost to serve, carrying cost, fixed cost) nor its
+    portfolio profit (the competitor line resells at the same price).
+
+    Brute force: run the rule for 40 weeks (no plan, no threat) and read each distributor's
+    markup m_d at the end; then rerun the same seed (common random numbers) with
+    ``markup_adjust_rate`` 0 and each markup held at k x m_d, k in 0.8-1.2, and sum each
+    distributor's line profit over weeks 5-40 (its own costs off: gross profit less the
+    line's fixed cost, a constant). Each distributor's best k is within one grid step of 1,
+    the network's best k is 1, and the vertex of the parabola through k = 0.9, 1.0, 1.1 of the
+    network's profit is within 0.05 of 1. Deterministic (seed 1); measured when written:
+    vertex 0.981; profit at k = 0.8 and 1.2 lower by 9% and 15%: a rule 10% off would put the
+    vertex ~0.1 away and fail.
     """
-    scenario = one_product("policy.channel_plan=[]")
-    model = ChannelModel(scenario, 4)
-    rate = scenario.distributors.markup_adjust_rate
-    beta = scenario.market.choice.price_weight
-    start = np.array([d.share_seen for d in model.distributors])  # week-0 logit expectation
-    np.testing.assert_allclose(
-        [d.markup for d in model.distributors], 1.0 / (beta * (1 - MARGIN) * (1 - start))
+    scenario = one_product("policy.channel_plan=[]", "horizon_weeks=40", *DISTRIBUTOR_COSTS_OFF)
+    rule = run(scenario, 1)
+    markup = np.array([d.markup for d in rule.distributors])
+    held = one_product(
+        "policy.channel_plan=[]",
+        "horizon_weeks=40",
+        *DISTRIBUTOR_COSTS_OFF,
+        "distributors.markup_adjust_rate=0",
     )
-    for _ in range(8):
-        before = np.array([d.markup for d in model.distributors])
-        model.step()
-        share = np.array([d.share_seen for d in model.distributors])
-        expected = before + rate * (1.0 / (beta * (1 - MARGIN) * (1 - share)) - before)
-        np.testing.assert_allclose([d.markup for d in model.distributors], expected, rtol=1e-12)
-    assert abs(expected - before).max() > 1e-3
+    profit = []
+    for k in MARKUP_GRID:
+        model = ChannelModel(held, 1)
+        for d, m in zip(model.distributors, markup, strict=True):
+            d.markup = k * m
+        model.run()
+        assert [d.markup for d in model.distributors] == pytest.approx(k * markup)
+        profit.append([sum(d.line_profit_history[4:]) for d in model.distributors])
+    profit = np.array(profit)  # (grid, distributor)
+    best = np.array(MARKUP_GRID)[profit.argmax(axis=0)]
+    assert (np.abs(best - 1.0) <= 0.1 + 1e-9).all(), best
+    network = profit.sum(axis=1)
+    assert MARKUP_GRID[int(network.argmax())] == 1.0, network
+    low, mid, high = network[1:4]
+    vertex = 1.0 + 0.1 * (low - high) / (2.0 * (low - 2.0 * mid + high))
+    assert vertex == pytest.approx(1.0, abs=0.05)
 
 
 def test_direct_ecommerce_restrains_markups_even_with_few_direct_sales():
@@ -349,40 +434,44 @@ def test_direct_ecommerce_restrains_markups_even_with_few_direct_sales():
 # --------------------------------------------------------------------------- retaliation
 
 
-def test_retaliating_raises_the_distributors_own_profit_when_threat_is_high():
-    """Direct shift over 26 weeks of every line of the planned cells (share 1: threat up to
-    ~0.3-0.4), exits off: distributors allowed to convert threatened lines
-    (``retaliation_steer`` 0.3) against the same runs where no push succeeds (0); markups held
-    at their start, so the competitor line's margin is the same in both and the comparison
-    isolates retaliation. Their total profit across the portfolio (our line + the
-    competitor's) is higher in every one of 6 paired seeds (probability 1/64 under no effect),
-    while our line's profit falls on average: the gain comes from the competitor line on lines
-    we were taking anyway.
-    Measured when written: +0.70 to +0.96 M over two years on 10-30 M.
+def test_retaliating_raises_each_retaliating_distributors_own_total_profit(one_product):
+    """The case's move (60% of the lines, weeks 4-11) over a year, exits off, markups held at
+    their start (so the competitor line's margin is the same in both runs): distributors
+    allowed to convert threatened lines (``retaliation_steer`` 0.3) against the same seed
+    where no push succeeds (0). Every distributor that retaliated in some week earns more
+    across its portfolio (our line + the competitor's) than it would have without, while its
+    profit on our line falls: the gain comes from the competitor line on lines we were
+    taking anyway.
+
+    4 seeds x 5 distributors, each its own pair: under no effect a gain would be a coin
+    flip, so 20 of 20 has probability 2^-20 (sign test). Measured when written: every one
+    retaliated (9-49 weeks), gains of 0.1-4% of a total of 0.1-7.6 M a year.
     """
     common = (
-        "market.buyers=3000",
-        "horizon_weeks=104",
-        "distributors.exit_after_weeks=260",
+        "horizon_weeks=52",
         "distributors.markup_adjust_rate=0",
-        *(f"policy.channel_plan.{row}.share=1" for row in range(3)),
     )
     gains, ours = [], []
-    for seed in range(6):
-        runs = {
-            steer: run(direct_shift(*common, f"distributors.retaliation_steer={steer}"), seed)
-            for steer in (0.3, 0.0)
-        }
-        total = {
-            k: sum(sum(d.total_profit_history) for d in m.distributors) for k, m in runs.items()
-        }
-        line = {k: sum(sum(d.line_profit_history) for d in m.distributors) for k, m in runs.items()}
-        assert runs[0.3].population.alternative_line.sum() > 0
-        assert runs[0.3].ledger.rows["distributor_threat_mean"].max() > 0.15
-        gains.append(total[0.3] - total[0.0])
-        ours.append(line[0.3] - line[0.0])
+    for seed in range(4):
+        total, line = {}, {}
+        for steer in (0.3, 0.0):
+            model = ChannelModel(
+                one_product(*common, f"distributors.retaliation_steer={steer}"), seed
+            )
+            weeks = np.zeros(len(model.distributors), dtype=int)
+            while model.week < model.scenario.horizon_weeks:
+                model.step()
+                weeks += [d.retaliating for d in model.distributors]
+            total[steer] = np.array([sum(d.total_profit_history) for d in model.distributors])
+            line[steer] = np.array([sum(d.line_profit_history) for d in model.distributors])
+            if steer == 0.3:
+                retaliated = weeks > 0
+        assert retaliated.sum() >= 3
+        gains.extend((total[0.3] - total[0.0])[retaliated])
+        ours.extend((line[0.3] - line[0.0])[retaliated])
+    assert len(gains) >= 12
     assert all(g > 0 for g in gains), gains
-    assert np.mean(ours) < 0
+    assert all(o < 0 for o in ours), ours
 
 
 # --------------------------------------------------------------------------- exit

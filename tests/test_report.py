@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from sim.metrics import CONFLICT_TYPES, COST_FLOWS
+from sim.metrics import CONFLICT_TYPES, COST_ACTIVITIES
 from sim.report import build_report
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, bridge_by_replication, margin_bridge
@@ -29,6 +29,9 @@ SMALL = (
     "reps.inside.count=2",
 )
 """Overrides that make a scenario run in about a second per replication."""
+
+COSTS = (*(f"cost_{a}" for a in COST_ACTIVITIES), "commissions", "referral_fees", "campaign_costs")
+"""Costs below gross margin (SPEC section 3, phase 6), the cost to serve by activity."""
 
 VARIANTS = "variants={referral_fee: {policy.distributor_referral_fee: 0.05}}"
 
@@ -84,16 +87,33 @@ def test_overview_figures_hold_the_expected_series(results: sim.Results) -> None
     assert len(figures["ecommerce"].axes[0].get_lines()) == 2
 
 
-def test_bands_are_mean_and_quantiles_of_the_replications(results: sim.Results) -> None:
+def test_cumulative_bands_end_at_the_summary_of_the_same_runs(results: sim.Results) -> None:
+    """The figures' cumulative (and discounted) bands, at the horizon, against summary.csv: a
+    second computation (the run's own horizon totals, written per run) of the same numbers.
+
+    The band's mean ends at the mean over replications of the summary's horizon total
+    (revenue, contribution margin, its NPV at the scenario's discount rate, conflicts) and the
+    5-95% band lies within the replications' range. Deterministic; fails a band built from
+    the wrong runs, a shifted week or discount exponent, or a cumulated smoothed flow.
+    """
     ts = _baseline(results)
-    wide = fig.per_run(ts, "active_customers")
-    assert wide.shape == (40, 2)
-    band = fig.bands(wide)
-    for week in (1, 20, 40):
-        runs = ts.loc[ts["week"] == week, "active_customers"].to_numpy()
-        assert band.loc[week, "mean"] == pytest.approx(runs.mean(), rel=1e-12)
-        assert band.loc[week, "low"] == pytest.approx(np.quantile(runs, 0.05), rel=1e-12)
-        assert band.loc[week, "high"] == pytest.approx(np.quantile(runs, 0.95), rel=1e-12)
+    summary = results.summary[results.summary["variant"] == "baseline"]
+    rate = sim.load_scenario(SCENARIOS / "direct_shift.yaml").discount_rate_annual
+    checks = {
+        "revenue": fig.per_run(ts, "revenue", cumulative=True),
+        "contribution_margin": fig.per_run(ts, "contribution_margin", cumulative=True),
+        "npv_contribution": fig.per_run(
+            ts, "contribution_margin", cumulative=True, discount_rate_annual=rate
+        ),
+        "conflict_incidents": fig.per_run(ts, "conflict_incidents", cumulative=True),
+    }
+    for column, wide in checks.items():
+        assert wide.shape == (40, 2), column
+        end = fig.bands(wide).loc[40]
+        totals = summary[column].to_numpy()
+        assert end["mean"] == pytest.approx(totals.mean(), rel=1e-9), column
+        assert totals.min() * (1 - 1e-9) <= end["low"] <= end["high"], column
+        assert end["high"] <= totals.max() * (1 + 1e-9), column
 
 
 BAND_RUNS, BAND_WEEKS, HELD_OUT = 2000, 20, 5000
@@ -141,44 +161,72 @@ def test_comparison_puts_every_variant_on_one_axis(results: sim.Results) -> None
     assert len(figures["compare_outcomes"].axes) == len(fig.OUTCOMES)
 
 
-def _by_hand(ts: pd.DataFrame, variant: str, replication: int, column: str) -> float:
-    """Horizon total of one column for one run, straight from the weekly rows."""
-    rows = ts[(ts["variant"] == variant) & (ts["replication"] == replication)]
-    return float(np.sum(rows[column].to_numpy()))
-
-
-def test_margin_bridge_matches_an_independent_decomposition(results: sim.Results) -> None:
-    """Each driver recomputed here from the weekly rows, not taken as the bridge's residual.
-
-    Volume values the change in COGS at the baseline's markup; channel mix & price is the rest
-    of the change in the ledger's own ``gross_margin`` column; each cost driver (the cost to
-    serve by activity, commissions, fees, campaigns) is minus the change in that cost. Their
-    sum must then equal the change in the ledger's ``contribution_margin`` column: this fails
-    if the bridge leaves out (or double counts) any part of the margin.
+def test_margin_bridge_bars_sum_to_the_summary_difference_of_each_pair(
+    results: sim.Results,
+) -> None:
+    """Per replication pair, the bridge's bars against numbers computed elsewhere: their sum
+    is the difference in summary.csv's ``contribution_margin`` (each run's horizon totals,
+    written per run), the cost-to-serve bars sum to minus the difference in its
+    ``cost_to_serve``, and the referral-fee bar is minus the difference in the referral fees
+    of channel_pnl.csv (the per-line P&L, another owner). Deterministic; fails a bridge that
+    leaves out, double counts or mis-signs any part of the margin.
     """
-    ts = results.timeseries
-    per_run = bridge_by_replication(ts, "referral_fee")
-    costs = (*COST_FLOWS, "commissions", "referral_fees", "campaign_costs")
+    per_run = bridge_by_replication(results.timeseries, "referral_fee")
+    summary = results.summary.set_index(["variant", "replication"])
+    pnl = pd.read_csv(results.path / "channel_pnl.csv")
+    fees = pnl.groupby(["variant", "replication"])["referral_fees"].sum()
+    activities = [f"cost_{a}" for a in COST_ACTIVITIES]
     for replication in (0, 1):
+        bars = per_run.loc[replication]
 
         def change(column: str, r: int = replication) -> float:
-            return _by_hand(ts, "referral_fee", r, column) - _by_hand(ts, "baseline", r, column)
+            return summary.loc[("referral_fee", r), column] - summary.loc[("baseline", r), column]
 
-        markup = _by_hand(ts, "baseline", replication, "revenue") / _by_hand(
-            ts, "baseline", replication, "cogs"
-        )
-        expected = {"volume": change("cogs") * (markup - 1.0)}
-        expected["mix_price"] = change("gross_margin") - expected["volume"]
-        expected.update({cost: -change(cost) for cost in costs})
-        got = per_run.loc[replication]
         scale = abs(change("revenue")) + 1.0
-        for driver, value in expected.items():
-            assert got[driver] == pytest.approx(value, abs=1e-9 * scale), driver
-        assert sum(expected.values()) == pytest.approx(
+        assert bars[list(DRIVERS)].sum() == pytest.approx(
             change("contribution_margin"), abs=1e-9 * scale
         )
-    # the referral-fee variant pays fees the baseline does not, so that bar is negative
-    assert (per_run["referral_fees"] < 0).all()
+        assert bars[activities].sum() == pytest.approx(-change("cost_to_serve"), abs=1e-9 * scale)
+        paid = fees.loc[("referral_fee", replication)] - fees.loc[("baseline", replication)]
+        assert bars["referral_fees"] == pytest.approx(-paid, abs=1e-9 * scale)
+        assert paid > 0  # the variant pays fees the baseline does not
+
+
+def test_margin_bridge_calls_more_units_volume_and_higher_prices_mix_and_price(
+    results: sim.Results,
+) -> None:
+    """Theory of the split, on runs made from the baseline's: 10% more units at the same
+    prices and unit costs (every flow x 1.1) is pure volume, worth 10% of the baseline's gross
+    margin, with each cost bar minus 10% of that cost and nothing in mix & price; 5% higher
+    prices on the same units (revenue x 1.05, costs unchanged) is pure mix & price, worth 5%
+    of the baseline's revenue, with no volume and no cost bar. Exact (floating point).
+    """
+    base = _baseline(results)
+    more = base.assign(variant="more_units")
+    flows = [c for c in ("revenue", "cogs", *COSTS, "contribution_margin") if c in base]
+    more[flows] = base[flows] * 1.1
+    dearer = base.assign(variant="dearer")
+    dearer["revenue"] = base["revenue"] * 1.05
+    dearer["contribution_margin"] = base["contribution_margin"] + 0.05 * base["revenue"]
+    ts = pd.concat([base, more, dearer], ignore_index=True)
+    totals = base.groupby("replication")[flows].sum()
+    gross = totals["revenue"] - totals["cogs"]
+    scale = float(totals["revenue"].max())
+    volume = bridge_by_replication(ts, "more_units")
+    price = bridge_by_replication(ts, "dearer")
+    for r in (0, 1):
+        assert volume.loc[r, "volume"] == pytest.approx(0.1 * gross[r], abs=1e-9 * scale)
+        assert volume.loc[r, "mix_price"] == pytest.approx(0.0, abs=1e-9 * scale)
+        for cost in COSTS:
+            assert volume.loc[r, cost] == pytest.approx(
+                -0.1 * totals.loc[r, cost], abs=1e-9 * scale
+            )
+        assert price.loc[r, "mix_price"] == pytest.approx(
+            0.05 * totals.loc[r, "revenue"], abs=1e-9 * scale
+        )
+        assert price.loc[r, "volume"] == pytest.approx(0.0, abs=1e-9 * scale)
+        for cost in COSTS:
+            assert price.loc[r, cost] == pytest.approx(0.0, abs=1e-9 * scale)
 
 
 def test_margin_bridge_means_agree_with_the_comparison(results: sim.Results) -> None:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+import sim
 from sim.scenario.loader import (
     ScenarioError,
     load_raw,
@@ -62,8 +63,26 @@ def test_scenario_is_frozen(small_scenario):
         small_scenario.seed = 3  # type: ignore[misc]
 
 
-def test_scenario_error_is_a_value_error():
-    assert issubclass(ScenarioError, ValueError)
+def test_a_caller_catching_value_error_gets_one_scenario_error_naming_the_mistake(tmp_path):
+    """What the ValueError base is for: code that guards ``sim.run`` with ``except
+    ValueError`` (the CLI's exit code 2, a notebook, the dashboard) catches a user's mistake,
+    and what it catches is the loader's own one-line ScenarioError naming where the value came
+    from, the key path, the bad value and what is allowed, not pydantic's multi-line
+    ValidationError (also a ValueError) nor a chained traceback.
+    """
+    try:
+        sim.run(BASELINE, overrides=["market.buyers=-1"], out=tmp_path)
+    except ValueError as caught:
+        error = caught
+    else:
+        pytest.fail("a negative buyer count was accepted")
+    assert type(error) is ScenarioError
+    assert not isinstance(error, ValidationError)
+    message = str(error)
+    assert "\n" not in message
+    assert message.startswith("--set: market.buyers:")
+    assert "(got -1)" in message and "greater than or equal to 1" in message
+    assert error.__cause__ is None and error.__suppress_context__
 
 
 # --------------------------------------------------------------------------- schema errors

@@ -23,4 +23,4 @@ def test_every_channel_has_a_revenue_flow_and_the_indices_follow_the_catalogue()
         "distributor",
         "ecommerce",
     ]
-    assert channels.COMPETITOR == len(channels.CATALOGUE)
+    assert len(channels.CATALOGUE) == channels.COMPETITOR

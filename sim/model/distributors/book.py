@@ -5,6 +5,13 @@ it and not converted to its competitor's line. Its outlook over the planning hor
 share (value-weighted :meth:`DistributorNetwork.line_keep_share`), the keep share of its most
 threatened line, and the share that would follow it if it dropped our line (value-weighted
 :meth:`DistributorNetwork.follow_probability`).
+
+The book is read in one compiled pass over the buyers (:func:`_read_books`): a line's keep
+share depends only on its distributor, product and segment (a table of at most D x P x S
+values, built in numpy), except for a deal the distributor registered and still protects,
+whose keep share is computed line by line; the follow probability depends on the buyer's
+relationships, so it is evaluated once per buyer on a book. Lines are visited in row order and
+summed in that order, the order ``numpy.bincount`` sums them in.
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
-from sim.channels import DISTRIBUTOR
-from sim.model.population import ACTIVE, take_cells
+from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
+from sim.model.population import ACTIVE
 
 if TYPE_CHECKING:
     from sim.model.distributors.network import DistributorNetwork
+
+_DIRECT = np.array([CHANNELS.index(c) for c in DIRECT], dtype=np.int64)
 
 
 def line_outlook(
@@ -29,26 +39,120 @@ def line_outlook(
     keep = that of its most threatened line (1 without a book); follow share = ``sum v x
     follow / sum v``.
     """
-    pop, agents = network.pop, network.agents
+    pop, agents, cfg = network.pop, network.agents, network.cfg
     count = len(agents)
     keep, lowest, follow = np.ones(count), np.ones(count), np.zeros(count)
     if not count:
         return keep, lowest, follow
-    on_book = (
-        (pop.current_channel == DISTRIBUTOR)
-        & ~pop.alternative_line
-        & ((pop.distributor >= 0) & (pop.status == ACTIVE))[:, None]
+    n_products = network.weekly_value.shape[1]
+    n_segments = len(network.model.scenario.market.segments)
+    protected_line, protected_keep = _protected_lines(network, week)
+    book, kept, follows = np.zeros(count), np.zeros(count), np.zeros(count)
+    _read_books(
+        pop.status,
+        pop.distributor,
+        pop.segment,
+        pop.current_channel,
+        pop.alternative_line,
+        network.weekly_value,
+        pop.relationship,
+        _keep_table(network, week, n_products, n_segments),
+        protected_line,
+        protected_keep,
+        1.0 - np.array([x.line_share for x in agents]),
+        float(cfg.follow_intercept),
+        float(cfg.follow_weight),
+        book,
+        kept,
+        lowest,
+        follows,
     )
-    buyer, product = np.nonzero(on_book)
-    d = pop.distributor[buyer]
-    value = take_cells(network.weekly_value, buyer, product)
-    line_keep = network.line_keep_share(week, buyer, product)
-    book = np.bincount(d, weights=value, minlength=count)
     has_book = book > 0
-    keep[has_book] = np.bincount(d, weights=value * line_keep, minlength=count)[has_book]
+    keep[has_book] = kept[has_book]
     keep[has_book] /= book[has_book]
-    np.minimum.at(lowest, d, line_keep)
-    line_share = np.array([x.line_share for x in agents])
-    follows = value * network.follow_probability(buyer, line_share[d])
-    follow[has_book] = np.bincount(d, weights=follows, minlength=count)[has_book] / book[has_book]
+    follow[has_book] = follows[has_book] / book[has_book]
     return keep, lowest, follow
+
+
+def _keep_table(
+    network: DistributorNetwork, week: int, n_products: int, n_segments: int
+) -> np.ndarray:
+    """(P, S, D) keep share of an unprotected line by its product, segment and distributor.
+
+    What :meth:`DistributorNetwork.line_keep_share` gives such a line: the survival sum at
+    its distributor's loss rate, or for a product x segment the plan has announced moves
+    for, the survival-weighted share not yet moved; over the horizon.
+    """
+    horizon = network.cfg.planning_horizon_weeks
+    survival = network.survival()
+    table = np.empty((n_products, n_segments, survival.shape[1]))
+    table[:] = survival.sum(axis=0)
+    cell_product, cell_segment, moved_within = network.plan.announced(week, horizon, DISTRIBUTOR)
+    kept_weeks = (1.0 - moved_within) @ survival  # (C, D)
+    for c in range(len(cell_product)):
+        table[cell_product[c], cell_segment[c]] = kept_weeks[c]
+    return table / horizon
+
+
+def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices (row order) of the registered deals still protected, and their keep shares."""
+    registered = network.pop.registered_until
+    if not network.model.scenario.policy.deal_registration or registered.max() <= week:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    flat = np.flatnonzero(registered.reshape(-1) > week)
+    buyer, product = np.divmod(flat, registered.shape[1])
+    return flat, network.line_keep_share(week, buyer, product)
+
+
+@njit(cache=True)
+def _read_books(
+    status: np.ndarray,
+    distributor: np.ndarray,
+    segment: np.ndarray,
+    current_channel: np.ndarray,
+    alternative_line: np.ndarray,
+    weekly_value: np.ndarray,
+    relationship: np.ndarray,
+    keep_table: np.ndarray,
+    protected_line: np.ndarray,
+    protected_keep: np.ndarray,
+    not_our_share: np.ndarray,
+    follow_intercept: float,
+    follow_weight: float,
+    book: np.ndarray,
+    kept: np.ndarray,
+    lowest: np.ndarray,
+    follows: np.ndarray,
+) -> None:
+    """Sum each distributor's book value, value x keep share and value x follow probability.
+
+    ``follow = (1 - line_share) / (1 + exp(-(intercept + weight x (R_dist - max R_direct))))``.
+    """
+    n_buyers, n_products = current_channel.shape
+    next_protected = 0
+    for b in range(n_buyers):
+        d = distributor[b]
+        if d < 0 or status[b] != ACTIVE:
+            continue
+        follow_odds = np.nan
+        for p in range(n_products):
+            line = b * n_products + p
+            if current_channel[b, p] != DISTRIBUTOR or alternative_line[b, p]:
+                continue
+            while next_protected < len(protected_line) and protected_line[next_protected] < line:
+                next_protected += 1
+            if next_protected < len(protected_line) and protected_line[next_protected] == line:
+                line_keep = protected_keep[next_protected]
+            else:
+                line_keep = keep_table[p, segment[b], d]
+            if np.isnan(follow_odds):
+                direct = relationship[b, _DIRECT[0]]
+                for c in _DIRECT[1:]:
+                    direct = max(direct, relationship[b, c])
+                closeness = np.float64(relationship[b, DISTRIBUTOR]) - np.float64(direct)
+                follow_odds = follow_intercept + follow_weight * closeness
+            value = weekly_value[b, p]
+            book[d] += value
+            kept[d] += value * line_keep
+            lowest[d] = min(lowest[d], line_keep)
+            follows[d] += value * (not_our_share[d] / (1.0 + np.exp(-follow_odds)))

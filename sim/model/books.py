@@ -452,33 +452,51 @@ class Books:
 
     def sell_in(
         self,
-        distributor: int,
+        distributor: np.ndarray,
         order_units: np.ndarray,
         sell_in_discount: np.ndarray,
         week: int,
-    ) -> float:
-        """Book distributor ``distributor``'s restock as our sell-in; return its discount saved.
+    ) -> np.ndarray:
+        """Book the week's restocks as our sell-in; return the discount each distributor saved.
 
-        Revenue, COGS and the restock's cost to serve (one order, a line per product
-        restocked) go to each product's channel-stock line (segment ``all``).
+        Each restock is one order with a line per product restocked; its revenue, COGS and
+        cost to serve go to each product's channel-stock line (segment ``all``), posted
+        restock by restock in the order given.
+
+        Parameters
+        ----------
+        distributor
+            (k,) index of each restocking distributor.
+        order_units
+            (k, P) units each one ordered.
+        sell_in_discount
+            (P,) this week's sell-in promotion discount, share of the sell-in price.
         """
         price = self.sell_in_price * (1.0 - sell_in_discount)
-        self.ledger.book("sell_in_units", float(order_units.sum()))
-        lines = np.flatnonzero(order_units)
-        if len(lines):
-            units = order_units[lines]
-            value = units * price[lines]
-            self._post("units", lines, ALL, DISTRIBUTOR, units)
-            self._post("revenue", lines, ALL, DISTRIBUTOR, value)
-            self._post("cogs", lines, ALL, DISTRIBUTOR, units * self.unit_cost[lines])
-            costs = self.service_costs[DISTRIBUTOR].of_lines(np.zeros(len(lines), np.int64), value)
-            for j, activity in enumerate(ACTIVITIES):
-                self._post(f"cost_{activity}", lines, ALL, DISTRIBUTOR, costs[:, j])
-        if self.journal is not None:
-            self.journal["sell_in"].append(
-                pd.DataFrame(
-                    {"week": week, "distributor": distributor}
-                    | {"product": np.arange(len(price)), "units": order_units, "unit_price": price}
-                )
+        for units in order_units.sum(axis=1).tolist():
+            self.ledger.book("sell_in_units", units)
+        restock, product = np.nonzero(order_units)
+        if len(restock):
+            units = order_units[restock, product]
+            value = units * price[product]
+            costs = self.service_costs[DISTRIBUTOR].of_lines(restock, value)
+            amounts = {"units": units, "revenue": value, "cogs": units * self.unit_cost[product]}
+            amounts |= {f"cost_{a}": costs[:, j] for j, a in enumerate(ACTIVITIES)}
+            cells = np.ravel_multi_index(
+                (product, ALL, DISTRIBUTOR), self.week_pnl.shape[1:], mode="wrap"
             )
-        return float(order_units @ (self.sell_in_price * sell_in_discount))
+            for item, amount in amounts.items():
+                # One restock after another, as each distributor posts its own.
+                np.add.at(self.week_pnl[_ITEM[item]].reshape(-1), cells, amount)
+        if self.journal is not None:
+            for d, units in zip(distributor.tolist(), order_units, strict=True):
+                self.journal["sell_in"].append(
+                    pd.DataFrame(
+                        {"week": week, "distributor": d}
+                        | {"product": np.arange(len(price)), "units": units, "unit_price": price}
+                    )
+                )
+        saved = self.sell_in_price * sell_in_discount
+        if not saved.any():
+            return np.zeros(len(distributor))
+        return np.array([float(units @ saved) for units in order_units])

@@ -183,8 +183,10 @@ class Distributor(mesa.Agent):
 
     def step(
         self, keep_share: float = 1.0, lowest_keep: float = 1.0, follow_share: float = 0.0
-    ) -> None:
+    ) -> np.ndarray | None:
         """Weekly update after orders: P&L, threat, markup, effort, status, then restock.
+
+        Returns the units it restocks (None once it has left our line).
 
         Parameters
         ----------
@@ -198,13 +200,12 @@ class Distributor(mesa.Agent):
             dropped ours (:func:`follow_probability`).
         """
         if not self.active:
-            return
+            return None
         self._book_week()
         self.threat = 1.0 - keep_share
         self._set_markup()
         self._decide(keep_share, lowest_keep, follow_share)
-        if self.active:
-            self._restock()
+        return self._restock() if self.active else None
 
     # ------------------------------------------------------------------ P&L and what it sees
 
@@ -337,7 +338,11 @@ class Distributor(mesa.Agent):
         else:
             self.status = DistributorStatus.ACTIVE
 
-    def _restock(self) -> None:
+    def _restock(self) -> np.ndarray:
+        """Order up to the target cover (more in a sell-in promotion); return the units ordered.
+
+        The network books the week's restocks as our sell-in (``Books.sell_in``).
+        """
         discount = self.model.sell_in_discount
         self.forecast_units = 0.8 * self.forecast_units + 0.2 * self.week_demand_units
         forward_weeks = np.minimum(
@@ -347,4 +352,4 @@ class Distributor(mesa.Agent):
         below = self.stock_units < self.cfg.reorder_weeks_cover * self.forecast_units
         order = np.where(below | (forward_weeks > 0), np.maximum(target - self.stock_units, 0), 0)
         self.stock_units = self.stock_units + order
-        self.receive(self.model.books.sell_in(self.index, order, discount, self.model.week))
+        return order

@@ -310,15 +310,32 @@ class DistributorNetwork:
         """
         keep, lowest, follow = line_outlook(self, week)
         exiting: list[Distributor] = []
+        restocks: list[tuple[Distributor, np.ndarray]] = []
         for distributor, k, low, f in zip(self.agents, keep, lowest, follow, strict=True):
             if distributor.active:
-                distributor.step(float(k), float(low), float(f))
-                if not distributor.active:
+                order = distributor.step(float(k), float(low), float(f))
+                if order is None:
                     exiting.append(distributor)
+                else:
+                    restocks.append((distributor, order))
+        self._sell_in(restocks, week)
         # After every decision, so accounts re-home only to distributors that stay.
         for distributor in exiting:
             self._hand_over(distributor, rng)
         self.resale_price = self._resale_prices()
+
+    def _sell_in(self, restocks: list[tuple[Distributor, np.ndarray]], week: int) -> None:
+        """Book the week's restocks as our sell-in; the promotion discount saved is income."""
+        if not restocks:
+            return
+        saved = self.model.books.sell_in(
+            np.array([d.index for d, _ in restocks]),
+            np.stack([order for _, order in restocks]),
+            self.model.sell_in_discount,
+            week,
+        )
+        for (distributor, _), amount in zip(restocks, saved.tolist(), strict=True):
+            distributor.receive(amount)
 
     def _hand_over(self, distributor: Distributor, rng: np.random.Generator) -> None:
         """Hand on an exiting distributor's accounts (docs/ODD.md §7.8, "Exit").

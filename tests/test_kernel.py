@@ -28,6 +28,8 @@ from sim.model.draws import geometric, philox4x32, stream_key, uniform, uniforms
 from sim.model.kernel import PARALLEL_FROM
 from sim.model.model import ChannelModel
 from sim.model.population import NEVER
+from sim.model.reps import Rep
+from sim.model.shopping import shop
 from sim.model.week import Needs
 from sim.scenario.loader import load_scenario
 
@@ -273,8 +275,9 @@ def test_conflicts_match_the_rules_need_by_need():
     for _ in range(3):
         model.step()
     model.week += 1
-    needs = model._buyers_shop()
-    model._respond(needs)
+    needs = shop(model, model.network)
+    model.agents_by_type[Rep].shuffle_do("step")  # phase 4, as ChannelModel.step
+    model.network.serve(needs)
     web = needs.channel == ECOMMERCE
     expected = _plain_incidents(model, needs)
     assert expected.sum() > 100

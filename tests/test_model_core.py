@@ -351,9 +351,9 @@ def test_phase_order_and_adoption_in_phase_three(monkeypatch):
 
     for owner, name, label in [
         (model.books, "running_costs", "1 policy"),
-        (model, "_buyers_shop", "3 buyers"),
+        (engine, "shop", "3 buyers"),
         (buyers, "adopt_ecommerce", "3 adoption"),
-        (model, "_respond", "4 respond"),
+        (model.network, "serve", "4 respond"),
         (engine, "find_conflicts", "5 conflict"),
         (model.books, "orders", "6 orders"),
         (buyers, "churn", "7 churn"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from sim.channels import REP_CHANNELS
 from sim.model import buyers, choice
 from sim.model.books import Books
 from sim.model.buyers import BuyerRules
@@ -86,7 +87,8 @@ class ChannelModel(mesa.Model):
         self.orchestrator = Orchestrator(scenario, self.streams["orchestration"], self.books)
         self.reps = [
             Rep(self, kind, team, i)
-            for kind, team in (("field", scenario.reps.field), ("inside", scenario.reps.inside))
+            for kind in REP_CHANNELS
+            for team in [getattr(scenario.reps, kind)]
             for i in range(team.count)
         ]
         self.territories = Territories(scenario, pop, self.reps, self.streams["reps"])

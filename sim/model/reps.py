@@ -89,12 +89,7 @@ class Rep(mesa.Agent):
         targeted = int(rng.binomial(calls, model.scenario.reps.next_best_action_share))
         pop.age_relationships(accounts, model.week, RELATIONSHIP_HALF_LIFE_WEEKS)
         spend = pop.spend_annual[accounts].astype(float)
-        # Next-best action: under-served, at-risk, high-potential accounts first.
-        score = (
-            spend * (1.0 - pop.relationship[accounts, self.channel]) * (1.0 + pop.effort[accounts])
-        )
-        best = np.argpartition(-score, targeted - 1)[:targeted] if targeted else np.empty(0, int)
-        rest = np.setdiff1d(np.arange(len(accounts)), best, assume_unique=True)
+        best, rest = self._best_scored(accounts, spend, targeted)
         habit = (
             rng.choice(
                 rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
@@ -112,6 +107,24 @@ class Rep(mesa.Agent):
         pop.quote_price[called] = model.rules.realisation[self.channel]
         pop.quote_week[called] = model.week
         return called
+
+    def _best_scored(
+        self, accounts: np.ndarray, spend: np.ndarray, targeted: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``accounts`` of the ``targeted`` best-scored accounts, and the rest.
+
+        Next-best action: under-served, at-risk, high-potential accounts first (score
+        ``spend x (1 - relationship with the rep's channel) x (1 + effort)``).
+        """
+        everyone = np.arange(len(accounts))
+        if not targeted:
+            return np.empty(0, dtype=np.int64), everyone
+        pop = self.model.population
+        score = (
+            spend * (1.0 - pop.relationship[accounts, self.channel]) * (1.0 + pop.effort[accounts])
+        )
+        best = np.argpartition(-score, targeted - 1)[:targeted]
+        return best, np.setdiff1d(everyone, best, assume_unique=True)
 
     def _prospect(self, calls: int, rng: np.random.Generator) -> None:
         model = self.model

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.channels import REP_CHANNELS
 from sim.model.population import ACTIVE, ENTERING, PROSPECT, Population
 from sim.model.reps import Rep
 from sim.scenario.schema import Scenario
@@ -45,12 +46,13 @@ class Territories:
         self._entry_weeks = pop.entry_week[self._entrants]
 
     def _teams(self) -> list[tuple[str, np.ndarray, Sequence[Rep]]]:
-        """(kind, the population's rep column, the team's reps) for field and inside."""
-        n_field = self.scenario.reps.field.count
-        return [
-            ("field", self.pop.field_rep, self.reps[:n_field]),
-            ("inside", self.pop.inside_rep, self.reps[n_field:]),
-        ]
+        """(kind, the population's rep column, the team's reps) for each rep channel."""
+        teams, start = [], 0
+        for kind in REP_CHANNELS:
+            count = getattr(self.scenario.reps, kind).count
+            teams.append((kind, getattr(self.pop, f"{kind}_rep"), self.reps[start : start + count]))
+            start += count
+        return teams
 
     def allocate_accounts(self, rng: np.random.Generator) -> None:
         """Give each active account one rep of every team whose allocation rule covers it."""

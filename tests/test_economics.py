@@ -14,10 +14,9 @@ from conftest import SCENARIOS, small
 
 import sim
 from sim.metrics import summarise_run
-from sim.model.buyers import lose
 from sim.model.costs import ServiceCosts
 from sim.model.model import ChannelModel
-from sim.model.population import ACTIVE
+from sim.model.population import ACTIVE, CHURNED
 from sim.report.pnl import UNTRACED, line_comparison
 from sim.scenario.loader import load_scenario
 
@@ -200,7 +199,9 @@ def test_a_variant_that_loses_accounts_late_has_a_lower_npv_with_terminal_value(
         if late_loss:
             active = np.flatnonzero(model.population.status == ACTIVE)
             rng = np.random.default_rng(0)
-            lose(model.population, active[rng.random(len(active)) < 0.4], model.week)
+            lost = active[rng.random(len(active)) < 0.4]
+            model.population.status[lost] = CHURNED
+            model.population.churn_week[lost] = model.week
         model.step()
         run = pd.DataFrame(model.ledger.rows).assign(week=np.arange(1, 31))
         summary = summarise_run(run, scenario.discount_rate_annual)

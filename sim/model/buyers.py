@@ -556,9 +556,3 @@ def _churn(
             status[b] = CHURNED
             churn_week[b] = week
         next_check[b] = min(NEVER, week + geometric(u_gap, check_probability))
-
-
-def lose(pop: Population, buyers: np.ndarray, week: int) -> None:
-    """Lose ``buyers`` to a competitor."""
-    pop.status[buyers] = CHURNED
-    pop.churn_week[buyers] = week

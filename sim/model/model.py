@@ -160,10 +160,6 @@ class ChannelModel(mesa.Model):
 
     # ------------------------------------------------------------------ collect
 
-    def channel_inventory_units(self) -> float:
-        """Units in distributors' stock."""
-        return self.network.channel_inventory_units()
-
     def _collect(self) -> None:
         pop = self.population
         active = pop.status == ACTIVE

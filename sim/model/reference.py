@@ -17,7 +17,7 @@ rule by rule against :mod:`sim.model.buyers`, with the same constants (imported 
   (``buyers.adopt_ecommerce``, by thinning);
 - each need is placed by a multinomial logit over the open channels and the competitor's
   line: segment preference, realised price, relationship, habit, effort, adoption
-  (``buyers.open_channels``, ``channel_prices``, ``utilities``, ``choose_channels``);
+  (``sim.model.choice.choose_channels``: open channels, prices, utilities, the draw);
 - the journey touches other open channels (``buyers.journey_touches``); double coverage,
   contradicting prices, repeated information and (with channel-specific pay) a rep pulling a web
   order back are conflict incidents that add effort unless an orchestrator resolves them

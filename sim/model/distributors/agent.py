@@ -8,6 +8,7 @@ of our line, retaliation and exit, and its restock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from enum import Enum
 
 import mesa
@@ -36,6 +37,38 @@ MAX_SHARE_SEEN = 0.99
 ``1 / (1 - s)`` stays finite."""
 
 
+@dataclass
+class DistributorStock:
+    """The network's per-product quantities, one row per distributor, units.
+
+    Each :class:`Distributor` reads and writes its own row (:class:`_Row`); the network's
+    phases act on all rows at once (e.g. filling the week's demand from stock).
+    """
+
+    stock_units: np.ndarray  # (D, P) on hand
+    forecast_units: np.ndarray  # (D, P) weekly demand it plans for
+    week_demand_units: np.ndarray  # (D, P) demand placed with it this week
+    week_sold_units: np.ndarray  # (D, P) sold this week (demand met from stock)
+
+    @classmethod
+    def empty(cls, distributors: int, products: int) -> DistributorStock:
+        """Zeros for ``distributors`` x ``products``."""
+        return cls(*(np.zeros((distributors, products)) for _ in fields(cls)))
+
+
+class _Row:
+    """A distributor's row of one of the network's :class:`DistributorStock` arrays."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, agent: Distributor, owner: type | None = None) -> np.ndarray:
+        return getattr(agent.stock, self.name)[agent.index]
+
+    def __set__(self, agent: Distributor, value: np.ndarray) -> None:
+        getattr(agent.stock, self.name)[agent.index] = value
+
+
 class Distributor(mesa.Agent):
     """An independent distributor: a business carrying our line and a competitor's.
 
@@ -50,12 +83,16 @@ class Distributor(mesa.Agent):
     """
 
     model: World
+    stock_units = _Row()
+    forecast_units = _Row()
+    week_demand_units = _Row()
+    week_sold_units = _Row()
 
     def __init__(
         self,
         model: World,
         index: int,
-        forecast_units: np.ndarray,
+        stock: DistributorStock,
         size_weight: float,
         share_expected: float,
     ) -> None:
@@ -64,6 +101,9 @@ class Distributor(mesa.Agent):
         rng = model.streams["setup"]
         self.cfg = cfg
         self.index = index
+        self.stock = stock
+        """The network's stock record; this distributor's is row ``index`` (its forecast
+        there is the demand expected of its accounts at week 0)."""
         self.size_weight = size_weight
         """Its share of the distributor-buying accounts, drawn lognormal (``size_sigma``)."""
         mean = cfg.line_share_mean
@@ -72,7 +112,6 @@ class Distributor(mesa.Agent):
         )
         """Our line's share of its sales: its dependence on us."""
         self.status = DistributorStatus.ACTIVE
-        self.forecast_units = forecast_units.astype(float)
         # Stock between reorder point and order-up-to level, so restocks are not synchronised.
         cover = rng.uniform(cfg.reorder_weeks_cover, cfg.target_weeks_cover)
         self.stock_units = cover * self.forecast_units
@@ -104,8 +143,6 @@ class Distributor(mesa.Agent):
         handling, picking per line, freight with a minimum per shipment, credit and
         collection; paid out of its margin (:meth:`invoice`)."""
         # This week's facts, reset when the week is booked.
-        self.week_demand_units = np.zeros_like(self.forecast_units)
-        self.week_sold_units = np.zeros_like(self.forecast_units)
         self.week_revenue = 0.0
         self.week_cost_to_serve = 0.0
         self.week_income = 0.0
@@ -171,15 +208,6 @@ class Distributor(mesa.Agent):
         """Its accounts' needs it could serve this week (value at list), and those it won."""
         self.week_offered_value += offered_value
         self.week_won_value += won_value
-
-    def fill(self, demand_units: np.ndarray) -> np.ndarray:
-        """Serve this week's demand from stock; return the filled share per product."""
-        self.week_demand_units = demand_units
-        sold = np.minimum(self.stock_units, demand_units)
-        self.stock_units = self.stock_units - sold
-        self.week_sold_units = sold
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(demand_units > 0, sold / demand_units, 1.0)
 
     def step(
         self, keep_share: float = 1.0, lowest_keep: float = 1.0, follow_share: float = 0.0

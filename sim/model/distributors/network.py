@@ -32,7 +32,7 @@ from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
 from sim.model import buyers
 from sim.model.buyers import BuyerRules
 from sim.model.costs import ServiceCosts
-from sim.model.distributors.agent import Distributor
+from sim.model.distributors.agent import Distributor, DistributorStock
 from sim.model.distributors.book import line_outlook
 from sim.model.policy import ChannelPlan
 from sim.model.population import ACTIVE, PROSPECT, Population, put_cells, take_cells
@@ -74,6 +74,7 @@ class DistributorNetwork:
         self.plan = plan
         self.weekly_value = weekly_value
         self.agents: list[Distributor] = []
+        self.stock = DistributorStock.empty(0, len(model.books.list_price))
         self.open = np.zeros(1, dtype=bool)
         self.size_weight = np.empty(0)
         self.resale_price = self._resale_prices()
@@ -110,8 +111,10 @@ class DistributorNetwork:
         share = np.bincount(slot, weights=won.sum(axis=1), minlength=count + 1)[1:] / np.maximum(
             np.bincount(slot, weights=value.sum(axis=1), minlength=count + 1)[1:], 1e-12
         )
+        self.stock = DistributorStock.empty(count, len(list_price))
+        self.stock.forecast_units[:] = demand
         self.agents = [
-            Distributor(self.model, d, demand[d], float(self.size_weight[d]), float(share[d]))
+            Distributor(self.model, d, self.stock, float(self.size_weight[d]), float(share[d]))
             for d in range(count)
         ]
         self.resale_price = self._resale_prices()
@@ -263,18 +266,22 @@ class DistributorNetwork:
             needs.filled[at] = 1.0
             return
         distributor, product = self.pop.distributor[needs.buyer[at]], needs.product[at]
-        n_products = len(self.agents[0].stock_units)
+        stock = self.stock
+        count, n_products = stock.stock_units.shape
         demand = np.bincount(
             distributor * n_products + product,
             weights=needs.units[at],
-            minlength=len(self.agents) * n_products,
-        ).reshape(len(self.agents), n_products)
-        fill = np.vstack(
-            [
-                d.fill(demand[i]) if d.active else np.ones(n_products)
-                for i, d in enumerate(self.agents)
-            ]
-        )
+            minlength=count * n_products,
+        ).reshape(count, n_products)
+        active = np.flatnonzero(self.open[:-1])
+        demand = demand[active]
+        sold = np.minimum(stock.stock_units[active], demand)
+        stock.week_demand_units[active] = demand
+        stock.stock_units[active] -= sold
+        stock.week_sold_units[active] = sold
+        fill = np.ones((count, n_products))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fill[active] = np.where(demand > 0, sold / demand, 1.0)
         needs.filled[at] = fill[distributor, product]
 
     def invoice(self, needs: Needs, payments: tuple[np.ndarray, ...]) -> None:

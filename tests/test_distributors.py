@@ -736,6 +736,8 @@ def test_a_registered_line_is_safe_until_its_protection_ends_then_the_plan_may_t
     expected = ((1 - q) * survive).sum(axis=1) / horizon
     got = model.network.line_keep_share(week, buyer, product)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # The engine reads unprotected lines from a product x segment x distributor table.
+    np.testing.assert_array_equal(model.network.line_keep(week, buyer, product), got)
 
 
 TWO_SEGMENTS = {

@@ -44,8 +44,6 @@ def line_outlook(
     keep, lowest, follow = np.ones(count), np.ones(count), np.zeros(count)
     if not count:
         return keep, lowest, follow
-    n_products = network.weekly_value.shape[1]
-    n_segments = len(network.model.scenario.market.segments)
     protected_line, protected_keep = _protected_lines(network, week)
     book, kept, follows = np.zeros(count), np.zeros(count), np.zeros(count)
     _read_books(
@@ -56,7 +54,7 @@ def line_outlook(
         pop.alternative_line,
         network.weekly_value,
         pop.relationship,
-        _keep_table(network, week, n_products, n_segments),
+        network.keep_table(week),
         protected_line,
         protected_keep,
         1.0 - np.array([x.line_share for x in agents]),
@@ -72,26 +70,6 @@ def line_outlook(
     keep[has_book] /= book[has_book]
     follow[has_book] = follows[has_book] / book[has_book]
     return keep, lowest, follow
-
-
-def _keep_table(
-    network: DistributorNetwork, week: int, n_products: int, n_segments: int
-) -> np.ndarray:
-    """(P, S, D) keep share of an unprotected line by its product, segment and distributor.
-
-    What :meth:`DistributorNetwork.line_keep_share` gives such a line: the survival sum at
-    its distributor's loss rate, or for a product x segment the plan has announced moves
-    for, the survival-weighted share not yet moved; over the horizon.
-    """
-    horizon = network.cfg.planning_horizon_weeks
-    survival = network.survival()
-    table = np.empty((n_products, n_segments, survival.shape[1]))
-    table[:] = survival.sum(axis=0)
-    cell_product, cell_segment, moved_within = network.plan.announced(week, horizon, DISTRIBUTOR)
-    kept_weeks = (1.0 - moved_within) @ survival  # (C, D)
-    for c in range(len(cell_product)):
-        table[cell_product[c], cell_segment[c]] = kept_weeks[c]
-    return table / horizon
 
 
 def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray, np.ndarray]:

@@ -78,6 +78,7 @@ class DistributorNetwork:
         self.open = np.zeros(1, dtype=bool)
         self.size_weight = np.empty(0)
         self.resale_price = self._resale_prices()
+        self._keep_table: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -201,7 +202,7 @@ class DistributorNetwork:
 
         With one uniform ``u`` per need placed with distributor ``d`` (``rng``: the
         ``journey`` stream): it is *converted* (the line moves to the competitor's line for
-        good) if converting that line pays ``d`` (its keep share, :meth:`line_keep_share`, is
+        good) if converting that line pays ``d`` (its keep share, :meth:`line_keep`, is
         below ``d``'s :attr:`Distributor.convert_below`) and ``u < retaliation_steer`` (the
         push succeeds); otherwise it *leaks* (this need only) if ``u`` falls in the next
         ``effort_leak x (1 - effort_d)``. Converted and leaked needs are lost to us and leave
@@ -212,7 +213,7 @@ class DistributorNetwork:
         keep = np.ones(len(needs.buyer), dtype=bool)
         converted = np.zeros(len(needs.buyer), dtype=bool)
         if self.agents:
-            line_keep = self.line_keep_share(week, needs.buyer[rows], needs.product[rows])
+            line_keep = self.line_keep(week, needs.buyer[rows], needs.product[rows])
             d = pop.distributor[needs.buyer[rows]]
             effort = np.array([x.effort for x in self.agents])
             below = np.array([x.convert_below for x in self.agents])
@@ -316,6 +317,7 @@ class DistributorNetwork:
         ``rng``: the ``churn`` stream (the hand-over's draws).
         """
         keep, lowest, follow = line_outlook(self, week)
+        self._keep_table = None  # the steps below change the loss rates
         exiting: list[Distributor] = []
         restocks: list[tuple[Distributor, np.ndarray]] = []
         for distributor, k, low, f in zip(self.agents, keep, lowest, follow, strict=True):
@@ -402,6 +404,44 @@ class DistributorNetwork:
         loss_rate = np.array([x.loss_rate_weekly for x in self.agents])
         horizon = self.cfg.planning_horizon_weeks
         return (1.0 - np.minimum(loss_rate, 1.0)) ** np.arange(horizon)[:, None]
+
+    def keep_table(self, week: int) -> np.ndarray:
+        """(P, S, D) keep share of an unprotected line by its product, segment, distributor.
+
+        Such a line's :meth:`line_keep_share` depends on nothing else: the survival sum at its
+        distributor's loss rate, or, for a product x segment the plan has announced moves
+        for, the survival-weighted share not yet moved, over the horizon ``T``. Kept for the
+        week until the distributors' next update changes their loss rates.
+        """
+        if self._keep_table is not None and self._keep_table[0] == week:
+            return self._keep_table[1]
+        horizon = self.cfg.planning_horizon_weeks
+        survival = self.survival()
+        n_segments = len(self.model.scenario.market.segments)
+        table = np.empty((len(self.model.books.list_price), n_segments, survival.shape[1]))
+        table[:] = survival.sum(axis=0)
+        cell_product, cell_segment, moved_within = self.plan.announced(week, horizon, DISTRIBUTOR)
+        kept_weeks = (1.0 - moved_within) @ survival  # (C, D)
+        for c in range(len(cell_product)):
+            table[cell_product[c], cell_segment[c]] = kept_weeks[c]
+        table /= horizon
+        self._keep_table = (week, table)
+        return table
+
+    def protected(self, week: int, buyer: np.ndarray, product: np.ndarray) -> np.ndarray:
+        """Which buyer x product lines are deals a distributor registered and still protects."""
+        if not self.model.scenario.policy.deal_registration:
+            return np.zeros(len(buyer), dtype=bool)
+        return take_cells(self.pop.registered_until, buyer, product) > week
+
+    def line_keep(self, week: int, buyer: np.ndarray, product: np.ndarray) -> np.ndarray:
+        """:meth:`line_keep_share` of each line, read from :meth:`keep_table` where it can be."""
+        pop = self.pop
+        keep = self.keep_table(week)[product, pop.segment[buyer], pop.distributor[buyer]]
+        rows = np.flatnonzero(self.protected(week, buyer, product))
+        if len(rows):
+            keep[rows] = self.line_keep_share(week, buyer[rows], product[rows])
+        return keep
 
     def line_keep_share(self, week: int, buyer: np.ndarray, product: np.ndarray) -> np.ndarray:
         """Expected share of the planning horizon ``T`` each buyer x product line stays ours.

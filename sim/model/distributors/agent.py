@@ -15,7 +15,6 @@ import mesa
 import numpy as np
 
 from sim.channels import DISTRIBUTOR
-from sim.model.costs import ServiceCosts
 from sim.model.week import World
 
 
@@ -136,12 +135,6 @@ class Distributor(mesa.Agent):
         self.weeks_seen = 0
         self.convert_below = 0.0
         """Keep share below which converting a line to the competitor's pays it (0: none)."""
-        self.service_costs = ServiceCosts.from_rates(
-            cfg.cost_to_serve, model.scenario.discount_rate_annual
-        )
-        """What serving its buyers' orders costs it (``distributors.cost_to_serve``): order
-        handling, picking per line, freight with a minimum per shipment, credit and
-        collection; paid out of its margin (:meth:`invoice`)."""
         # This week's facts, reset when the week is booked.
         self.week_revenue = 0.0
         self.week_cost_to_serve = 0.0

@@ -76,6 +76,12 @@ class DistributorNetwork:
         self.agents: list[Distributor] = []
         self.stock = DistributorStock.empty(0, len(model.books.list_price))
         self.open = np.zeros(1, dtype=bool)
+        self.service_costs = ServiceCosts.from_rates(
+            self.cfg.cost_to_serve, model.scenario.discount_rate_annual
+        )
+        """What serving its buyers' orders costs a distributor (``distributors.cost_to_serve``):
+        order handling, picking per line, freight with a minimum per shipment, credit and
+        collection; paid out of its margin."""
         self.size_weight = np.empty(0)
         self.resale_price = self._resale_prices()
         self._keep_table: tuple[int, np.ndarray] | None = None
@@ -289,7 +295,7 @@ class DistributorNetwork:
         """Each distributor's sales to its buyers this week, their cost to serve, our payments.
 
         One order = one buyer's lines with its distributor (:meth:`ServiceCosts.of_week`) at
-        the distributor's own rates (:attr:`Distributor.service_costs`), invoiced at its
+        the distributors' rates (:attr:`service_costs`), invoiced at its
         resale price; ``payments`` are (D,) amounts we paid each (rebates, referral fees), in
         the order they are received.
         """
@@ -302,8 +308,7 @@ class DistributorNetwork:
         )
         if len(b):
             distributor = self.pop.distributor[b]
-            rates = ServiceCosts.per_line([d.service_costs for d in self.agents], distributor)
-            cost = rates.of_week(b, value, needs.orders[at]).costs.sum(axis=1)
+            cost = self.service_costs.of_week(b, value, needs.orders[at]).costs.sum(axis=1)
             self._credit(distributor, np.column_stack([value, cost]), Distributor.invoice)
         for amounts in payments:
             for i in np.flatnonzero(amounts).tolist():

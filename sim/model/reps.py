@@ -63,9 +63,11 @@ class Rep(mesa.Agent):
         calls = int(np.floor(calls + rng.random()))  # unbiased rounding
         self.conflict_calls = 0.0
         prospecting = int(rng.binomial(calls, self.team.prospecting_share))
-        called = self._call_accounts(calls - prospecting, rng)
+        pop = model.population
+        active = self.accounts[pop.status[self.accounts] == ACTIVE]
+        called = self._call_accounts(active, calls - prospecting, rng)
         self.calls_made = len(called) + prospecting
-        self._prospect(prospecting, rng)
+        self._prospect(active, prospecting, rng)
         model.books.rep_week(
             self.channel,
             self.team,
@@ -74,15 +76,16 @@ class Rep(mesa.Agent):
             prospecting_calls=prospecting,
         )
 
-    def _call_accounts(self, calls: int, rng: np.random.Generator) -> np.ndarray:
-        """Call up to ``calls`` active accounts, at most once each; return those called.
+    def _call_accounts(
+        self, accounts: np.ndarray, calls: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Call up to ``calls`` of its active ``accounts``, at most once each; return those called.
 
         A share ``reps.next_best_action_share`` of the calls goes to the best-scored accounts,
         the rest by habit.
         """
         model = self.model
         pop = model.population
-        accounts = self.accounts[pop.status[self.accounts] == ACTIVE]
         if calls <= 0 or len(accounts) == 0:
             return np.empty(0, dtype=np.int64)
         calls = min(calls, len(accounts))
@@ -126,10 +129,10 @@ class Rep(mesa.Agent):
         best = np.argpartition(-score, targeted - 1)[:targeted]
         return best, np.setdiff1d(everyone, best, assume_unique=True)
 
-    def _prospect(self, calls: int, rng: np.random.Generator) -> None:
+    def _prospect(self, active: np.ndarray, calls: int, rng: np.random.Generator) -> None:
+        """Work ``calls`` leads: referrals from its satisfied ``active`` accounts first."""
         model = self.model
         pop = model.population
-        active = self.accounts[pop.status[self.accounts] == ACTIVE]
         rate = pop.satisfaction[active].sum() * model.rules.market.referrals_per_account_annual
         self.pipeline_referrals += int(rng.poisson(rate / 52.0))
         referral = min(calls, self.pipeline_referrals)

@@ -16,6 +16,7 @@ from sim.model.population import (
     rows_any,
     take_cells,
 )
+from sim.model.reps import weighted_sample
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (9, 4), (9, 3), (9, 1), (9, 2), (9, 8), (9, 5)])
@@ -60,3 +61,22 @@ def test_geometric_weeks_same_draws_with_and_without_mask(p):
 
     got = geometric_weeks(np.random.default_rng(3), p, size)
     assert np.array_equal(got, masked(np.random.default_rng(3)))
+
+
+def test_weighted_sample_draws_what_numpy_choice_draws():
+    """The reps' habit calls: the same indices as ``Generator.choice(replace=False, p=p)``
+    from the same seed, and the stream left where numpy leaves it (400 random cases, sizes
+    up to the whole population, zero weights included)."""
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n = int(rng.integers(1, 120))
+        weight = rng.lognormal(0.0, 1.5, n) * (rng.random(n) > 0.1)
+        if not weight.any():
+            continue
+        size = int(rng.integers(1, np.count_nonzero(weight) + 1))
+        p = weight / weight.sum()
+        seed = int(rng.integers(2**32))
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        expected = theirs.choice(n, size=size, replace=False, p=p)
+        np.testing.assert_array_equal(weighted_sample(ours, p, size), expected)
+        assert ours.random() == theirs.random()

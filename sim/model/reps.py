@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+from numba import njit
 
 from sim.channels import CHANNELS
 from sim.model.buyers import RELATIONSHIP_HALF_LIFE_WEEKS
@@ -94,9 +95,7 @@ class Rep(mesa.Agent):
         spend = pop.spend_annual[accounts].astype(float)
         best, rest = self._best_scored(accounts, spend, targeted)
         habit = (
-            rng.choice(
-                rest, size=calls - targeted, replace=False, p=spend[rest] / spend[rest].sum()
-            )
+            rest[weighted_sample(rng, spend[rest] / spend[rest].sum(), calls - targeted)]
             if calls > targeted
             else np.empty(0, dtype=np.int64)
         )
@@ -149,3 +148,38 @@ class Rep(mesa.Agent):
         )
         if won_referral + won_outbound:
             model.territories.win_prospects(self, won_referral + won_outbound)
+
+
+def weighted_sample(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
+    """``size`` distinct indices drawn with probabilities ``p``, without replacement.
+
+    The algorithm and the draws of ``rng.choice(len(p), size, replace=False, p=p)`` (numpy's
+    ``Generator.choice``: rounds of uniforms against the CDF of the indices not yet drawn,
+    each round keeping the first hit of each new index), without its input checks and with
+    the rounds compiled: the same indices from the same stream.
+    """
+    found = np.empty(size, dtype=np.int64)
+    remaining = p.copy()
+    drawn = 0
+    while drawn < size:
+        drawn = _sample_round(remaining, rng.random(size - drawn), found, drawn)
+    return found
+
+
+@njit(cache=True)
+def _sample_round(p: np.ndarray, uniforms: np.ndarray, found: np.ndarray, drawn: int) -> int:
+    """One round: zero the drawn indices, search the CDF, append the new ones; the count."""
+    for i in range(drawn):
+        p[found[i]] = 0.0
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    hits = np.searchsorted(cdf, uniforms, side="right")
+    seen = np.zeros(len(p), dtype=np.bool_)
+    for i in range(drawn):
+        seen[found[i]] = True
+    for hit in hits:
+        if not seen[hit]:
+            seen[hit] = True
+            found[drawn] = hit
+            drawn += 1
+    return drawn

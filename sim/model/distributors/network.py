@@ -12,9 +12,9 @@ phase 3, buyers           :meth:`~DistributorNetwork.sell_competitor_lines` (con
 phase 4, respond          :meth:`~DistributorNetwork.serve` (fill from stock)
 phase 6, orders           :meth:`~DistributorNetwork.invoice` (its sales and cost to serve,
                           our payments to it)
-phase 8, distributors     :meth:`~DistributorNetwork.update`: the outlook of each book, each
-                          distributor's week (:meth:`Distributor.step`), exits and the
-                          hand-over of their accounts
+phase 8, distributors     :meth:`~DistributorNetwork.update`: the outlook of each book, every
+                          distributor's week (``business``: P&L, markup, decisions,
+                          restock), exits and the hand-over of their accounts
 phase 9, collect          :meth:`~DistributorNetwork.levels`
 ========================  ===================================================================
 
@@ -23,8 +23,6 @@ docs/ODD.md §7.8.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy import special
 
@@ -32,8 +30,10 @@ from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
 from sim.model import buyers
 from sim.model.buyers import BuyerRules
 from sim.model.costs import ServiceCosts
-from sim.model.distributors.agent import Distributor, DistributorStock
+from sim.model.distributors import business
+from sim.model.distributors.agent import Distributor
 from sim.model.distributors.book import line_outlook
+from sim.model.distributors.business import DistributorState, DistributorStatus
 from sim.model.policy import ChannelPlan
 from sim.model.population import ACTIVE, PROSPECT, Population, put_cells, take_cells
 from sim.model.week import Needs, World
@@ -56,6 +56,8 @@ class DistributorNetwork:
     ----------
     agents
         The distributors (:class:`Distributor`), index = position.
+    state
+        Their state, one row each (:class:`~sim.model.distributors.business.DistributorState`).
     open
         (D + 1,) bool: carrying our line; the last slot, which index -1 (no distributor)
         reads, is closed.
@@ -74,7 +76,9 @@ class DistributorNetwork:
         self.plan = plan
         self.weekly_value = weekly_value
         self.agents: list[Distributor] = []
-        self.stock = DistributorStock.empty(0, len(model.books.list_price))
+        self.state = DistributorState.empty(0, len(model.books.list_price))
+        self.unit_cost = model.books.list_price * (1.0 - self.cfg.margin)
+        """(P,) what a distributor pays us per unit: our wholesale price (before promotions)."""
         self.open = np.zeros(1, dtype=bool)
         self.service_costs = ServiceCosts.from_rates(
             self.cfg.cost_to_serve, model.scenario.discount_rate_annual
@@ -118,11 +122,11 @@ class DistributorNetwork:
         share = np.bincount(slot, weights=won.sum(axis=1), minlength=count + 1)[1:] / np.maximum(
             np.bincount(slot, weights=value.sum(axis=1), minlength=count + 1)[1:], 1e-12
         )
-        self.stock = DistributorStock.empty(count, len(list_price))
-        self.stock.forecast_units[:] = demand
+        self.state = DistributorState.empty(count, len(list_price))
+        self.state.forecast_units[:] = demand
+        self.state.size_weight[:] = self.size_weight
         self.agents = [
-            Distributor(self.model, d, self.stock, float(self.size_weight[d]), float(share[d]))
-            for d in range(count)
+            Distributor(self.model, d, self.state, float(share[d])) for d in range(count)
         ]
         self.resale_price = self._resale_prices()
 
@@ -170,11 +174,7 @@ class DistributorNetwork:
         d = pop.distributor[b]
         sold = (d >= 0) & self.open[d]
         value = units[gone] * books.list_price[p] * self.resale_price[d]
-        self._credit(
-            d[sold],
-            np.column_stack([value[sold], np.zeros(np.count_nonzero(sold))]),
-            Distributor.sell_alternative,
-        )
+        self._credit(d[sold], {"week_alternative_revenue": value[sold]})
         kept = ~gone
         return buyer[kept], product[kept], orders[kept], units[kept]
 
@@ -199,8 +199,7 @@ class DistributorNetwork:
         won = choice[rows] == DISTRIBUTOR
         self._credit(
             pop.distributor[buyer[rows]],
-            np.column_stack([value, value * won]),
-            Distributor.observe,
+            {"week_offered_value": value, "week_won_value": value * won},
         )
 
     def steer(self, needs: Needs, week: int, rng: np.random.Generator) -> None:
@@ -209,7 +208,7 @@ class DistributorNetwork:
         With one uniform ``u`` per need placed with distributor ``d`` (``rng``: the
         ``journey`` stream): it is *converted* (the line moves to the competitor's line for
         good) if converting that line pays ``d`` (its keep share, :meth:`line_keep`, is
-        below ``d``'s :attr:`Distributor.convert_below`) and ``u < retaliation_steer`` (the
+        below ``d``'s ``convert_below``, :func:`business.decide`) and ``u < retaliation_steer`` (the
         push succeeds); otherwise it *leaks* (this need only) if ``u`` falls in the next
         ``effort_leak x (1 - effort_d)``. Converted and leaked needs are lost to us and leave
         ``needs``.
@@ -221,12 +220,10 @@ class DistributorNetwork:
         if self.agents:
             line_keep = self.line_keep(week, needs.buyer[rows], needs.product[rows])
             d = pop.distributor[needs.buyer[rows]]
-            effort = np.array([x.effort for x in self.agents])
-            below = np.array([x.convert_below for x in self.agents])
-            steer = cfg.retaliation_steer * (line_keep < below[d])
+            steer = cfg.retaliation_steer * (line_keep < self.state.convert_below[d])
             u = rng.random(len(rows))
             converted[rows] = u < steer
-            keep[rows] = u >= steer + cfg.effort_leak * (1.0 - effort[d])
+            keep[rows] = u >= steer + cfg.effort_leak * (1.0 - self.state.effort[d])
         self._convert(needs, converted)
         leaked = np.flatnonzero(~keep)
         self.model.books.lost_units(
@@ -257,8 +254,10 @@ class DistributorNetwork:
         )
         self._credit(
             d,
-            np.column_stack([value, cfg.conversion_cost * horizon_sales]),
-            Distributor.sell_alternative,
+            {
+                "week_alternative_revenue": value,
+                "week_conversion_cost": cfg.conversion_cost * horizon_sales,
+            },
         )
 
     # ------------------------------------------------------------------ phases 4 and 6
@@ -273,7 +272,7 @@ class DistributorNetwork:
             needs.filled[at] = 1.0
             return
         distributor, product = self.pop.distributor[needs.buyer[at]], needs.product[at]
-        stock = self.stock
+        stock = self.state
         count, n_products = stock.stock_units.shape
         demand = np.bincount(
             distributor * n_products + product,
@@ -309,49 +308,49 @@ class DistributorNetwork:
         if len(b):
             distributor = self.pop.distributor[b]
             cost = self.service_costs.of_week(b, value, needs.orders[at]).costs.sum(axis=1)
-            self._credit(distributor, np.column_stack([value, cost]), Distributor.invoice)
+            self._credit(distributor, {"week_revenue": value, "week_cost_to_serve": cost})
         for amounts in payments:
-            for i in np.flatnonzero(amounts).tolist():
-                self.agents[i].receive(float(amounts[i]))
+            self.state.week_income += amounts
 
     # ------------------------------------------------------------------ phase 8
 
     def update(self, week: int, rng: np.random.Generator) -> None:
-        """Each distributor books its week and decides; exits hand on their accounts.
+        """Every distributor books its week and decides; exits hand on their accounts.
 
         ``rng``: the ``churn`` stream (the hand-over's draws).
         """
-        keep, lowest, follow = line_outlook(self, week)
+        state, cfg = self.state, self.cfg
+        outlook = line_outlook(self, week)
         self._keep_table = None  # the steps below change the loss rates
-        exiting: list[Distributor] = []
-        restocks: list[tuple[Distributor, np.ndarray]] = []
-        for distributor, k, low, f in zip(self.agents, keep, lowest, follow, strict=True):
-            if distributor.active:
-                order = distributor.step(float(k), float(low), float(f))
-                if order is None:
-                    exiting.append(distributor)
-                else:
-                    restocks.append((distributor, order))
-        self._sell_in(restocks, week)
+        rows = np.flatnonzero(state.status != DistributorStatus.EXITED)
+        our, total = business.book_week(state, rows, cfg, self.unit_cost).tolist()
+        for d, line_profit, total_profit in zip(rows.tolist(), our, total, strict=True):
+            self.agents[d].line_profit_history.append(line_profit)
+            self.agents[d].total_profit_history.append(total_profit)
+        keep, lowest, follow = (x[rows] for x in outlook)
+        state.threat[rows] = 1.0 - keep
+        business.set_markup(state, rows, cfg, self.rules.market.choice.price_weight)
+        fee = self.model.scenario.policy.distributor_referral_fee
+        exits = business.decide(state, rows, cfg, fee, (keep, lowest, follow)).tolist()
+        for d in exits:
+            self.model.books.written_off(float(state.stock_units[d].sum()))
+            state.stock_units[d] = 0.0
+        staying = rows[state.status[rows] != DistributorStatus.EXITED]
+        self._sell_in(
+            staying, business.restock(state, staying, cfg, self.model.sell_in_discount), week
+        )
         # After every decision, so accounts re-home only to distributors that stay.
-        for distributor in exiting:
-            self._hand_over(distributor, rng)
+        for d in exits:
+            self._hand_over(d, rng)
         self.resale_price = self._resale_prices()
 
-    def _sell_in(self, restocks: list[tuple[Distributor, np.ndarray]], week: int) -> None:
+    def _sell_in(self, rows: np.ndarray, orders: np.ndarray, week: int) -> None:
         """Book the week's restocks as our sell-in; the promotion discount saved is income."""
-        if not restocks:
-            return
-        saved = self.model.books.sell_in(
-            np.array([d.index for d, _ in restocks]),
-            np.stack([order for _, order in restocks]),
-            self.model.sell_in_discount,
-            week,
-        )
-        for (distributor, _), amount in zip(restocks, saved.tolist(), strict=True):
-            distributor.receive(amount)
+        if len(rows):
+            saved = self.model.books.sell_in(rows, orders, self.model.sell_in_discount, week)
+            self.state.week_income[rows] += saved
 
-    def _hand_over(self, distributor: Distributor, rng: np.random.Generator) -> None:
+    def _hand_over(self, distributor: int, rng: np.random.Generator) -> None:
         """Hand on an exiting distributor's accounts (docs/ODD.md §7.8, "Exit").
 
         Only its own lines are touched: each buyer x product line last bought through it
@@ -361,12 +360,12 @@ class DistributorNetwork:
         with the new distributor or one of our direct channels by its own choice.
         """
         pop, cfg = self.pop, self.cfg
-        self.open[distributor.index] = False
-        accounts = np.flatnonzero(pop.distributor == distributor.index)
+        self.open[distributor] = False
+        accounts = np.flatnonzero(pop.distributor == distributor)
         lines = (pop.current_channel[accounts] == DISTRIBUTOR) & ~pop.alternative_line[accounts]
         row, product = np.nonzero(lines)
         served = accounts[row]
-        line_share = np.full(len(served), distributor.line_share)
+        line_share = np.full(len(served), self.state.line_share[distributor])
         follows = rng.random(len(served)) < self.follow_probability(served, line_share)
         pop.alternative_line[served[follows], product[follows]] = True
         # Lines moved off it earned it referral fees, the deals it registered were its own;
@@ -376,7 +375,7 @@ class DistributorNetwork:
         pop.relationship[accounts, DISTRIBUTOR] = 0.0
         active = accounts[pop.status[accounts] == ACTIVE]
         pop.effort[active] = np.minimum(1.0, pop.effort[active] + cfg.rehome_effort)
-        remaining = np.array([d.index for d in self.agents if d.active], dtype=np.int64)
+        remaining = np.flatnonzero(self.state.status != DistributorStatus.EXITED)
         if len(remaining):
             weight = self.size_weight[remaining] / self.size_weight[remaining].sum()
             pop.distributor[accounts] = rng.choice(remaining, size=len(accounts), p=weight)
@@ -406,7 +405,7 @@ class DistributorNetwork:
 
     def survival(self) -> np.ndarray:
         """(T, D) chance a line is still there ``k - 1`` weeks on, at each loss rate."""
-        loss_rate = np.array([x.loss_rate_weekly for x in self.agents])
+        loss_rate = self.state.loss_rate_weekly
         horizon = self.cfg.planning_horizon_weeks
         return (1.0 - np.minimum(loss_rate, 1.0)) ** np.arange(horizon)[:, None]
 
@@ -504,21 +503,24 @@ class DistributorNetwork:
 
     def channel_inventory_units(self) -> float:
         """Units in distributors' stock."""
-        return float(sum(d.stock_units.sum() for d in self.agents))
+        return float(sum(self.state.stock_units.sum(axis=1).tolist()))
 
     def levels(self) -> dict[str, float]:
         """The network's weekly levels (``sim.metrics``): counts, means over active ones, stock."""
-        working = [d for d in self.agents if d.active]
+        state = self.state
+        working = np.flatnonzero(state.status != DistributorStatus.EXITED)
 
-        def mean(values: list[float]) -> float:
-            return float(np.mean(values)) if working else 0.0
+        def mean(column: np.ndarray) -> float:
+            return float(np.mean(column[working])) if len(working) else 0.0
 
         return {
             "distributors_active": len(working),
-            "distributors_retaliating": sum(d.retaliating for d in working),
-            "distributor_effort_mean": mean([d.effort for d in working]),
-            "distributor_threat_mean": mean([d.threat for d in working]),
-            "distributor_markup_mean": mean([d.markup for d in working]),
+            "distributors_retaliating": int(
+                np.count_nonzero(state.status == DistributorStatus.RETALIATING)
+            ),
+            "distributor_effort_mean": mean(state.effort),
+            "distributor_threat_mean": mean(state.threat),
+            "distributor_markup_mean": mean(state.markup),
             "distributors_exited": len(self.agents) - len(working),
             "channel_inventory_units": self.channel_inventory_units(),
         }
@@ -527,20 +529,13 @@ class DistributorNetwork:
 
     def _resale_prices(self) -> np.ndarray:
         realisation = self.rules.realisation[DISTRIBUTOR]
-        return np.array([*(d.resale_price for d in self.agents), realisation])
+        return np.append(self.state.resale_price(self.cfg, slice(None)), realisation)
 
-    def _credit(
-        self, distributor: np.ndarray, amounts: np.ndarray, credit: Callable[..., None]
-    ) -> None:
-        """Sum ``amounts`` ((n, k)) per distributor; call ``credit(distributor, *its k totals)``.
-
-        E.g. ``credit=Distributor.invoice`` with revenue and cost to serve per need.
-        """
+    def _credit(self, distributor: np.ndarray, amounts: dict[str, np.ndarray]) -> None:
+        """Add ``amounts`` per need (by column of the state) to each need's distributor."""
         if not len(distributor) or not self.agents:
             return
-        totals = np.stack(
-            [np.bincount(distributor, weights=a, minlength=len(self.agents)) for a in amounts.T],
-            axis=1,
-        )
-        for i in np.flatnonzero(totals.any(axis=1)).tolist():
-            credit(self.agents[i], *(float(x) for x in totals[i]))
+        for column, amount in amounts.items():
+            getattr(self.state, column)[:] += np.bincount(
+                distributor, weights=amount, minlength=len(self.agents)
+            )

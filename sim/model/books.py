@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from sim.channels import CHANNELS, DISTRIBUTOR, FIELD, INSIDE
 from sim.metrics import CONTRIBUTION_COSTS, COST_FLOWS
-from sim.model.costs import ACTIVITIES, ServiceCosts
+from sim.model.costs import ACTIVITIES, ServiceCosts, cost_order_line
 from sim.model.ledger import Ledger
-from sim.model.population import Population, take_cells
+from sim.model.population import Population
 from sim.model.week import Needs
 from sim.scenario.schema import RepTeam, Scenario
 
@@ -290,165 +291,76 @@ class Books:
         the sell-in price (the distributor pays the cost of serving them). Then rebates,
         commissions and referral fees.
 
+        One compiled pass over the week's needs (:func:`_book_lines`) sums every posting's
+        lines per P&L cell, in line order; each posting is then added to the week's P&L once,
+        in :data:`_ORDER_POSTINGS` order (what a bincount per posting would add).
+
         Returns
         -------
         rebates, referral_fees
             (D,) money paid to each distributor (``distributor_open`` has D + 1 slots).
         """
-        b, p, c = needs.buyer, needs.product, needs.channel
-        s = pop.segment[b].astype(np.int64)
-        served_units = needs.units * needs.filled
-        self.ledger.book("stockout_units", float((needs.units - served_units).sum()))
-        value = served_units * self.list_price[p] * needs.price
-        direct = c != DISTRIBUTOR
-        self.ledger.book("sell_through_units", float(served_units[~direct].sum()))
+        n, count = len(needs.buyer), len(distributor_open) - 1
+        table = self.week_pnl[0]
+        sums = np.zeros((len(_ORDER_POSTINGS), table.size))
+        served, short, sold_through = np.empty(n), np.empty(n), np.empty(n)
+        orders_by_channel = np.zeros(len(CHANNELS), dtype=np.int64)
+        rebates, fees = np.zeros(count), np.zeros(count)
+        policy, reps = self.scenario.policy, self.scenario.reps
+        sold = _book_lines(
+            (needs.buyer, needs.product, needs.channel, needs.orders),
+            (needs.units, needs.filled, needs.price),
+            (pop.segment, pop.field_rep, pop.inside_rep, pop.distributor),
+            (pop.registered_until, pop.moved_off_distributor_week),
+            (self.list_price, self.unit_cost, self.sell_in_price, sell_through_discount),
+            ServiceCosts.rate_table(self.service_costs),
+            distributor_open,
+            np.array(
+                [
+                    bool(sell_through_discount.any() or policy.deal_registration),
+                    policy.rep_compensation == "channel_neutral",
+                    policy.distributor_referral_fee > 0 and count > 0,
+                ]
+            ),
+            np.array(
+                [
+                    self.scenario.distributors.deal_registration_margin,
+                    reps.field.commission_rate,
+                    reps.inside.commission_rate,
+                    policy.distributor_referral_fee,
+                ]
+            ),
+            -1 if policy.referral_fee_weeks is None else int(policy.referral_fee_weeks),
+            week,
+            table.shape,
+            (sums, served, short, sold_through, orders_by_channel, rebates, fees),
+        )
+        if sold < 0:
+            raise ValueError("needs not ordered by buyer, or a paid distributor out of range")
+        self.ledger.book("stockout_units", float(short.sum()))
+        self.ledger.book("sell_through_units", float(sold_through[:sold].sum()))
         if self.journal is not None:
             self.journal["orders"].append(
                 pd.DataFrame(
-                    {"week": week, "buyer": b, "product": p, "channel": c}
-                    | {"orders": needs.orders, "units": served_units, "price": needs.price}
+                    {"week": week, "buyer": needs.buyer, "product": needs.product}
+                    | {"channel": needs.channel, "orders": needs.orders, "units": served}
+                    | {"price": needs.price}
                 )
             )
-        o = needs.orders
-        rows = np.flatnonzero(direct)
-        self._direct_orders(
-            b[rows], p[rows], s[rows], c[rows], o[rows], served_units[rows], value[rows]
-        )
-        rows = np.flatnonzero(~direct)
-        self._sell_through(p[rows], s[rows], served_units[rows])
-        count = len(distributor_open) - 1
-        rebates = self._rebates(needs, served_units, pop, sell_through_discount, week, count)
-        direct_value = np.where(direct, value, 0.0)
-        self._commissions(b, p, s, c, direct_value, pop)
-        fees = self._referral_fees(needs, s, direct_value, pop, distributor_open, week)
+        for (item, _), cells in zip(_ORDER_POSTINGS, sums, strict=True):
+            if item == "capacity":
+                self._capacity_steps(orders_by_channel)
+            else:
+                self.week_pnl[_ITEM[item]] += cells.reshape(table.shape)
         return rebates, fees
 
-    def _direct_orders(
-        self,
-        b: np.ndarray,
-        p: np.ndarray,
-        s: np.ndarray,
-        c: np.ndarray,
-        orders_of_line: np.ndarray,
-        units: np.ndarray,
-        value: np.ndarray,
-    ) -> None:
-        """Revenue, COGS and activity costs of direct order lines; capacity steps per channel.
-
-        One order = one buyer's lines through one channel this week (the j-th orders of its
-        lines ordered several times, :meth:`ServiceCosts.of_week`).
-        """
-        self._post("units", p, s, c, units)
-        self._post("revenue", p, s, c, value)
-        self._post("cogs", p, s, c, units * self.unit_cost[p])
-        week = ServiceCosts.per_line(self.service_costs, c).of_week(
-            b * len(CHANNELS) + c, value, orders_of_line
-        )
-        for j, activity in enumerate(ACTIVITIES):
-            self._post(f"cost_{activity}", p, s, c, week.costs[:, j])
-        channel_of_order = np.zeros(int(week.order.max(initial=-1)) + 1, dtype=np.intp)
-        channel_of_order[week.order] = c[week.line]
-        orders = np.bincount(channel_of_order, minlength=len(CHANNELS))
+    def _capacity_steps(self, orders_by_channel: np.ndarray) -> None:
+        """Platform capacity steps per channel for the week's direct orders."""
         for ch, name in enumerate(CHANNELS):
             spec = getattr(self.scenario.channels, name)
-            if spec.capacity_step_orders and orders[ch]:
-                steps = -(-int(orders[ch]) // spec.capacity_step_orders)  # ceiling
+            if spec.capacity_step_orders and orders_by_channel[ch]:
+                steps = -(-int(orders_by_channel[ch]) // spec.capacity_step_orders)  # ceiling
                 self._post("cost_platform", ALL, ALL, ch, steps * spec.capacity_step_cost_weekly)
-
-    def _sell_through(self, p: np.ndarray, s: np.ndarray, units: np.ndarray) -> None:
-        """Move sold-through units, at sell-in price and cost, from channel stock to the lines."""
-        for sign, segment in ((1.0, s), (-1.0, np.full(len(s), ALL))):
-            self._post("units", p, segment, DISTRIBUTOR, sign * units)
-            self._post("revenue", p, segment, DISTRIBUTOR, sign * units * self.sell_in_price[p])
-            self._post("cogs", p, segment, DISTRIBUTOR, sign * units * self.unit_cost[p])
-
-    def _rebates(
-        self,
-        needs: Needs,
-        served_units: np.ndarray,
-        pop: Population,
-        sell_through_discount: np.ndarray,
-        week: int,
-        count: int,
-    ) -> np.ndarray:
-        """Sell-through promotion payments and deal-registration margin: (D,) paid to each."""
-        policy = self.scenario.policy
-        if not sell_through_discount.any() and not policy.deal_registration:
-            return np.zeros(count)  # nothing to pay: no sell-through promotion, no registered deals
-        at = np.flatnonzero(needs.channel == DISTRIBUTOR)
-        b, p = needs.buyer[at], needs.product[at]
-        base = served_units[at] * self.sell_in_price[p]
-        registered = take_cells(pop.registered_until, b, p) >= week
-        rebate = (
-            base * sell_through_discount[p]
-            + served_units[at]
-            * self.list_price[p]
-            * self.scenario.distributors.deal_registration_margin
-            * registered
-        )
-        self._post("revenue", p, pop.segment[b].astype(np.int64), DISTRIBUTOR, -rebate)
-        return np.bincount(pop.distributor[b], weights=rebate, minlength=count)
-
-    def _commissions(
-        self,
-        buyer: np.ndarray,
-        product: np.ndarray,
-        segment: np.ndarray,
-        channel: np.ndarray,
-        revenue: np.ndarray,
-        pop: Population,
-    ) -> None:
-        """One commission per direct order line, to one rep (ODD "Compensation").
-
-        Channel-specific pay credits the account's rep of the channel that took the order
-        (field or inside; web orders earn none). Channel-neutral pay credits the account's
-        owner on every direct order: its field rep if it has one, else its inside rep.
-        """
-        field, inside = pop.field_rep[buyer] >= 0, pop.inside_rep[buyer] >= 0
-        if self.scenario.policy.rep_compensation == "channel_neutral":
-            credited = np.where(field, FIELD, np.where(inside, INSIDE, -1))
-            credited[channel == DISTRIBUTOR] = -1
-        else:
-            credited = np.where(
-                ((channel == FIELD) & field) | ((channel == INSIDE) & inside), channel, -1
-            )
-        reps = self.scenario.reps
-        rate = np.array([reps.field.commission_rate, reps.inside.commission_rate, 0.0])[credited]
-        paid = np.flatnonzero(credited >= 0)
-        self._post(
-            "commissions", product[paid], segment[paid], channel[paid], (revenue * rate)[paid]
-        )
-
-    def _referral_fees(
-        self,
-        needs: Needs,
-        segment: np.ndarray,
-        revenue: np.ndarray,
-        pop: Population,
-        distributor_open: np.ndarray,
-        week: int,
-    ) -> np.ndarray:
-        """Referral fees on the direct revenue of lines the plan moved off a distributor: (D,).
-
-        A buyer x product line moved off its distributor earns that distributor the fee
-        while it carries our line (and for ``policy.referral_fee_weeks`` after the move, when
-        set); other lines of the same buyer earn nothing.
-        """
-        policy = self.scenario.policy
-        fee = policy.distributor_referral_fee
-        count = len(distributor_open) - 1
-        if fee <= 0 or not count:
-            return np.zeros(count)
-        b, p = needs.buyer, needs.product
-        moved = take_cells(pop.moved_off_distributor_week, b, p)
-        d = pop.distributor[b]
-        earns = (needs.channel != DISTRIBUTOR) & (moved >= 0) & distributor_open[d]
-        if policy.referral_fee_weeks is not None:
-            earns &= week - moved < policy.referral_fee_weeks
-        rows = np.flatnonzero(earns)
-        amount = revenue[rows] * fee
-        self._post("referral_fees", p[rows], segment[rows], needs.channel[rows], amount)
-        return np.bincount(d[rows], weights=amount, minlength=count)
 
     def sell_in(
         self,
@@ -500,3 +412,152 @@ class Books:
         if not saved.any():
             return np.zeros(len(distributor))
         return np.array([float(units @ saved) for units in order_units])
+
+
+# ---------------------------------------------------------------------- the orders' compiled pass
+
+_ORDER_POSTINGS: tuple[tuple[str, str], ...] = (
+    ("units", "direct orders"),
+    ("revenue", "direct orders, at the realised price"),
+    ("cogs", "direct orders"),
+    *((f"cost_{activity}", "direct orders' activities") for activity in ACTIVITIES),
+    ("capacity", "platform capacity steps (cost_platform, per channel, not a line posting)"),
+    ("units", "sell-through, to the buyer's line"),
+    ("revenue", "sell-through at the sell-in price, to the buyer's line"),
+    ("cogs", "sell-through, to the buyer's line"),
+    ("units", "sell-through, out of the channel-stock line (segment all)"),
+    ("revenue", "sell-through, out of the channel-stock line"),
+    ("cogs", "sell-through, out of the channel-stock line"),
+    ("revenue", "rebates: sell-through promotions and registered deals' margin (negative)"),
+    ("commissions", "direct order lines credited to a rep"),
+    ("referral_fees", "direct lines the plan moved off a distributor"),
+)
+"""The postings of :meth:`Books.orders`, in the order they are added to the week's P&L."""
+
+
+@njit(cache=True, error_model="numpy")  # x / 0 is inf, as in numpy
+def _book_lines(
+    need_ids: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    need_amounts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    accounts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    lines: tuple[np.ndarray, np.ndarray],
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    rates: np.ndarray,
+    distributor_open: np.ndarray,
+    switches: np.ndarray,
+    terms: np.ndarray,
+    fee_weeks: int,
+    week: int,
+    shape: tuple[int, int, int],
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> int:
+    """Sum the week's order lines into each posting's P&L cells, in line order.
+
+    ``need_ids``: buyer, product, channel, orders of each need (ordered by buyer);
+    ``need_amounts``: units, share filled, price as a fraction of list; ``accounts``: the
+    population's segment, field rep, inside rep, distributor; ``lines``: its registered-until
+    and moved-off-distributor weeks (N, P); ``prices``: list price, unit cost, sell-in price,
+    sell-through discount (P,); ``rates``: (C, 5) our order-cost rates per channel;
+    ``switches``: rebates due, channel-neutral pay, referral fees due; ``terms``: deal
+    registration margin, field and inside commission rates, referral fee; ``fee_weeks``: how
+    long a moved line earns the fee (-1: while the distributor carries our line). ``out``:
+    (postings, cells) sums by :data:`_ORDER_POSTINGS`, then per need the units served, short
+    and (compacted) sold through, the direct orders per channel, and per distributor the
+    rebates and referral fees. Returns the number of needs sold through, or -1 when the needs
+    are not ordered by buyer or a paid distributor is out of range.
+
+    Each value is computed as the numpy version of these rules computed it (same operations,
+    same operand order); every sum starts from 0.0 and adds in line order (as ``np.bincount``).
+    """
+    buyer, product, channel, orders = need_ids
+    units, filled, price = need_amounts
+    segment, field_rep, inside_rep, distributor = accounts
+    registered_until, moved_off = lines
+    list_price, unit_cost, sell_in_price, sell_through_discount = prices
+    sums, served, short, sold_through, orders_by_channel, rebates, fees = out
+    rebates_due, neutral, fees_due = switches[0], switches[1], switches[2]
+    deal_margin, field_rate, inside_rate, fee = terms[0], terms[1], terms[2], terms[3]
+    n_segments, n_channels = shape[1], shape[2]
+    every_segment = n_segments - 1
+    count = len(rebates)
+    n = len(buyer)
+    value = np.empty(n)
+    sold = 0
+    start = 0
+    while start < n:
+        b = buyer[start]
+        stop = start + 1
+        while stop < n and buyer[stop] == b:
+            stop += 1
+        if stop < n and buyer[stop] < b:
+            return -1
+        for i in range(start, stop):
+            served[i] = units[i] * filled[i]
+            short[i] = units[i] - served[i]
+            value[i] = served[i] * list_price[product[i]] * price[i]
+        for i in range(start, stop):  # direct orders per channel: a channel's most orders
+            c = channel[i]
+            if c == DISTRIBUTOR:
+                continue
+            first, most = True, 0
+            for k in range(start, stop):
+                if channel[k] == c:
+                    first = first and k >= i
+                    most = max(most, orders[k])
+            if first:
+                orders_by_channel[c] += most
+        s = segment[b]
+        d = distributor[b]
+        for i in range(start, stop):
+            p, c, u = product[i], channel[i], served[i]
+            line = (p * n_segments + s) * n_channels + c
+            if c != DISTRIBUTOR:
+                sums[0, line] += u
+                sums[1, line] += value[i]
+                sums[2, line] += u * unit_cost[p]
+                handling, fulfilment, freight, credit = cost_order_line(
+                    i, start, stop, channel, value, orders, rates[c]
+                )
+                sums[3, line] += handling
+                sums[4, line] += fulfilment
+                sums[5, line] += freight
+                sums[6, line] += credit
+            else:
+                sold_through[sold] = u
+                sold += 1
+                stock = (p * n_segments + every_segment) * n_channels + c
+                sums[8, line] += u
+                sums[9, line] += u * sell_in_price[p]
+                sums[10, line] += u * unit_cost[p]
+                sums[11, stock] += -u
+                sums[12, stock] += -u * sell_in_price[p]
+                sums[13, stock] += -u * unit_cost[p]
+                if rebates_due:
+                    if d < 0 or d >= count:
+                        return -1
+                    registered = 1.0 if registered_until[b, p] >= week else 0.0
+                    rebate = u * sell_in_price[p] * sell_through_discount[p] + (
+                        u * list_price[p] * deal_margin * registered
+                    )
+                    sums[14, line] += -rebate
+                    rebates[d] += rebate
+            has_field, has_inside = field_rep[b] >= 0, inside_rep[b] >= 0
+            if neutral:
+                credited = FIELD if has_field else (INSIDE if has_inside else -1)
+                if c == DISTRIBUTOR:
+                    credited = -1
+            else:
+                credited = c if (c == FIELD and has_field) or (c == INSIDE and has_inside) else -1
+            if credited >= 0:
+                sums[15, line] += value[i] * (field_rate if credited == FIELD else inside_rate)
+            if fees_due and c != DISTRIBUTOR:
+                moved = moved_off[b, p]
+                carries = distributor_open[d] if d >= 0 else distributor_open[count]
+                if moved >= 0 and carries and (fee_weeks < 0 or week - moved < fee_weeks):
+                    if d >= count:
+                        return -1
+                    amount = value[i] * fee
+                    sums[16, line] += amount
+                    fees[d] += amount
+        start = stop
+    return sold

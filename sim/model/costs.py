@@ -21,6 +21,10 @@ lines' costs add up to the order's. The freight minimum makes a small order cost
 than a large one. The manufacturer pays these for its direct orders and its sell-in
 (:class:`sim.model.books.Books`); a distributor pays them for its buyers' orders, out of its
 margin (:class:`sim.model.distributors.Distributor`). This module computes; it posts nothing.
+
+:meth:`ServiceCosts.of_week` costs a week's lines with numpy; :func:`cost_order_line` is the
+same arithmetic compiled for one line among its buyer's, called from the books' pass over the
+week's needs (``sim.model.books``): the same additions in the same order, so the same bits.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 
 from sim.scenario.schema import ServiceCostRates
 
@@ -77,6 +82,11 @@ class ServiceCosts:
                 for f in fields(cls)
             )
         )
+
+    @staticmethod
+    def rate_table(costs: list[ServiceCosts]) -> np.ndarray:
+        """(k, 5) scalar rates of each of ``costs`` (e.g. per channel), columns in field order."""
+        return np.array([[float(getattr(c, f.name)) for f in fields(ServiceCosts)] for c in costs])
 
     def of_week(self, group: np.ndarray, value: np.ndarray, orders: np.ndarray) -> WeekOfOrders:
         """The week's orders of lines ordered ``orders`` times, grouped by ``group`` (e.g. buyer).
@@ -137,3 +147,49 @@ class WeekOfOrders:
     costs: np.ndarray
     line: np.ndarray
     order: np.ndarray
+
+
+@njit(cache=True, error_model="numpy")  # x / 0 is inf, as in numpy
+def cost_order_line(
+    i: int,
+    start: int,
+    stop: int,
+    group: np.ndarray,
+    value: np.ndarray,
+    orders: np.ndarray,
+    rates: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """Cost of line ``i`` by activity (:data:`ACTIVITIES`), among one buyer's lines.
+
+    Compiled :meth:`ServiceCosts.of_week` for one line: lines ``start .. stop - 1`` are all
+    of one buyer's; those of ``group[i]`` (e.g. its channel) are its group. A line is
+    ``orders`` order lines worth ``value / orders`` each; the j-th of each line of a group
+    make the group's j-th order. ``rates`` is the group's row of
+    :meth:`ServiceCosts.rate_table`. Each order's value is summed in line order and the line's
+    costs over its orders in order, from 0.0, as ``of_week``'s bincounts do: the same bits.
+    """
+    g = group[i]
+    v = value[i] / orders[i]
+    per_order, per_line, freight_rate, freight_minimum, credit_rate = (
+        rates[0],
+        rates[1],
+        rates[2],
+        rates[3],
+        rates[4],
+    )
+    handling = fulfilment = freight = credit = 0.0
+    for j in range(orders[i]):
+        order_value = 0.0
+        lines = 0
+        for k in range(start, stop):
+            if group[k] == g and orders[k] > j:
+                order_value += value[k] / orders[k]
+                lines += 1
+        share = v / order_value if order_value > 0 else 1.0 / max(lines, 1)
+        charge = freight_rate * order_value
+        shipment = freight_minimum if freight_minimum >= charge else charge  # np.maximum
+        handling += per_order * share
+        fulfilment += per_line
+        freight += shipment * share
+        credit += v * credit_rate
+    return handling, fulfilment, freight, credit

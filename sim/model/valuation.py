@@ -22,10 +22,11 @@ that it drops out after one of the orders it places in a week (``buyers.drop_out
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim.model.books import PNL_ITEMS, Books
 from sim.model.buyers import BuyerRules
-from sim.model.population import ACTIVE, Population, weekly_probability
+from sim.model.population import ACTIVE, Population
 
 HORIZON_WEEKS = 100 * 52
 """Cap on an account's annuity, in weeks of contribution (a century)."""
@@ -52,36 +53,66 @@ def win_share(books: Books) -> np.ndarray:
     return np.divide(served, demand, out=np.ones_like(served), where=demand > 0)
 
 
-def weekly_hazard(pop: Population, rules: BuyerRules, buyers: np.ndarray) -> np.ndarray:
-    """Probability that each of ``buyers`` is lost in a week, at its effort now."""
-    multiplier = 1.0 + (rules.market.effort_churn_multiplier - 1.0) * pop.effort[buyers]
-    churn = weekly_probability(rules.churn_hazard_annual * multiplier)
-    dropout = pop.dropout[buyers]
-    if not dropout.any():
-        return churn
-    rows = np.flatnonzero(dropout > 0)
-    lines = (pop.units_per_order[buyers[rows]] > 0).sum(axis=1)
-    stays = expected_power_of_orders(
-        1.0 - np.minimum(dropout[rows] * multiplier[rows], 1.0),
-        pop.orders_per_week[buyers[rows]],
-        lines,
+def weekly_hazard(
+    pop: Population, rules: BuyerRules, buyers: np.ndarray, *, cutoff_rate: float | None = None
+) -> np.ndarray:
+    """Probability that each of ``buyers`` is lost in a week, at its effort now (float32).
+
+    ``cutoff_rate``: the order rate that sets where the dropout sum stops
+    (:func:`expected_power_of_orders`); by default the highest among ``buyers``' with a dropout.
+    """
+    slope = np.float32(rules.market.effort_churn_multiplier - 1.0)
+    hazard = -np.expm1(
+        _churn_exponent(pop.effort, buyers, slope, np.float32(rules.churn_hazard_annual))
     )
-    hazard = churn.copy()
+    dropout = pop.dropout[buyers]
+    rows = np.flatnonzero(dropout > 0)
+    if not len(rows):
+        return hazard
+    with_dropout = buyers[rows]
+    multiplier = 1.0 + slope * pop.effort[with_dropout]
+    lines = (pop.units_per_order[with_dropout] > 0).sum(axis=1)
+    stays = expected_power_of_orders(
+        1.0 - np.minimum(dropout[rows] * multiplier, 1.0),
+        pop.orders_per_week[with_dropout],
+        lines,
+        cutoff_rate=cutoff_rate,
+    )
     hazard[rows] = 1.0 - stays
     return hazard
 
 
-def expected_power_of_orders(s: np.ndarray, rate: np.ndarray, lines: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _churn_exponent(
+    effort: np.ndarray, buyers: np.ndarray, slope: np.float32, hazard_annual: np.float32
+) -> np.ndarray:
+    """``-h (1 + slope x effort) / 52`` of each of ``buyers``, in float32 (numpy's order).
+
+    ``weekly_probability`` of the annual churn hazard is ``-expm1`` of it; ``expm1`` stays with
+    numpy (its SIMD ``expm1`` and the C library's differ in the last bit).
+    """
+    out = np.empty(len(buyers), dtype=np.float32)
+    one, weeks = np.float32(1.0), np.float32(52.0)
+    for k in range(len(buyers)):
+        out[k] = -(hazard_annual * (one + slope * effort[buyers[k]])) / weeks
+    return out
+
+
+def expected_power_of_orders(
+    s: np.ndarray, rate: np.ndarray, lines: np.ndarray, *, cutoff_rate: float | None = None
+) -> np.ndarray:
     """``E[s ** K]`` for ``K`` the most orders on any of ``lines`` Poisson(``rate``) lines.
 
     ``P(K <= j) = F(j) ** lines`` with ``F`` the Poisson CDF, so
     ``E[s ** K] = sum_j s ** j (F(j) ** lines - F(j - 1) ** lines)``, summed over ``j`` until
-    the tail is below double precision (the Poisson terms by their recurrence).
+    the tail is below double precision (the Poisson terms by their recurrence) at
+    ``cutoff_rate`` (default: the highest ``rate``), so each value is independent of the others.
     """
     expected = np.zeros(len(rate))
     term = np.exp(-rate)  # P(one line has j orders), from j = 0
     cdf, below, power = term.copy(), np.zeros(len(rate)), np.ones(len(rate))
-    top = float(rate.max()) + 12.0 * np.sqrt(float(rate.max())) + 20.0 if len(rate) else 0.0
+    most = float(rate.max()) if cutoff_rate is None and len(rate) else cutoff_rate
+    top = most + 12.0 * np.sqrt(most) + 20.0 if len(rate) and most is not None else 0.0
     for j in range(int(top) + 1):
         at_most = cdf**lines
         expected += power * (at_most - below)
@@ -98,29 +129,79 @@ def customer_equity(
 
     ``Σ_i Σ_p u_ip q_i A_i w_ps c_psk`` is summed line by line: each product's expected units
     weighted by the accounts' annuities ``A_i`` are totalled per segment x channel (one
-    bincount over the buyers per product), then valued at the line's contribution per unit.
+    compiled pass over the active accounts, :func:`_expected_units`), then valued at the
+    line's contribution per unit.
     """
-    active = pop.status == ACTIVE
-    if not active.any():
+    buyers, cutoff_rate = _active(pop.status, pop.dropout, pop.orders_per_week)
+    if not len(buyers):
         return 0.0
     per_unit = line_contribution_per_unit(books) * win_share(books)[:, :, None]
     n_products, n_segments, n_channels = per_unit.shape
-    keep = (1.0 - weekly_hazard(pop, rules, np.arange(pop.size))) * (
-        1.0 + discount_rate_annual
-    ) ** (-1 / 52)
-    weight = np.where(active, pop.orders_per_week * annuity(keep), 0.0)
+    hazard = weekly_hazard(
+        pop, rules, buyers, cutoff_rate=cutoff_rate if cutoff_rate >= 0 else None
+    )
+    discount = np.float32((1.0 + discount_rate_annual) ** (-1 / 52))
     # Slot 0 of each segment takes the lines never bought (channel -1): worth nothing.
-    base = pop.segment.astype(np.intp) * (n_channels + 1) + 1
-    value = np.zeros((n_segments, n_channels + 1))
+    value = _expected_units(
+        buyers,
+        hazard,
+        discount,
+        (pop.orders_per_week, pop.units_per_order, pop.current_channel, pop.segment),
+        (n_products, n_segments, n_channels + 1),
+    )
     total = 0.0
     for p in range(n_products):
-        units = np.bincount(
-            base + pop.current_channel[:, p],
-            weights=pop.units_per_order[:, p] * weight,
-            minlength=value.size,
-        ).reshape(value.shape)
-        total += float((units[:, 1:] * per_unit[p]).sum())
+        total += float((value[p][:, 1:] * per_unit[p]).sum())
     return total
+
+
+@njit(cache=True)
+def _active(
+    status: np.ndarray, dropout: np.ndarray, orders_per_week: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The active accounts (ascending); the highest order rate of any account with a dropout.
+
+    The rate is -1.0 when no account has one (it sets where the dropout sum stops for all).
+    """
+    buyers = np.empty(len(status), dtype=np.int64)
+    count = 0
+    cutoff_rate = -1.0
+    for b in range(len(status)):
+        if status[b] == ACTIVE:
+            buyers[count] = b
+            count += 1
+        if dropout[b] > 0 and orders_per_week[b] > cutoff_rate:
+            cutoff_rate = orders_per_week[b]
+    return buyers[:count], cutoff_rate
+
+
+@njit(cache=True, error_model="numpy")
+def _expected_units(
+    buyers: np.ndarray,
+    hazard: np.ndarray,
+    discount: np.float32,
+    accounts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[int, int, int],
+) -> np.ndarray:
+    """(P, S, C + 1) expected units a week x annuity of ``buyers``, by their current channel.
+
+    ``accounts``: orders per week, units per order, current channel, segment. Each buyer's
+    annuity is :func:`annuity` of ``keep = (1 - hazard) x discount`` in float32, as numpy
+    computes it; each cell adds its buyers in ascending order from 0.0 (``np.bincount``).
+    """
+    orders_per_week, units_per_order, current_channel, segment = accounts
+    value = np.zeros(shape)
+    one, cap = np.float32(1.0), np.float32(HORIZON_WEEKS)
+    for k in range(len(buyers)):
+        b = buyers[k]
+        keep = (one - hazard[k]) * discount
+        weeks = keep / (one - keep)
+        weeks = cap if weeks > cap else weeks  # np.minimum: a NaN stays NaN
+        weight = orders_per_week[b] * np.float64(weeks)
+        s = segment[b]
+        for p in range(shape[0]):
+            value[p, s, 1 + current_channel[b, p]] += units_per_order[b, p] * weight
+    return value
 
 
 def annuity(keep: np.ndarray) -> np.ndarray:

@@ -269,7 +269,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 def print_summary(results: Results) -> None:
     """Print the headline metrics, mean and 95% CI across replications, per variant."""
-    from sim.experiments.stats import mean_ci
+    from sim.results.stats import mean_ci
 
     summary = results.summary
     table = Table(title=f"{results.manifest['scenario']}: {results.path}", title_justify="left")

@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.experiments import runner
-from sim.experiments.stats import mean_ci
 from sim.experiments.study import RunsFailedError
 from sim.experiments.sweep import design, sample_cells, sensitivity
+from sim.results.stats import mean_ci
 from sim.scenario.loader import ScenarioError, load_scenario
 from sim.scenario.schema import Sweep
 

@@ -30,7 +30,6 @@ import yaml
 
 from sim.experiments.options import ProgressHook, StudyOptions, with_options
 from sim.experiments.runner import execute
-from sim.experiments.stats import mean_ci
 from sim.experiments.study import (
     BASE_VARIANT,
     Cell,
@@ -41,6 +40,7 @@ from sim.experiments.study import (
 )
 from sim.metrics import summarise_run
 from sim.results.runs import RunKey
+from sim.results.stats import mean_ci, paired_differences
 from sim.results.store import Results, RunStore, write_csv, write_text
 from sim.results.tables import SUMMARY_METRICS, run_frame
 from sim.scenario.loader import ScenarioError, variant_of, with_changes
@@ -537,8 +537,6 @@ class _Tally:
 
 
 def _paired(results: Results) -> None:
-    from sim.experiments.stats import paired_differences
-
     results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
 
 

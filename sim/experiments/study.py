@@ -22,7 +22,7 @@ from typing import Any
 
 from sim.experiments.options import ProgressHook, StudyOptions, with_options
 from sim.experiments.runner import RunKey, execute
-from sim.experiments.stats import paired_differences
+from sim.results.stats import paired_differences
 from sim.results.store import Results, RunStore
 from sim.results.tables import run_frame
 from sim.scenario.loader import load_scenario, variant_of, with_changes

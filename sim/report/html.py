@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.experiments.stats import mean_ci
 from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
 from sim.report.markups import markup_figure, markup_section
 from sim.report.pnl import UNTRACED, line_comparison, line_summary
+from sim.results.stats import mean_ci
 from sim.results.store import Results, load_results, write_text
 
 Formatter = Callable[[float], str]

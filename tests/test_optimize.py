@@ -13,14 +13,8 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.dashboard import live
-from sim.experiments.optimize import (
-    Job,
-    feasible,
-    model_evaluator,
-    ranked,
-    recommended_changes,
-    search,
-)
+from sim.experiments.candidates import Job, model_evaluator
+from sim.experiments.optimize import feasible, ranked, recommended_changes, search
 from sim.experiments.stress import prim_box
 from sim.scenario.loader import load_scenario, with_changes
 from sim.scenario.schema import Optimize

@@ -28,32 +28,21 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.experiments.options import ProgressHook, StudyOptions, with_options
-from sim.experiments.runner import execute
-from sim.experiments.study import (
-    BASE_VARIANT,
-    Cell,
-    RunsFailedError,
-    resolve,
-    scenario_hash,
-    study,
+from sim.experiments import stress
+from sim.experiments.candidates import (
+    Candidate,
+    Evaluate,
+    Levers,
+    candidate_scenario,
+    model_evaluator,
 )
-from sim.metrics import summarise_run
-from sim.results.runs import RunKey
+from sim.experiments.options import ProgressHook, StudyOptions, with_options
+from sim.experiments.study import BASE_VARIANT, Cell, resolve, scenario_hash, study
 from sim.results.stats import mean_ci, paired_differences
 from sim.results.store import Results, RunStore, write_csv, write_text
-from sim.results.tables import SUMMARY_METRICS, run_frame
-from sim.scenario.loader import ScenarioError, variant_of, with_changes
+from sim.results.tables import SUMMARY_METRICS
+from sim.scenario.loader import ScenarioError, with_changes
 from sim.scenario.schema import Lever, Optimize, Scenario
-
-Levers = Mapping[str, Any]
-"""Lever values by key path, e.g. ``{"policy.distributor_referral_fee": 0.05}``."""
-
-Job = tuple[Levers, int]
-"""One evaluation: lever values and a replication index."""
-
-Evaluate = Callable[[Sequence[Job]], list[dict[str, float]]]
-"""Summary metrics of each job, in the jobs' order; must be a pure function of each job."""
 
 RECOMMENDED = "recommended"
 """Name of the recommended plan's variant in ``recommendation.yaml``."""
@@ -68,27 +57,6 @@ OWN_FILES = (
     "prim_box.csv",
 )
 """What optimize writes besides a compare study's files (removed by ``--overwrite``)."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """Lever values and their summary metrics, one value per replication.
-
-    ``trial`` is the Optuna trial number (``-1`` for the scenario as written).
-    """
-
-    trial: int
-    levers: Levers
-    metrics: Mapping[str, np.ndarray]
-
-    @property
-    def name(self) -> str:
-        """Variant name: ``trial_<n>``, or ``baseline``."""
-        return BASE_VARIANT if self.trial < 0 else f"trial_{self.trial}"
-
-    def mean(self, metric: str) -> float:
-        """Mean of ``metric`` over the replications."""
-        return float(np.mean(self.metrics[metric]))
 
 
 # --------------------------------------------------------------------------- search
@@ -229,49 +197,7 @@ def ranked(candidates: Sequence[Candidate], block: Optimize) -> list[Candidate]:
     return [pool[i] for i in order]
 
 
-# --------------------------------------------------------------------------- the model
-
-
-def model_evaluator(
-    scenario: Scenario,
-    *,
-    workers: int = 1,
-    scheduler: str | None = None,
-    world: Levers | None = None,
-) -> Evaluate:
-    """Evaluate jobs on the model: ``scenario`` with the job's levers (and ``world``) applied.
-
-    Replication *r* is seeded ``SeedSequence(scenario.seed, spawn_key=(r,))`` whatever the
-    levers, so candidates share their random numbers (common random numbers).
-    """
-
-    def evaluate(jobs: Sequence[Job]) -> list[dict[str, float]]:
-        tasks = [
-            (
-                candidate_scenario(scenario, {**(world or {}), **levers}),
-                RunKey(f"job{i}", r, scenario.seed),
-            )
-            for i, (levers, r) in enumerate(jobs)
-        ]
-        scores: dict[int, dict[str, float]] = {}
-        for output in execute(tasks, workers=workers, scheduler=scheduler):
-            if output.error is not None:
-                raise RunsFailedError(
-                    f"a run failed ({output.key.stem}: {output.error}); the search so far is "
-                    "kept: run the same command again to resume"
-                )
-            frame = run_frame(scenario.name, output)
-            scores[int(output.key.variant[3:])] = summarise_run(
-                frame, scenario.discount_rate_annual
-            )
-        return [scores[i] for i in range(len(jobs))]
-
-    return evaluate
-
-
-def candidate_scenario(scenario: Scenario, levers: Levers) -> Scenario:
-    """``scenario`` with lever values applied (and no study blocks of its own)."""
-    return variant_of(scenario, "candidate", {"optimize": None, "uncertainties": None, **levers})
+# --------------------------------------------------------------------------- checks
 
 
 def check_metrics(block: Optimize) -> None:
@@ -411,8 +337,6 @@ def optimize(
     ``uncertainties`` block ``stress.csv``, ``regret.csv`` and ``prim_box.csv``. Re-running
     the same command resumes the search and the finalists' runs.
     """
-    from sim.experiments import stress
-
     resolved, block = _resolve(scenario, options)
     root = Path(options.out) if options.out is not None else Path("results") / resolved.name
     digest = scenario_hash(resolved)

@@ -31,12 +31,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.experiments.candidates import Candidate, model_evaluator
 from sim.results.store import write_csv, write_text
 from sim.scenario.schema import Scenario, Uncertainties
 
@@ -92,7 +92,7 @@ def sample_worlds(block: Uncertainties, *, seed: int) -> pd.DataFrame:
 
 def stress_test(
     scenario: Scenario,
-    policies: Sequence[Any],
+    policies: Sequence[Candidate],
     *,
     recommended: str,
     rival: str,
@@ -109,7 +109,7 @@ def stress_test(
     scenario
         The resolved scenario, with an ``uncertainties`` block.
     policies
-        :class:`~sim.experiments.optimize.Candidate` objects; the first is the baseline.
+        The candidate plans; the first is the baseline.
     recommended, rival
         Names of the recommended policy and of the one PRIM looks for it losing to.
     objective
@@ -117,8 +117,6 @@ def stress_test(
     root
         Results folder.
     """
-    from sim.experiments.optimize import model_evaluator
-
     block = scenario.uncertainties
     assert block is not None
     worlds = sample_worlds(block, seed=scenario.seed)

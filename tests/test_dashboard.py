@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
 
 
 def test_levers_round_trip_through_a_scenario() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
+    scenario = study.scenario
     levers = live.Levers.of(scenario)
     assert levers.plan_share == scenario.policy.channel_plan[0].share
     assert levers.ramp_weeks == scenario.policy.channel_plan[0].ramp_weeks
@@ -49,7 +50,7 @@ def test_levers_round_trip_through_a_scenario() -> None:
         distributor_referral_fee=0.04,
         deal_registration=True,
     )
-    small = live.workshop_scenario(scenario, "slow", changed, buyers=1000, horizon_weeks=10)
+    small = live.workshop_scenario(study, "slow", changed, buyers=1000, horizon_weeks=10)
     policy = small.policy
     assert all(p.share == 0.3 and p.ramp_weeks == 8 for p in policy.channel_plan)
     assert policy.coordination == "orchestrated" and policy.orchestration_coverage == 0.6
@@ -63,17 +64,17 @@ def test_levers_round_trip_through_a_scenario() -> None:
 
 
 def test_variants_start_from_their_own_levers() -> None:
-    scenario = live.load(SCENARIOS / "orchestration.yaml")
-    assert live.variants_of(scenario)[0] == live.BASE
-    orchestrated = live.Levers.of(live.variant_scenario(scenario, "orchestrated"))
+    study = live.load(SCENARIOS / "orchestration.yaml")
+    assert live.variants_of(study)[0] == live.BASE
+    orchestrated = live.Levers.of(live.variant_scenario(study, "orchestrated"))
     assert orchestrated.coordination == "orchestrated"
-    assert live.Levers.of(scenario).coordination == "siloed"
+    assert live.Levers.of(study.scenario).coordination == "siloed"
 
 
 def test_live_run_steps_in_chunks_and_draws() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=800, horizon_weeks=6
+        study, live.BASE, live.Levers.of(study.scenario), buyers=800, horizon_weeks=6
     )
     run = live.LiveRun(small, seed=3)
     run.advance(4)
@@ -91,9 +92,9 @@ def test_live_run_steps_in_chunks_and_draws() -> None:
 
 
 def test_same_seed_same_numbers() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=4
+        study, live.BASE, live.Levers.of(study.scenario), buyers=600, horizon_weeks=4
     )
     first, second = live.LiveRun(small, 5), live.LiveRun(small, 5)
     first.advance(4)
@@ -111,9 +112,9 @@ def test_sessions_run_in_worker_processes_at_once() -> None:
 
     from sim.model.model import ChannelModel
 
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=5
+        study, live.BASE, live.Levers.of(study.scenario), buyers=600, horizon_weeks=5
     )
     runs = [live.LiveRun(small, 5), live.LiveRun(small, 5)]
     pids = {r._worker.pid for r in runs}

@@ -26,7 +26,7 @@ from sim import metrics
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_png, nan_to_dash
 from sim.scenario.loader import ScenarioError
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Study
 
 UPDATE_SECONDS = 0.8
 """Simulate at least this long between two redraws (seconds)."""
@@ -60,7 +60,7 @@ chart: solara.Reactive[bytes | None] = solara.reactive(None)
 message = solara.reactive("")
 
 
-def _scenario(name: str) -> Scenario | None:
+def _study(name: str) -> Study | None:
     try:
         return live.load(live.scenario_path(name))
     except (ScenarioError, OSError) as exc:
@@ -68,13 +68,13 @@ def _scenario(name: str) -> Scenario | None:
         return None
 
 
-def _reset_sides(scenario: Scenario) -> None:
+def _reset_sides(study: Study) -> None:
     """A = the scenario as filed, B = its first variant (or the same)."""
-    names = live.variants_of(scenario)
+    names = live.variants_of(study)
     choice = {"A": names[0], "B": names[1] if len(names) > 1 else names[0]}
     for side, name in choice.items():
         variant[side].set(name)
-        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+        levers[side].set(live.Levers.of(live.variant_scenario(study, name)))
     frames.set({})
     chart.set(None)
 
@@ -84,13 +84,13 @@ def _label(side: str) -> str:
 
 
 @solara.lab.task
-def simulate(scenario: Scenario, setup: dict[str, tuple[str, live.Levers]]) -> str:
+def simulate(study: Study, setup: dict[str, tuple[str, live.Levers]]) -> str:
     """Step both sides to the horizon, publishing charts and numbers as it goes."""
     runs: dict[str, live.LiveRun] = {}
     try:
         for side, (name, side_levers) in setup.items():
             small = live.workshop_scenario(
-                scenario, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
+                study, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
             )
             runs[side] = live.LiveRun(small, seed.value)
     except ScenarioError as exc:
@@ -127,7 +127,7 @@ def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> st
 
 
 @solara.component
-def LeverPanel(side: str, scenario: Scenario) -> None:
+def LeverPanel(side: str, study: Study) -> None:
     """The levers of one side, starting from one of the scenario's variants."""
     current = levers[side].value
 
@@ -136,12 +136,12 @@ def LeverPanel(side: str, scenario: Scenario) -> None:
 
     def choose_variant(name: str) -> None:
         variant[side].set(name)
-        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+        levers[side].set(live.Levers.of(live.variant_scenario(study, name)))
 
     with solara.Card(f"Policy {side}", classes=[f"policy-{side}"]):
         solara.Select(
             "Start from variant",
-            values=live.variants_of(scenario),
+            values=live.variants_of(study),
             value=variant[side].value,
             on_value=choose_variant,
         )
@@ -280,11 +280,11 @@ def Page() -> None:
     """The dashboard page."""
     solara.Title("channel-sim workshop dashboard")
     files = [f.name for f in live.scenario_files()]
-    scenario = solara.use_memo(lambda: _scenario(scenario_name.value), [scenario_name.value])
+    study = solara.use_memo(lambda: _study(scenario_name.value), [scenario_name.value])
 
     def on_load() -> None:
-        if scenario is not None:
-            _reset_sides(scenario)
+        if study is not None:
+            _reset_sides(study)
 
     solara.use_effect(on_load, [scenario_name.value])
 
@@ -310,8 +310,8 @@ def Page() -> None:
             with solara.Column():
                 with solara.Card("Scenario"):
                     solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
-                    if scenario is not None:
-                        solara.Text(scenario.description, style={"color": "#444"})
+                    if study is not None:
+                        solara.Text(study.scenario.description, style={"color": "#444"})
                     solara.SliderInt(
                         f"Buyer accounts: {buyers.value:,}",
                         value=buyers,
@@ -325,16 +325,16 @@ def Page() -> None:
                     solara.InputInt("Seed", value=seed)
 
                     def run() -> None:
-                        if scenario is not None:  # the button is disabled otherwise
+                        if study is not None:  # the button is disabled otherwise
                             policies = {s: (variant[s].value, levers[s].value) for s in "AB"}
-                            simulate(scenario, policies)
+                            simulate(study, policies)
 
                     with solara.Row():
                         solara.Button(
                             "Run",
                             color="primary",
                             icon_name="mdi-play",
-                            disabled=scenario is None or simulate.pending,
+                            disabled=study is None or simulate.pending,
                             on_click=run,
                         )
                         solara.Button(
@@ -344,9 +344,9 @@ def Page() -> None:
                             on_click=simulate.cancel,
                         )
                     solara.Text(message.value, classes=["run-status"])
-                if scenario is not None:
-                    LeverPanel("A", scenario)
-                    LeverPanel("B", scenario)
+                if study is not None:
+                    LeverPanel("A", study)
+                    LeverPanel("B", study)
             with solara.Column():
                 differences = lever_differences(levers["A"].value, levers["B"].value)
                 solara.Text(
@@ -354,11 +354,9 @@ def Page() -> None:
                     classes=["lever-diff"],
                     style={"font-size": "16px", "font-weight": "bold"},
                 )
-                if frames.value and scenario is not None:
-                    solara.HTML(
-                        tag="div",
-                        unsafe_innerHTML=numbers_html(frames.value, scenario.discount_rate_annual),
-                    )
+                if frames.value and study is not None:
+                    rate = study.scenario.discount_rate_annual
+                    solara.HTML(tag="div", unsafe_innerHTML=numbers_html(frames.value, rate))
                 else:
                     solara.Info("Set the levers of A and B, then press Run.")
                 if chart.value is not None:

@@ -1,7 +1,8 @@
 """The dashboard's engine, free of any UI: scenario + levers -> a model stepped live.
 
-A workshop moves a handful of policy levers; :func:`workshop_scenario` turns a scenario file,
-one of its variants and the levers into a validated :class:`~sim.scenario.schema.Scenario`,
+A workshop moves a handful of policy levers; :func:`workshop_scenario` turns a scenario file
+(a :class:`~sim.scenario.schema.Study`), one of its variants and the levers into a validated
+:class:`~sim.scenario.schema.Scenario`,
 scaled down so that it runs live (fewer buyer accounts, with reps and prospects scaled in
 proportion so coverage per account stays as in the file). :class:`LiveRun` steps a
 :class:`~sim.model.ChannelModel` a few weeks at a time and exposes the weeks done so far.
@@ -24,8 +25,8 @@ import pandas as pd
 
 from sim.metrics import WEEKLY, Kind, summarise_run
 from sim.model.model import ChannelModel
-from sim.scenario.loader import load_scenario, variant_of
-from sim.scenario.schema import Scenario
+from sim.scenario.loader import load_study, variant_of
+from sim.scenario.schema import Scenario, Study
 
 SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
 """Environment variable naming the folder of scenario files (set by ``channel-sim dashboard``)."""
@@ -127,38 +128,38 @@ def scenario_path(name: str) -> Path:
     return scenario_folder() / name
 
 
-def variants_of(scenario: Scenario) -> list[str]:
-    """Variant names of a scenario: ``baseline`` (unchanged) first, then its variants."""
-    return [BASE, *[v for v in scenario.variants if v != BASE]]
+def variants_of(study: Study) -> list[str]:
+    """Variant names of a study: ``baseline`` (the scenario unchanged) first, then its variants."""
+    return [BASE, *[v for v in study.variants if v != BASE]]
 
 
-def variant_scenario(scenario: Scenario, variant: str) -> Scenario:
+def variant_scenario(study: Study, variant: str) -> Scenario:
     """The scenario with one variant's changes applied (``baseline``: unchanged)."""
-    changes: Mapping[str, Any] = scenario.variants.get(variant, {})
+    changes: Mapping[str, Any] = study.variants.get(variant, {})
     if variant == BASE and not changes:
-        return scenario
-    return variant_of(scenario, variant, changes)
+        return study.scenario
+    return variant_of(study.scenario, variant, changes)
 
 
 def workshop_scenario(
-    scenario: Scenario,
+    study: Study,
     variant: str,
     levers: Levers,
     *,
     buyers: int = 2_000,
     horizon_weeks: int = 104,
 ) -> Scenario:
-    """One side of the dashboard: a variant of ``scenario``, the levers, scaled to ``buyers``.
+    """One side of the dashboard: a variant of the study's scenario, the levers, scaled down.
 
     Reps and prospects are scaled by ``buyers / market.buyers`` (at least one rep in a team
     that has any), so each rep covers as many accounts as in the file; distributors follow
     from their density (``distributors.accounts_per_distributor``), so each has the size it
     has in the file.
     """
-    base = variant_scenario(scenario, variant)
+    base = variant_scenario(study, variant)
     factor = buyers / base.market.buyers
     changes: dict[str, Any] = {
-        **scenario.variants.get(variant, {}),
+        **study.variants.get(variant, {}),
         "market.buyers": int(buyers),
         "market.prospects": round(base.market.prospects * factor),
         "horizon_weeks": int(horizon_weeks),
@@ -168,12 +169,12 @@ def workshop_scenario(
         count = getattr(base.reps, team).count
         if count:
             changes[f"reps.{team}.count"] = max(1, math.ceil(count * factor))
-    return variant_of(scenario, variant, changes)
+    return variant_of(study.scenario, variant, changes)
 
 
-def load(path: str | Path) -> Scenario:
-    """Load a scenario file (raises ``ScenarioError`` with a readable message)."""
-    return load_scenario(path)
+def load(path: str | Path) -> Study:
+    """Load a scenario file with its variants (raises ``ScenarioError``, a readable message)."""
+    return load_study(path)
 
 
 class LiveRun:

@@ -91,5 +91,5 @@ def model_evaluator(
 
 
 def candidate_scenario(scenario: Scenario, levers: Levers) -> Scenario:
-    """``scenario`` with lever values applied (and no study blocks of its own)."""
-    return variant_of(scenario, "candidate", {"optimize": None, "uncertainties": None, **levers})
+    """``scenario`` with lever values applied."""
+    return variant_of(scenario, "candidate", levers)

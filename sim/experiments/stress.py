@@ -92,6 +92,7 @@ def sample_worlds(block: Uncertainties, *, seed: int) -> pd.DataFrame:
 
 def stress_test(
     scenario: Scenario,
+    uncertainties: Uncertainties,
     policies: Sequence[Candidate],
     *,
     recommended: str,
@@ -107,7 +108,9 @@ def stress_test(
     Parameters
     ----------
     scenario
-        The resolved scenario, with an ``uncertainties`` block.
+        The resolved scenario, as written.
+    uncertainties
+        The worlds to sample and the replications in each.
     policies
         The candidate plans; the first is the baseline.
     recommended, rival
@@ -117,15 +120,13 @@ def stress_test(
     root
         Results folder.
     """
-    block = scenario.uncertainties
-    assert block is not None
-    worlds = sample_worlds(block, seed=scenario.seed)
+    worlds = sample_worlds(uncertainties, seed=scenario.seed)
     evaluate = model_evaluator(scenario, workers=workers, scheduler=scheduler)
     jobs = [
         ({**world, **policy.levers}, r)
         for world in worlds.to_dict("records")
         for policy in policies
-        for r in range(block.replications)
+        for r in range(uncertainties.replications)
     ]
     scores = evaluate(jobs)
     if progress:
@@ -176,7 +177,7 @@ def stress_test(
         "rival": rival,
         "losing_worlds": [int(w) for w in np.flatnonzero(losing)],
         "worlds": len(worlds),
-        "replications": block.replications,
+        "replications": uncertainties.replications,
     }
     if box is not None:
         record.update(coverage=box.coverage, density=box.density, mass=box.mass)

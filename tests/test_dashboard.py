@@ -16,6 +16,7 @@ import pytest
 
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_figure, dashboard_png
+from sim.scenario.loader import variant_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -39,8 +40,8 @@ def test_levers_round_trip_through_a_scenario() -> None:
     study = live.load(SCENARIOS / "direct_shift.yaml")
     scenario = study.scenario
     levers = live.Levers.of(scenario)
-    assert levers.plan_share == scenario.policy.channel_plan[0].share
-    assert levers.ramp_weeks == scenario.policy.channel_plan[0].ramp_weeks
+    assert levers["plan_share"] == scenario.policy.channel_plan[0].share
+    assert levers["ramp_weeks"] == scenario.policy.channel_plan[0].ramp_weeks
     changed = levers.with_(
         plan_share=0.3,
         ramp_weeks=8,
@@ -67,8 +68,40 @@ def test_variants_start_from_their_own_levers() -> None:
     study = live.load(SCENARIOS / "orchestration.yaml")
     assert live.variants_of(study)[0] == live.BASE
     orchestrated = live.Levers.of(live.variant_scenario(study, "orchestrated"))
-    assert orchestrated.coordination == "orchestrated"
-    assert live.Levers.of(study.scenario).coordination == "siloed"
+    assert orchestrated["coordination"] == "orchestrated"
+    assert live.Levers.of(study.scenario)["coordination"] == "siloed"
+
+
+def test_default_levers_are_a_scenario_without_policy(write_yaml, minimal_yaml) -> None:
+    """Before a file is chosen, the levers read as a scenario that sets no policy at all."""
+    bare = live.load(write_yaml("bare.yaml", minimal_yaml)).scenario
+    assert bare.policy.channel_plan == () and bare.policy.trade_promotions == ()
+    assert live.Levers() == live.Levers.of(bare)
+    assert live.Levers()["distributor_referral_fee"] == 0.0 and live.Levers()["plan_share"] is None
+
+
+def test_a_lever_moved_on_a_plan_applies_to_every_row_and_unmoved_keeps_each() -> None:
+    study = live.load(SCENARIOS / "direct_shift.yaml")
+    rows = {"policy.channel_plan.1.share": 0.9}  # the rows differ: 0.6, 0.9, 0.5
+    uneven = variant_of(study.scenario, "uneven", rows)
+    unmoved = live.Levers.of(uneven).changes(uneven)
+    assert not any(key.startswith("policy.channel_plan") for key in unmoved)
+    moved = live.Levers.of(uneven).with_(plan_share=0.3).changes(uneven)
+    assert [moved[f"policy.channel_plan.{i}.share"] for i in range(3)] == [0.3, 0.3, 0.3]
+    with pytest.raises(KeyError, match="plan_shares"):
+        live.Levers().with_(plan_shares=0.3)
+
+
+def test_the_lever_text_reads_each_lever_in_its_unit() -> None:
+    from sim.dashboard.app import lever_differences
+
+    a = live.Levers()
+    b = a.with_(distributor_referral_fee=0.05, deal_registration=True, ramp_weeks=8)
+    assert lever_differences(a, a) == ""
+    assert lever_differences(a, b) == (
+        "migration ramp none → 8 weeks; distributor referral fee 0% → 5%; "
+        "deal registration off → on"
+    )
 
 
 def test_live_run_steps_in_chunks_and_draws() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import solara.lab
 from sim import metrics
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_png, nan_to_dash
+from sim.scenario.levers import LEVERS, PolicyLever
 from sim.scenario.loader import ScenarioError
 from sim.scenario.schema import Study
 
@@ -145,64 +147,54 @@ def LeverPanel(side: str, study: Study) -> None:
             value=variant[side].value,
             on_value=choose_variant,
         )
-        if current.plan_share is not None:
-            solara.SliderFloat(
-                f"Migration share (channel plan): {current.plan_share:.0%}",
-                value=current.plan_share,
-                min=0.0,
-                max=1.0,
-                step=0.05,
-                on_value=lambda v: set_lever(plan_share=v),
-            )
-            solara.SliderInt(
-                f"Migration ramp: {current.ramp_weeks or 0} weeks",
-                value=current.ramp_weeks or 0,
-                min=0,
-                max=104,
-                on_value=lambda v: set_lever(ramp_weeks=v),
-            )
-        else:
-            solara.Text("No channel plan in this scenario.", style={"color": "#666"})
-        solara.ToggleButtonsSingle(
-            value=current.coordination,
-            values=["siloed", "orchestrated"],
-            on_value=lambda v: set_lever(coordination=v),
+        for lever in LEVERS:
+            LeverControl(lever, current, set_lever)
+
+
+def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[..., None]) -> None:
+    """The control of one lever: a slider, a switch or a list of choices."""
+    value = current[lever.name]
+    if value is None:
+        solara.Text(f"{lever.label}: none in this scenario.", style={"color": "#666"})
+        return
+
+    def on_value(new: Any) -> None:
+        set_lever(**{lever.name: new})
+
+    needs = lever.applies_when
+    disabled = needs is not None and current[needs[0]] != needs[1]
+    text = f"{lever.label}: {lever.show(value)}"
+    span = lever.span
+    if span is not None and lever.unit == "weeks":
+        solara.SliderInt(
+            text,
+            value=value,
+            min=round(span.low),
+            max=round(span.high),
+            step=round(span.step),
+            on_value=on_value,
+            disabled=disabled,
         )
+    elif span is not None:
         solara.SliderFloat(
-            f"Orchestration coverage: {current.orchestration_coverage:.0%}",
-            value=current.orchestration_coverage,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            on_value=lambda v: set_lever(orchestration_coverage=v),
-            disabled=current.coordination != "orchestrated",
+            text,
+            value=value,
+            min=span.low,
+            max=span.high,
+            step=span.step,
+            on_value=on_value,
+            disabled=disabled,
         )
+    elif lever.unit == "switch":
+        solara.Checkbox(label=lever.label, value=value, on_value=on_value, disabled=disabled)
+    else:
         solara.Select(
-            "Rep compensation",
-            values=["channel_specific", "channel_neutral"],
-            value=current.rep_compensation,
-            on_value=lambda v: set_lever(rep_compensation=v),
+            lever.label,
+            values=list(lever.choices),
+            value=value,
+            on_value=on_value,
+            disabled=disabled,
         )
-        solara.SliderFloat(
-            f"Distributor referral fee: {current.distributor_referral_fee:.0%}",
-            value=current.distributor_referral_fee,
-            min=0.0,
-            max=0.20,
-            step=0.01,
-            on_value=lambda v: set_lever(distributor_referral_fee=v),
-        )
-        solara.Checkbox(
-            label="Deal registration",
-            value=current.deal_registration,
-            on_value=lambda v: set_lever(deal_registration=v),
-        )
-        if current.promotion_basis is not None:
-            solara.Select(
-                "Trade promotion basis",
-                values=["sell_in", "sell_through"],
-                value=current.promotion_basis,
-                on_value=lambda v: set_lever(promotion_basis=v),
-            )
 
 
 ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
@@ -222,34 +214,13 @@ ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
 """Numbers shown for A, B and B - A: key, label (from sim.metrics), divisor, format."""
 
 
-LEVER_NAMES: dict[str, str] = {
-    "plan_share": "migration share",
-    "ramp_weeks": "ramp weeks",
-    "coordination": "coordination",
-    "orchestration_coverage": "orchestration coverage",
-    "rep_compensation": "rep compensation",
-    "distributor_referral_fee": "referral fee",
-    "deal_registration": "deal registration",
-    "promotion_basis": "promotion basis",
-}
-
-
 def lever_differences(a: live.Levers, b: live.Levers) -> str:
     """How B's levers differ from A's, in words (empty if they are the same)."""
-    first, second = a.describe(), b.describe()
     return "; ".join(
-        f"{LEVER_NAMES[k]} {_show(first[k])} → {_show(second[k])}"
-        for k in LEVER_NAMES
-        if first[k] != second[k]
+        f"{lever.label.lower()} {lever.show(a[lever.name])} → {lever.show(b[lever.name])}"
+        for lever in LEVERS
+        if a[lever.name] != b[lever.name]
     )
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:.0%}"
-    return str(value)
 
 
 def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:

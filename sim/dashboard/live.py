@@ -15,16 +15,18 @@ import multiprocessing
 import multiprocessing.context
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.metrics import WEEKLY, Kind, summarise_run
 from sim.model.model import ChannelModel
+from sim.scenario.frozen import FrozenMap
+from sim.scenario.levers import LEVERS
 from sim.scenario.loader import load_study, variant_of
 from sim.scenario.schema import Scenario, Study
 
@@ -40,67 +42,46 @@ BASE = "baseline"
 
 @dataclass(frozen=True)
 class Levers:
-    """The policy levers a workshop moves (SPEC §4 ``policy.*``).
+    """The values of the workshop levers (:data:`sim.scenario.levers.LEVERS`), by lever name.
 
-    ``plan_share`` and ``ramp_weeks``, once moved from the first plan entry's value, apply to
-    every entry of ``policy.channel_plan`` (unmoved, each entry keeps its own, so a per-entry
-    plan such as an optimiser's recommendation survives); ``promotion_basis`` applies to every
-    trade promotion; ``None`` where the scenario has none.
+    A lever on every entry of a list (the channel plan's share and ramp, the promotions'
+    basis) reads the first entry, ``None`` where the scenario has none; once moved from that
+    value it applies to every entry (unmoved, each entry keeps its own, so a per-entry plan
+    such as an optimiser's recommendation survives).
     """
 
-    plan_share: float | None = None
-    ramp_weeks: int | None = None
-    coordination: Literal["siloed", "orchestrated"] = "siloed"
-    orchestration_coverage: float = 0.0
-    rep_compensation: Literal["channel_specific", "channel_neutral"] = "channel_specific"
-    distributor_referral_fee: float = 0.0
-    deal_registration: bool = False
-    promotion_basis: Literal["sell_in", "sell_through"] | None = None
+    values: FrozenMap[str, Any] = field(
+        default_factory=lambda: FrozenMap(
+            (lever.name, None if lever.per_entry else lever.default) for lever in LEVERS
+        )
+    )
 
     @classmethod
     def of(cls, scenario: Scenario) -> Levers:
-        """The levers as the scenario sets them (first plan entry, first promotion)."""
-        policy = scenario.policy
-        plan = policy.channel_plan
-        promotions = policy.trade_promotions
-        return cls(
-            plan_share=plan[0].share if plan else None,
-            ramp_weeks=plan[0].ramp_weeks if plan else None,
-            coordination=policy.coordination,
-            orchestration_coverage=policy.orchestration_coverage,
-            rep_compensation=policy.rep_compensation,
-            distributor_referral_fee=policy.distributor_referral_fee,
-            deal_registration=policy.deal_registration,
-            promotion_basis=promotions[0].basis if promotions else None,
-        )
+        """The levers as the scenario sets them."""
+        tree = scenario.model_dump(by_alias=True)
+        return cls(FrozenMap((lever.name, lever.value_in(tree)) for lever in LEVERS))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
 
     def changes(self, scenario: Scenario) -> dict[str, Any]:
         """``key.path: value`` overrides that set these levers on ``scenario``."""
-        out: dict[str, Any] = {
-            "policy.coordination": self.coordination,
-            "policy.orchestration_coverage": self.orchestration_coverage,
-            "policy.rep_compensation": self.rep_compensation,
-            "policy.distributor_referral_fee": self.distributor_referral_fee,
-            "policy.deal_registration": self.deal_registration,
-        }
-        own = Levers.of(scenario)
-        for i in range(len(scenario.policy.channel_plan)):
-            if self.plan_share is not None and self.plan_share != own.plan_share:
-                out[f"policy.channel_plan.{i}.share"] = self.plan_share
-            if self.ramp_weeks is not None and self.ramp_weeks != own.ramp_weeks:
-                out[f"policy.channel_plan.{i}.ramp_weeks"] = self.ramp_weeks
-        if self.promotion_basis is not None:
-            for i in range(len(scenario.policy.trade_promotions)):
-                out[f"policy.trade_promotions.{i}.basis"] = self.promotion_basis
+        tree = scenario.model_dump(by_alias=True)
+        out: dict[str, Any] = {}
+        for lever in LEVERS:
+            value = self[lever.name]
+            moved = value is not None and value != lever.value_in(tree)
+            if not lever.per_entry or moved:
+                out.update(dict.fromkeys(lever.key_paths(tree), value))
         return out
 
     def with_(self, **changes: Any) -> Levers:
         """A copy with some levers changed."""
-        return replace(self, **changes)
-
-    def describe(self) -> dict[str, Any]:
-        """The levers as a plain dict (for display)."""
-        return asdict(self)
+        unknown = set(changes) - set(self.values)
+        if unknown:
+            raise KeyError(f"not a workshop lever: {sorted(unknown)}")
+        return Levers(FrozenMap({**self.values, **changes}))
 
 
 def scenario_folder() -> Path:

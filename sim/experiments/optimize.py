@@ -41,6 +41,7 @@ from sim.experiments.study import BASE_VARIANT, Cell, Source, resolve, scenario_
 from sim.results.stats import mean_ci, paired_differences
 from sim.results.store import Results, RunStore, write_csv, write_text
 from sim.results.tables import SUMMARY_METRICS
+from sim.scenario.levers import LEVERS_BY_NAME
 from sim.scenario.loader import ScenarioError, with_changes
 from sim.scenario.schema import Lever, Optimize, Scenario, Study
 
@@ -414,9 +415,7 @@ def _resolve(source: Source, options: StudyOptions) -> tuple[Study, Optimize]:
     block = resolved.optimize
     if block is None:
         raise ScenarioError(
-            f"scenario {resolved.scenario.name!r} has no optimize block; add e.g. optimize: "
-            "{levers: {policy.distributor_referral_fee: [0, 0.1]}, objectives: "
-            "{npv_contribution_with_terminal: maximize}}"
+            f"scenario {resolved.scenario.name!r} has no optimize block; add e.g. {_example()}"
         )
     resolved = with_changes(
         resolved,
@@ -429,6 +428,16 @@ def _resolve(source: Source, options: StudyOptions) -> tuple[Study, Optimize]:
     if resolved.uncertainties is not None:
         check_paths(written, resolved.uncertainties.parameters, "uncertainties.parameters")
     return resolved, block
+
+
+def _example() -> str:
+    """An ``optimize`` block searching the referral fee over the workshop's range."""
+    lever = LEVERS_BY_NAME["distributor_referral_fee"]
+    assert lever.span is not None
+    levers = f"{{{lever.key_path}: [{lever.span.low:g}, {lever.span.high:g}]}}"
+    return (
+        f"optimize: {{levers: {levers}, objectives: {{npv_contribution_with_terminal: maximize}}}}"
+    )
 
 
 def _reevaluate(

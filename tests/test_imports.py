@@ -241,9 +241,13 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    sorted(m for m in MODULES if m.startswith(("sim.results", "sim.report", "sim.metrics"))),
+    sorted(
+        m
+        for m in MODULES
+        if m.startswith(("sim.results", "sim.report", "sim.metrics", "sim.scenario"))
+    ),
 )
-def test_results_and_reports_reach_no_engine_module(module: str) -> None:
+def test_results_reports_and_scenarios_reach_no_engine_module(module: str) -> None:
     engine = sorted(m for m in _reachable(module) if m.startswith(ENGINE))
     assert engine == [], f"{module} reaches {engine}"
 

@@ -5,7 +5,7 @@ level, the study design run on it (variants, a sweep, an optimize search, uncert
 two together are a :class:`Study`. The blocks live by job in :mod:`~sim.scenario.market`
 (buyers, products, channel economics), :mod:`~sim.scenario.sellers` (reps, distributors),
 :mod:`~sim.scenario.policy` (the firm's levers) and :mod:`~sim.scenario.design` (the study
-design); this module re-exports them all.
+design), on the base :class:`~sim.scenario.blocks.Block`; this module re-exports them all.
 
 Every field maps one-to-one to a YAML key, and a scenario is a plain, immutable value: lists
 are tuples, mappings :class:`~sim.scenario.frozen.FrozenMap`, so equal scenarios hash equal.

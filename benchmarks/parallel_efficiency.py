@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import sim
-from sim.scenario.loader import load_scenario, with_changes
+from sim.scenario.loader import load_study, with_changes
 from sim.scenario.schema import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    scenario = load_scenario(
+    study = load_study(
         ROOT / "scenarios" / "direct_shift.yaml",
         [f"market.buyers={args.buyers}", f"horizon_weeks={args.weeks}"],
     )
@@ -58,7 +58,7 @@ def main() -> None:
         },
         outputs=["contribution_margin", "churn_rate_annual"],
     )
-    scenario = with_changes(scenario, {"sweep": block, "replications": 1}, source="benchmark")
+    study = with_changes(study, {"sweep": block, "replications": 1}, source="benchmark")
     print(
         f"sweep: lhs, {args.samples} samples x 1 replication, {args.buyers} buyers, "
         f"{args.weeks} weeks; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}"
@@ -70,7 +70,7 @@ def main() -> None:
             for workers in (1, 2):
                 out = Path(tmp) / f"w{workers}_{attempt}"
                 start = time.perf_counter()
-                results = sim.sweep(scenario, out=out, workers=workers)
+                results = sim.sweep(study, out=out, workers=workers)
                 seconds[workers].append(time.perf_counter() - start)
                 tables[workers] = results.timeseries
                 busy = sum(results.manifest["run_seconds"].values())

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.experiments.runner import RunKey, simulate
-from sim.scenario.loader import load_scenario, variant_of
+from sim.scenario.loader import load_study, variant_of
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -31,9 +31,10 @@ def fingerprints(buyers: int | None, weeks: int | None) -> list[str]:
     overrides += [f"horizon_weeks={weeks}"] if weeks else []
     lines = []
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        scenario = load_scenario(path, overrides)
+        study = load_study(path, overrides)
+        scenario = study.scenario
         cells = {"baseline": scenario}
-        cells |= {name: variant_of(scenario, name, c) for name, c in scenario.variants.items()}
+        cells |= {name: variant_of(scenario, name, c) for name, c in study.variants.items()}
         for name, cell in cells.items():
             output = simulate(cell, RunKey(name, 0, scenario.seed))
             digest = hashlib.sha256()

@@ -24,6 +24,7 @@ _EXPORTS = {
     "compare": "sim.experiments.study",
     "load_results": "sim.results.store",
     "load_scenario": "sim.scenario.loader",
+    "load_study": "sim.scenario.loader",
     "run": "sim.experiments.study",
     "sweep": "sim.experiments.sweep",
 }

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from sim.experiments.options import OPTION_TYPES, OPTIONS
 from sim.metrics import SUMMARY, Unit
-from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.loader import ScenarioError, load_scenario, load_study
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
     import pandas as pd
@@ -256,7 +256,7 @@ def print_sensitivity(results: Results) -> None:
 def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     """Check a scenario file; print the resolved scenario or the errors."""
     with user_errors():
-        resolved = load_scenario(scenario, set_ or ())
+        resolved = load_study(scenario, set_ or ())
     console.print(
         yaml.safe_dump(resolved.model_dump(mode="json", by_alias=True), sort_keys=False),
         highlight=False,
@@ -269,7 +269,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 def print_summary(results: Results) -> None:
     """Print the headline metrics, mean and 95% CI across replications, per variant."""
-    from sim.experiments.stats import mean_ci
+    from sim.results.stats import mean_ci
 
     summary = results.summary
     table = Table(title=f"{results.manifest['scenario']}: {results.path}", title_justify="left")
@@ -347,7 +347,7 @@ def dashboard(
         if recommendation is not None:
             from sim.experiments.optimize import recommended_changes
 
-            recommended_changes(load_scenario(recommendation))  # a clear error before serving
+            recommended_changes(load_study(recommendation))  # a clear error before serving
         code = serve(host=host, port=port, scenarios=scenarios, recommendation=recommendation)
     raise typer.Exit(code)
 

@@ -16,6 +16,7 @@ import pytest
 
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_figure, dashboard_png
+from sim.scenario.loader import variant_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -36,10 +37,11 @@ CHROMIUM_ARGS = [
 
 
 def test_levers_round_trip_through_a_scenario() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
+    scenario = study.scenario
     levers = live.Levers.of(scenario)
-    assert levers.plan_share == scenario.policy.channel_plan[0].share
-    assert levers.ramp_weeks == scenario.policy.channel_plan[0].ramp_weeks
+    assert levers["plan_share"] == scenario.policy.channel_plan[0].share
+    assert levers["ramp_weeks"] == scenario.policy.channel_plan[0].ramp_weeks
     changed = levers.with_(
         plan_share=0.3,
         ramp_weeks=8,
@@ -49,7 +51,7 @@ def test_levers_round_trip_through_a_scenario() -> None:
         distributor_referral_fee=0.04,
         deal_registration=True,
     )
-    small = live.workshop_scenario(scenario, "slow", changed, buyers=1000, horizon_weeks=10)
+    small = live.workshop_scenario(study, "slow", changed, buyers=1000, horizon_weeks=10)
     policy = small.policy
     assert all(p.share == 0.3 and p.ramp_weeks == 8 for p in policy.channel_plan)
     assert policy.coordination == "orchestrated" and policy.orchestration_coverage == 0.6
@@ -63,17 +65,49 @@ def test_levers_round_trip_through_a_scenario() -> None:
 
 
 def test_variants_start_from_their_own_levers() -> None:
-    scenario = live.load(SCENARIOS / "orchestration.yaml")
-    assert live.variants_of(scenario)[0] == live.BASE
-    orchestrated = live.Levers.of(live.variant_scenario(scenario, "orchestrated"))
-    assert orchestrated.coordination == "orchestrated"
-    assert live.Levers.of(scenario).coordination == "siloed"
+    study = live.load(SCENARIOS / "orchestration.yaml")
+    assert live.variants_of(study)[0] == live.BASE
+    orchestrated = live.Levers.of(live.variant_scenario(study, "orchestrated"))
+    assert orchestrated["coordination"] == "orchestrated"
+    assert live.Levers.of(study.scenario)["coordination"] == "siloed"
+
+
+def test_default_levers_are_a_scenario_without_policy(write_yaml, minimal_yaml) -> None:
+    """Before a file is chosen, the levers read as a scenario that sets no policy at all."""
+    bare = live.load(write_yaml("bare.yaml", minimal_yaml)).scenario
+    assert bare.policy.channel_plan == () and bare.policy.trade_promotions == ()
+    assert live.Levers() == live.Levers.of(bare)
+    assert live.Levers()["distributor_referral_fee"] == 0.0 and live.Levers()["plan_share"] is None
+
+
+def test_a_lever_moved_on_a_plan_applies_to_every_row_and_unmoved_keeps_each() -> None:
+    study = live.load(SCENARIOS / "direct_shift.yaml")
+    rows = {"policy.channel_plan.1.share": 0.9}  # the rows differ: 0.6, 0.9, 0.5
+    uneven = variant_of(study.scenario, "uneven", rows)
+    unmoved = live.Levers.of(uneven).changes(uneven)
+    assert not any(key.startswith("policy.channel_plan") for key in unmoved)
+    moved = live.Levers.of(uneven).with_(plan_share=0.3).changes(uneven)
+    assert [moved[f"policy.channel_plan.{i}.share"] for i in range(3)] == [0.3, 0.3, 0.3]
+    with pytest.raises(KeyError, match="plan_shares"):
+        live.Levers().with_(plan_shares=0.3)
+
+
+def test_the_lever_text_reads_each_lever_in_its_unit() -> None:
+    from sim.dashboard.app import lever_differences
+
+    a = live.Levers()
+    b = a.with_(distributor_referral_fee=0.05, deal_registration=True, ramp_weeks=8)
+    assert lever_differences(a, a) == ""
+    assert lever_differences(a, b) == (
+        "migration ramp none → 8 weeks; distributor referral fee 0% → 5%; "
+        "deal registration off → on"
+    )
 
 
 def test_live_run_steps_in_chunks_and_draws() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=800, horizon_weeks=6
+        study, live.BASE, live.Levers.of(study.scenario), buyers=800, horizon_weeks=6
     )
     run = live.LiveRun(small, seed=3)
     run.advance(4)
@@ -91,9 +125,9 @@ def test_live_run_steps_in_chunks_and_draws() -> None:
 
 
 def test_same_seed_same_numbers() -> None:
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=4
+        study, live.BASE, live.Levers.of(study.scenario), buyers=600, horizon_weeks=4
     )
     first, second = live.LiveRun(small, 5), live.LiveRun(small, 5)
     first.advance(4)
@@ -111,9 +145,9 @@ def test_sessions_run_in_worker_processes_at_once() -> None:
 
     from sim.model.model import ChannelModel
 
-    scenario = live.load(SCENARIOS / "direct_shift.yaml")
+    study = live.load(SCENARIOS / "direct_shift.yaml")
     small = live.workshop_scenario(
-        scenario, live.BASE, live.Levers.of(scenario), buyers=600, horizon_weeks=5
+        study, live.BASE, live.Levers.of(study.scenario), buyers=600, horizon_weeks=5
     )
     runs = [live.LiveRun(small, 5), live.LiveRun(small, 5)]
     pids = {r._worker.pid for r in runs}

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from sim.channels import DISTRIBUTOR
 from sim.cli import app
 from sim.model.model import ChannelModel
-from sim.scenario.loader import ScenarioError, load_scenario, variant_of
+from sim.scenario.loader import ScenarioError, load_scenario, load_study, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -77,10 +77,10 @@ def one_product(write_yaml) -> Callable[..., Scenario]:
 
 def direct_shift(*overrides: str, variant: str | None = None) -> Scenario:
     """``scenarios/direct_shift.yaml`` with overrides, optionally one of its variants."""
-    scenario = load_scenario(SCENARIOS / "direct_shift.yaml", overrides)
+    study = load_study(SCENARIOS / "direct_shift.yaml", overrides)
     if variant is None:
-        return scenario
-    return variant_of(scenario, variant, scenario.variants[variant])
+        return study.scenario
+    return variant_of(study.scenario, variant, study.variants[variant])
 
 
 def run(scenario: Scenario, seed: int) -> ChannelModel:
@@ -125,8 +125,9 @@ def test_a_distributor_count_is_a_density_at_the_files_buyers(write_yaml):
     assert counted.distributors.accounts_per_distributor == 500.0
     assert network_size(counted) == 8
     assert network_size(load_scenario(path, ["market.buyers=1000"])) == 2  # same density
-    assert network_size(variant_of(counted, "small", counted.variants["small"])) == 2
-    assert network_size(variant_of(counted, "recount", counted.variants["recount"])) == 2
+    variants = load_study(path).variants
+    assert network_size(variant_of(counted, "small", variants["small"])) == 2
+    assert network_size(variant_of(counted, "recount", variants["recount"])) == 2
     recount = load_scenario(path, ["distributors.count=3", "market.buyers=1500"])
     assert recount.distributors.accounts_per_distributor == 500.0
     # The density, given by a file that extends one with a count, replaces it.

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.experiments import runner
-from sim.experiments.stats import mean_ci
 from sim.experiments.study import RunsFailedError
 from sim.experiments.sweep import design, sample_cells, sensitivity
-from sim.scenario.loader import ScenarioError, load_scenario
+from sim.results.stats import mean_ci
+from sim.scenario.loader import ScenarioError, load_scenario, load_study
 from sim.scenario.schema import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -303,12 +303,12 @@ def test_sweep_int_keys_are_rounded_and_bad_bounds_are_clear_errors(tmp_path):
 
 
 def test_direct_shift_sweep_block_resolves():
-    scenario = load_scenario(DIRECT_SHIFT)
-    assert scenario.sweep is not None
-    plan = design(scenario.sweep, seed=scenario.seed)
-    d = len(scenario.sweep.parameters)
-    assert plan.points.shape == (scenario.sweep.samples * (2 * d + 2), d)
-    cells = sample_cells(scenario, plan)
+    study = load_study(DIRECT_SHIFT)
+    assert study.sweep is not None
+    plan = design(study.sweep, seed=study.scenario.seed)
+    d = len(study.sweep.parameters)
+    assert plan.points.shape == (study.sweep.samples * (2 * d + 2), d)
+    cells = sample_cells(study.scenario, plan)
     assert all(isinstance(c.columns["policy.channel_plan.0.ramp_weeks"], int) for c in cells)
 
 

@@ -3,8 +3,9 @@
 Two independent checks. At run time, fresh interpreters import a module and report what got
 loaded (mesa's batch runner changes the multiprocessing start method when imported, so
 loading it is a side effect, not just a cost). Statically, every module of ``sim/`` is parsed
-and its imports (module level and inside functions) followed: the package-level graph must be
-acyclic and no engine module may be reachable from ``sim.results`` or ``sim.report``.
+and its imports (module level and inside functions) followed: the module graph and the
+package graph must be acyclic (imports under ``if TYPE_CHECKING:`` never run, so they do not
+count there), and no engine module may be reachable from ``sim.results`` or ``sim.report``.
 """
 
 from __future__ import annotations
@@ -86,26 +87,77 @@ MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.
 """Every module of the package, by dotted name."""
 
 
-def _imports(name: str) -> set[str]:
+def _import_nodes(tree: ast.AST, *, run_time: bool) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of a module, anywhere in it; ``run_time``: not the typing ones."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        if run_time and isinstance(node, ast.If) and _is_type_checking(node.test):
+            children: list[ast.AST] = list(node.orelse)
+        else:
+            children = list(ast.iter_child_nodes(node))
+        for child in children:
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _base(name: str, node: ast.ImportFrom) -> str:
+    """The absolute module a ``from ... import`` reads from."""
+    if not node.level:
+        return node.module or ""
+    package = name if MODULES[name].name == "__init__.py" else name.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module or ''}".rstrip(".")
+
+
+def _imports(name: str, *, run_time: bool = False) -> set[str]:
     """Dotted names a module imports (anywhere in it), submodules resolved where they exist."""
-    path = MODULES[name]
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _import_nodes(tree, run_time=run_time):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative import
-                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-                for _ in range(node.level - 1):
-                    package = package.rpartition(".")[0]
-                base = f"{package}.{base}".rstrip(".")
+        else:
+            base = _base(name, node)
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES)
     return found
 
 
 IMPORTS: dict[str, set[str]] = {name: _imports(name) for name in MODULES}
+"""Everything each module imports, typing-only imports included (for the layer rules)."""
+
+
+def _module_edges(name: str) -> set[str]:
+    """The ``sim`` modules a module's run-time imports execute (``from a import b``: a.b if
+    it is a module, else a)."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    edges: set[str] = set()
+    for node in _import_nodes(tree, run_time=True):
+        if isinstance(node, ast.Import):
+            edges.update(alias.name for alias in node.names if alias.name in MODULES)
+            continue
+        base = _base(name, node)
+        for alias in node.names:
+            target = f"{base}.{alias.name}"
+            edges.add(target if target in MODULES else base)
+    return {target for target in edges if target in MODULES and target != name}
+
+
+MODULE_GRAPH: dict[str, set[str]] = {name: _module_edges(name) for name in MODULES}
+"""Module -> the ``sim`` modules it imports at run time, in functions too."""
 
 
 def _reachable(start: str) -> set[str]:
@@ -148,7 +200,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def _package_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
-    for name, targets in IMPORTS.items():
+    for name, targets in MODULE_GRAPH.items():
         source = _package(name)
         if source is None:
             continue
@@ -167,6 +219,21 @@ def test_the_package_import_graph_has_no_cycle() -> None:
     assert "results" not in graph["metrics"] and "experiments" not in graph["results"]
 
 
+def test_the_module_import_graph_has_no_cycle() -> None:
+    """Function-level imports count: a cycle through them is one at run time."""
+    assert {"sim.report.html", "sim.experiments.optimize", "sim.model.model"} <= set(MODULE_GRAPH)
+    assert _cycles(MODULE_GRAPH) == []
+
+
+def test_the_module_graph_sees_imports_inside_functions_and_skips_typing_ones() -> None:
+    assert "sim.experiments.optimize" in MODULE_GRAPH["sim.cli"]  # inside a command
+    code = "if TYPE_CHECKING:\n    import a\nelse:\n    import b\ndef f():\n    import c\n"
+    tree = ast.parse(code)
+    names = {n.names[0].name for n in _import_nodes(tree, run_time=True)}
+    assert names == {"b", "c"}
+    assert len(_import_nodes(tree, run_time=False)) == 3
+
+
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert _cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
@@ -174,9 +241,13 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    sorted(m for m in MODULES if m.startswith(("sim.results", "sim.report", "sim.metrics"))),
+    sorted(
+        m
+        for m in MODULES
+        if m.startswith(("sim.results", "sim.report", "sim.metrics", "sim.scenario"))
+    ),
 )
-def test_results_and_reports_reach_no_engine_module(module: str) -> None:
+def test_results_reports_and_scenarios_reach_no_engine_module(module: str) -> None:
     engine = sorted(m for m in _reachable(module) if m.startswith(ENGINE))
     assert engine == [], f"{module} reaches {engine}"
 

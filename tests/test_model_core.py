@@ -26,7 +26,7 @@ from sim.model.model import ChannelModel
 from sim.model.policy import ChannelPlan
 from sim.model.population import ACTIVE, CHURNED, NEVER, PROSPECT, weekly_probability
 from sim.results.tables import run_frame, summarise
-from sim.scenario.loader import load_scenario, variant_of, with_changes
+from sim.scenario.loader import load_scenario, load_study, variant_of, with_changes
 from sim.scenario.schema import Scenario
 
 BASELINE = SCENARIOS / "baseline.yaml"
@@ -95,7 +95,7 @@ def test_replication_seed_is_a_spawn_of_the_root(small_scenario):
 def test_policy_change_keeps_common_random_numbers():
     """Variants share the buyers drawn at set-up (common random numbers)."""
     base = small(DIRECT_SHIFT)
-    fee = variant_of(base, "referral_fee", base.variants["referral_fee"])
+    fee = variant_of(base, "referral_fee", load_study(DIRECT_SHIFT).variants["referral_fee"])
     a, b = ChannelModel(base, 3), ChannelModel(fee, 3)
     np.testing.assert_array_equal(a.population.spend_annual, b.population.spend_annual)
     np.testing.assert_array_equal(a.population.segment, b.population.segment)
@@ -125,14 +125,15 @@ def _accounting_cases() -> dict[str, Scenario]:
         "policy.trade_promotions=[{product: valves, discount: 0.1, start_week: 5, weeks: 3,"
         " basis: sell_through}]",
     )
+    variants = load_study(DIRECT_SHIFT).variants
     return {
         "baseline": small(),
         "sell_in_promotion": promo,
-        "direct_shift_fast": variant_of(shift, "fast", shift.variants["fast"]),
+        "direct_shift_fast": variant_of(shift, "fast", variants["fast"]),
         "direct_shift_deal_registration": variant_of(
             shift,
             "both",
-            {**shift.variants["fast"], **shift.variants["deal_registration"]},
+            {**variants["fast"], **variants["deal_registration"]},
         ),
         "campaign_referral_orchestrated": campaign,
     }
@@ -445,20 +446,20 @@ def test_summary_churn_rate_annual(survival_run):
 def _shipped() -> list[tuple[str, str]]:
     cases = []
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        scenario = load_scenario(path)
         cases.append((path.name, "<none>"))
-        cases.extend((path.name, name) for name in scenario.variants)
+        cases.extend((path.name, name) for name in load_study(path).variants)
     return cases
 
 
 @pytest.mark.parametrize(("file", "variant"), _shipped())
 def test_shipped_scenario_runs(file, variant):
-    scenario = load_scenario(
+    study = load_study(
         SCENARIOS / file,
         ["market.buyers=1000", "market.prospects=200", "horizon_weeks=8", "replications=1"],
     )
+    scenario = study.scenario
     if variant != "<none>":
-        scenario = variant_of(scenario, variant, scenario.variants[variant])
+        scenario = variant_of(scenario, variant, study.variants[variant])
     output = simulate(scenario, RunKey(variant, 0, scenario.seed))
     frame = run_frame(scenario.name, output)
     assert len(frame) == 8

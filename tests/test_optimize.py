@@ -13,16 +13,10 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.dashboard import live
-from sim.experiments.optimize import (
-    Job,
-    feasible,
-    model_evaluator,
-    ranked,
-    recommended_changes,
-    search,
-)
+from sim.experiments.candidates import Job, model_evaluator
+from sim.experiments.optimize import feasible, ranked, recommended_changes, search
 from sim.experiments.stress import prim_box
-from sim.scenario.loader import load_scenario, with_changes
+from sim.scenario.loader import load_scenario, load_study, with_changes
 from sim.scenario.schema import Optimize
 from tests.conftest import SCENARIOS
 
@@ -173,9 +167,10 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
     assert (stress["regret"] >= 0).all() and (stress.groupby("world")["regret"].min() == 0).all()
     assert "Decision" in (out / "report.html").read_text(encoding="utf-8")
     # the comparison in recommendation.yaml is what `compare` on that file computes again
-    recommendation = load_scenario(out / "recommendation.yaml")
-    plan = with_changes(recommendation, recommended_changes(recommendation), source="test")
-    assert plan.policy != recommendation.policy
+    recommendation = load_study(out / "recommendation.yaml")
+    written = recommendation.scenario
+    plan = with_changes(written, recommended_changes(recommendation), source="test")
+    assert plan.policy != written.policy
     # the dashboard offers it first; side B runs the recommended plan, row by row
     monkeypatch.setenv(live.RECOMMENDATION_ENV, str(out / "recommendation.yaml"))
     offered = live.load(live.scenario_path(live.scenario_files()[0].name))

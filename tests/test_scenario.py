@@ -22,6 +22,7 @@ from sim.scenario.loader import (
     ScenarioError,
     load_raw,
     load_scenario,
+    load_study,
     merge,
     parse_override,
     set_path,
@@ -29,7 +30,7 @@ from sim.scenario.loader import (
     variant_of,
     with_changes,
 )
-from sim.scenario.schema import Scenario, Sweep
+from sim.scenario.schema import Scenario, Study, Sweep
 
 DIRECT_SHIFT = SCENARIOS / "direct_shift.yaml"
 
@@ -488,12 +489,13 @@ def test_load_raw_records_origins(write_yaml):
 
 
 def test_variants_apply_key_paths():
-    scenario = load_scenario(DIRECT_SHIFT)
-    fast = variant_of(scenario, "fast", scenario.variants["fast"])
+    study = load_study(DIRECT_SHIFT)
+    scenario = study.scenario
+    fast = variant_of(scenario, "fast", study.variants["fast"])
     assert [r.ramp_weeks for r in fast.policy.channel_plan] == [4, 4, 4]
-    assert fast.variants == {} and fast.sweep is None
+    assert type(fast) is Scenario  # a variant has no study design of its own
     assert [r.ramp_weeks for r in scenario.policy.channel_plan] == [26, 26, 26]  # unchanged
-    fee = variant_of(scenario, "referral_fee", scenario.variants["referral_fee"])
+    fee = variant_of(scenario, "referral_fee", study.variants["referral_fee"])
     assert fee.policy.distributor_referral_fee == 0.05
     assert fee.policy.channel_plan == scenario.policy.channel_plan
 
@@ -532,6 +534,40 @@ def test_variants_must_be_mappings(write_yaml):
     assert "variants.bad" in message and str(path) in message
 
 
+def test_a_variant_cannot_change_the_study_design(write_yaml):
+    path = child_of_baseline(write_yaml, "variants:\n  bad:\n    sweep.samples: 3\n")
+    message = error_of(path)
+    assert "variant 'bad'" in message and "sweep: unknown key" in message
+    assert "'policy'" in message and "'variants'" not in message  # a scenario's keys only
+
+
+# --------------------------------------------------------------------------- the study design
+
+
+def test_a_file_holds_the_scenario_and_beside_it_the_study_design():
+    study = load_study(DIRECT_SHIFT)
+    assert study.scenario == load_scenario(DIRECT_SHIFT)
+    assert set(study.variants) == {"fast", "slow", "referral_fee", "deal_registration"}
+    assert study.sweep is not None and study.optimize is not None
+    assert study.uncertainties is not None and study.uncertainties.worlds == 16
+    assert set(Study.design_keys()).isdisjoint(Scenario.model_fields)
+
+
+def test_an_unknown_top_level_key_lists_the_scenario_and_design_keys(write_yaml):
+    path = child_of_baseline(write_yaml, "variant:\n  fast: {seed: 1}\n")
+    message = error_of(path)
+    assert f"{path}: variant: unknown key; allowed keys here:" in message
+    for key in ("'name'", "'policy'", "'variants'", "'sweep'", "'optimize'", "'uncertainties'"):
+        assert key in message
+    assert "'scenario'" not in message  # not a key of the file
+
+
+def test_design_errors_name_the_file_and_key_path(write_yaml):
+    path = child_of_baseline(write_yaml, "sweep:\n  parameters: {seed: [5, 1]}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}: sweep.parameters.seed: low 5 must be below high 1")
+
+
 # --------------------------------------------------------------------------- a plain value
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
@@ -548,8 +584,9 @@ def test_equal_scenarios_hash_equal(path):
 
 
 def test_different_scenarios_differ():
-    scenario = load_scenario(DIRECT_SHIFT)
-    variants = [variant_of(scenario, name, c) for name, c in scenario.variants.items()]
+    study = load_study(DIRECT_SHIFT)
+    scenario = study.scenario
+    variants = [variant_of(scenario, name, c) for name, c in study.variants.items()]
     assert len({scenario, *variants}) == 1 + len(variants)
 
 
@@ -559,9 +596,10 @@ def test_equal_mappings_hash_equal_whatever_their_order(write_yaml):
     assert scenarios[0] == scenarios[1] and hash(scenarios[0]) == hash(scenarios[1])
 
 
-def _mutations(scenario: Scenario):
+def _mutations(study: Study):
+    scenario = study.scenario
     segment = scenario.market.segments[0]
-    sweep = scenario.sweep
+    sweep = study.sweep
     return {
         "append a product": lambda: scenario.products.append(scenario.products[0]),
         "replace a segment": lambda: scenario.market.segments.__setitem__(0, segment),
@@ -569,9 +607,10 @@ def _mutations(scenario: Scenario):
         "delete a mix share": lambda: segment.product_mix.__delitem__("pumps"),
         "clear the mix": lambda: segment.product_mix.clear(),
         "add a channel": lambda: segment.channels.append("field"),
-        "add a variant": lambda: scenario.variants.__setitem__("x", {}),
-        "edit a variant": lambda: scenario.variants["fast"].update({"seed": 1}),
-        "edit a variant's list": lambda: scenario.variants["fast"].__setitem__("seed", 1),
+        "add a variant": lambda: study.variants.__setitem__("x", {}),
+        "edit a variant": lambda: study.variants["fast"].update({"seed": 1}),
+        "edit a variant's list": lambda: study.variants["fast"].__setitem__("seed", 1),
+        "replace the scenario": lambda: setattr(study, "scenario", scenario),
         "widen a sweep bound": lambda: sweep.parameters.__setitem__("seed", (0, 1)),
         "add a sweep output": lambda: sweep.outputs.append("revenue"),
         "extend the plan": lambda: scenario.policy.channel_plan.append(None),
@@ -580,40 +619,44 @@ def _mutations(scenario: Scenario):
     }
 
 
-@pytest.mark.parametrize("what", list(_mutations(load_scenario(DIRECT_SHIFT))))
+@pytest.mark.parametrize("what", list(_mutations(load_study(DIRECT_SHIFT))))
 def test_mutation_attempts_raise(what):
-    scenario = load_scenario(DIRECT_SHIFT)
-    before = scenario.model_dump(mode="json", by_alias=True)
+    study = load_study(DIRECT_SHIFT)
+    before = study.model_dump(mode="json", by_alias=True)
     with pytest.raises((TypeError, AttributeError, ValidationError)):
-        _mutations(scenario)[what]()
-    assert scenario.model_dump(mode="json", by_alias=True) == before
+        _mutations(study)[what]()
+    assert study.model_dump(mode="json", by_alias=True) == before
 
 
 def test_variant_values_are_frozen_deeply():
-    scenario = load_scenario(SCENARIOS / "distributor_digital.yaml")
-    plan = scenario.variants["direct_ecommerce"]["policy.channel_plan"]
+    study = load_study(SCENARIOS / "distributor_digital.yaml")
+    plan = study.variants["direct_ecommerce"]["policy.channel_plan"]
     assert isinstance(plan, tuple)
     with pytest.raises(TypeError):
         plan[0]["share"] = 1.0  # type: ignore[index]
-    hash(scenario)
+    hash(study)
 
 
 def test_dump_is_the_plain_yaml_tree():
-    scenario = load_scenario(DIRECT_SHIFT)
-    dumped = scenario.model_dump(by_alias=True)
+    study = load_study(DIRECT_SHIFT)
+    dumped = study.model_dump(by_alias=True)  # the file's keys, the design's beside the scenario's
     assert isinstance(dumped["products"], list) and isinstance(dumped["variants"], dict)
     assert isinstance(dumped["market"]["segments"][0]["product_mix"], dict)
     assert isinstance(dumped["sweep"]["parameters"], dict)
+    assert "scenario" not in dumped
     text = yaml.safe_dump(dumped)  # plain lists and dicts only
-    assert Scenario.model_validate(yaml.safe_load(text)) == scenario
-    assert scenario.model_dump(mode="json", by_alias=True) == yaml.safe_load(text)
+    assert Study.model_validate(yaml.safe_load(text)) == study
+    assert study.model_dump(mode="json", by_alias=True) == yaml.safe_load(text)
+    plain = study.scenario.model_dump(mode="json", by_alias=True)
+    assert Scenario.model_validate(plain) == study.scenario
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
-def test_scenario_pickles_to_an_equal_value(path):
-    scenario = load_scenario(path)
-    copy = pickle.loads(pickle.dumps(scenario))
-    assert copy == scenario and hash(copy) == hash(scenario)
+def test_scenario_and_study_pickle_to_equal_values(path):
+    study = load_study(path)
+    for value in (study, study.scenario):
+        copy = pickle.loads(pickle.dumps(value))
+        assert copy == value and hash(copy) == hash(value)
 
 
 def test_mapping_reads_like_a_dict():
@@ -623,7 +666,9 @@ def test_mapping_reads_like_a_dict():
     assert list(mix) == ["pumps", "valves", "consumables"] and len(mix) == 3
     assert mix["valves"] == 0.3 and mix.get("gadgets", 0.0) == 0.0 and "pumps" in mix
     assert dict(mix.items()) == {**mix}
-    assert scenario.sweep.parameters["distributors.alternative_margin"] == (0.15, 0.3)
+    sweep = load_study(DIRECT_SHIFT).sweep
+    assert sweep is not None
+    assert sweep.parameters["distributors.alternative_margin"] == (0.15, 0.3)
 
 
 def test_sweep_block_accepts_a_dict():
@@ -636,28 +681,36 @@ def test_sweep_block_accepts_a_dict():
 
 
 def test_with_changes_applies_key_paths_and_keeps_the_original():
-    scenario = load_scenario(DIRECT_SHIFT)
+    study = load_study(DIRECT_SHIFT)
     changed = with_changes(
-        scenario,
+        study,
         {"replications": 5, "market.buyers": 100, "policy.channel_plan.1.share": 0.25},
         source="test",
     )
-    assert (changed.replications, changed.market.buyers) == (5, 100)
-    assert [row.share for row in changed.policy.channel_plan] == [0.6, 0.25, 0.5]
-    assert changed.variants == scenario.variants and changed.sweep == scenario.sweep
+    scenario, new = study.scenario, changed.scenario
+    assert (new.replications, new.market.buyers) == (5, 100)
+    assert [row.share for row in new.policy.channel_plan] == [0.6, 0.25, 0.5]
+    assert changed.variants == study.variants and changed.sweep == study.sweep
     assert scenario.replications == 10 and scenario.market.buyers == 20_000
     assert scenario.policy.channel_plan[1].share == 0.6
+    alone = with_changes(scenario, {"replications": 5}, source="test")  # a scenario alone
+    assert type(alone) is Scenario and alone.replications == 5
 
 
 def test_with_changes_accepts_blocks_and_lists():
-    scenario = load_scenario(BASELINE)
+    study = load_study(BASELINE)
     block = Sweep(parameters={"seed": (0, 9)})
     changed = with_changes(
-        scenario,
+        study,
         {"sweep": block, "campaigns": [{"name": "spring", "reach": 0.2}]},
         source="test",
     )
-    assert changed.sweep == block and changed.campaigns[0].reach == 0.2
+    assert changed.sweep == block and changed.scenario.campaigns[0].reach == 0.2
+
+
+def test_a_scenario_has_no_study_design_to_change():
+    with pytest.raises(ScenarioError, match="--opt: sweep: unknown key"):
+        with_changes(load_scenario(BASELINE), {"sweep.samples": 3}, source="--opt")
 
 
 @pytest.mark.parametrize(
@@ -684,7 +737,7 @@ def test_with_changes_accepts_blocks_and_lists():
 )
 def test_with_changes_errors_name_source_key_value_and_allowed(changes, expected):
     with pytest.raises(ScenarioError) as caught:
-        with_changes(load_scenario(DIRECT_SHIFT), changes, source="--opt")
+        with_changes(load_study(DIRECT_SHIFT), changes, source="--opt")
     for part in expected:
         assert part in str(caught.value)
 
@@ -775,7 +828,7 @@ def _leaves(data: dict) -> int:
 def test_every_defaulted_parameter_is_described():
     """Every parameter with a default has a description (unit and source or "assumption")."""
     undocumented = []
-    for block in _blocks(Scenario):
+    for block in _blocks(Study):
         for name, field in block.model_fields.items():
             has_default = not field.is_required()
             if has_default and not field.description and not _is_plain_switch(field):

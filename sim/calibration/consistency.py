@@ -47,7 +47,6 @@ def observe(scenario: Scenario, weeks: int) -> Observation:
             "market.inbound_accounts_annual": 0.0,
             "market.customer_base": None,
             "horizon_weeks": weeks,
-            "variants": {},
         },
         source="calibrate",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ import solara.lab
 from sim import metrics
 from sim.dashboard import live
 from sim.dashboard.charts import dashboard_png, nan_to_dash
+from sim.scenario.levers import LEVERS, PolicyLever
 from sim.scenario.loader import ScenarioError
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Study
 
 UPDATE_SECONDS = 0.8
 """Simulate at least this long between two redraws (seconds)."""
@@ -60,7 +62,7 @@ chart: solara.Reactive[bytes | None] = solara.reactive(None)
 message = solara.reactive("")
 
 
-def _scenario(name: str) -> Scenario | None:
+def _study(name: str) -> Study | None:
     try:
         return live.load(live.scenario_path(name))
     except (ScenarioError, OSError) as exc:
@@ -68,13 +70,13 @@ def _scenario(name: str) -> Scenario | None:
         return None
 
 
-def _reset_sides(scenario: Scenario) -> None:
+def _reset_sides(study: Study) -> None:
     """A = the scenario as filed, B = its first variant (or the same)."""
-    names = live.variants_of(scenario)
+    names = live.variants_of(study)
     choice = {"A": names[0], "B": names[1] if len(names) > 1 else names[0]}
     for side, name in choice.items():
         variant[side].set(name)
-        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+        levers[side].set(live.Levers.of(live.variant_scenario(study, name)))
     frames.set({})
     chart.set(None)
 
@@ -84,13 +86,13 @@ def _label(side: str) -> str:
 
 
 @solara.lab.task
-def simulate(scenario: Scenario, setup: dict[str, tuple[str, live.Levers]]) -> str:
+def simulate(study: Study, setup: dict[str, tuple[str, live.Levers]]) -> str:
     """Step both sides to the horizon, publishing charts and numbers as it goes."""
     runs: dict[str, live.LiveRun] = {}
     try:
         for side, (name, side_levers) in setup.items():
             small = live.workshop_scenario(
-                scenario, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
+                study, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
             )
             runs[side] = live.LiveRun(small, seed.value)
     except ScenarioError as exc:
@@ -127,7 +129,7 @@ def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> st
 
 
 @solara.component
-def LeverPanel(side: str, scenario: Scenario) -> None:
+def LeverPanel(side: str, study: Study) -> None:
     """The levers of one side, starting from one of the scenario's variants."""
     current = levers[side].value
 
@@ -136,73 +138,63 @@ def LeverPanel(side: str, scenario: Scenario) -> None:
 
     def choose_variant(name: str) -> None:
         variant[side].set(name)
-        levers[side].set(live.Levers.of(live.variant_scenario(scenario, name)))
+        levers[side].set(live.Levers.of(live.variant_scenario(study, name)))
 
     with solara.Card(f"Policy {side}", classes=[f"policy-{side}"]):
         solara.Select(
             "Start from variant",
-            values=live.variants_of(scenario),
+            values=live.variants_of(study),
             value=variant[side].value,
             on_value=choose_variant,
         )
-        if current.plan_share is not None:
-            solara.SliderFloat(
-                f"Migration share (channel plan): {current.plan_share:.0%}",
-                value=current.plan_share,
-                min=0.0,
-                max=1.0,
-                step=0.05,
-                on_value=lambda v: set_lever(plan_share=v),
-            )
-            solara.SliderInt(
-                f"Migration ramp: {current.ramp_weeks or 0} weeks",
-                value=current.ramp_weeks or 0,
-                min=0,
-                max=104,
-                on_value=lambda v: set_lever(ramp_weeks=v),
-            )
-        else:
-            solara.Text("No channel plan in this scenario.", style={"color": "#666"})
-        solara.ToggleButtonsSingle(
-            value=current.coordination,
-            values=["siloed", "orchestrated"],
-            on_value=lambda v: set_lever(coordination=v),
+        for lever in LEVERS:
+            LeverControl(lever, current, set_lever)
+
+
+def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[..., None]) -> None:
+    """The control of one lever: a slider, a switch or a list of choices."""
+    value = current[lever.name]
+    if value is None:
+        solara.Text(f"{lever.label}: none in this scenario.", style={"color": "#666"})
+        return
+
+    def on_value(new: Any) -> None:
+        set_lever(**{lever.name: new})
+
+    needs = lever.applies_when
+    disabled = needs is not None and current[needs[0]] != needs[1]
+    text = f"{lever.label}: {lever.show(value)}"
+    span = lever.span
+    if span is not None and lever.unit == "weeks":
+        solara.SliderInt(
+            text,
+            value=value,
+            min=round(span.low),
+            max=round(span.high),
+            step=round(span.step),
+            on_value=on_value,
+            disabled=disabled,
         )
+    elif span is not None:
         solara.SliderFloat(
-            f"Orchestration coverage: {current.orchestration_coverage:.0%}",
-            value=current.orchestration_coverage,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            on_value=lambda v: set_lever(orchestration_coverage=v),
-            disabled=current.coordination != "orchestrated",
+            text,
+            value=value,
+            min=span.low,
+            max=span.high,
+            step=span.step,
+            on_value=on_value,
+            disabled=disabled,
         )
+    elif lever.unit == "switch":
+        solara.Checkbox(label=lever.label, value=value, on_value=on_value, disabled=disabled)
+    else:
         solara.Select(
-            "Rep compensation",
-            values=["channel_specific", "channel_neutral"],
-            value=current.rep_compensation,
-            on_value=lambda v: set_lever(rep_compensation=v),
+            lever.label,
+            values=list(lever.choices),
+            value=value,
+            on_value=on_value,
+            disabled=disabled,
         )
-        solara.SliderFloat(
-            f"Distributor referral fee: {current.distributor_referral_fee:.0%}",
-            value=current.distributor_referral_fee,
-            min=0.0,
-            max=0.20,
-            step=0.01,
-            on_value=lambda v: set_lever(distributor_referral_fee=v),
-        )
-        solara.Checkbox(
-            label="Deal registration",
-            value=current.deal_registration,
-            on_value=lambda v: set_lever(deal_registration=v),
-        )
-        if current.promotion_basis is not None:
-            solara.Select(
-                "Trade promotion basis",
-                values=["sell_in", "sell_through"],
-                value=current.promotion_basis,
-                on_value=lambda v: set_lever(promotion_basis=v),
-            )
 
 
 ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
@@ -222,34 +214,13 @@ ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
 """Numbers shown for A, B and B - A: key, label (from sim.metrics), divisor, format."""
 
 
-LEVER_NAMES: dict[str, str] = {
-    "plan_share": "migration share",
-    "ramp_weeks": "ramp weeks",
-    "coordination": "coordination",
-    "orchestration_coverage": "orchestration coverage",
-    "rep_compensation": "rep compensation",
-    "distributor_referral_fee": "referral fee",
-    "deal_registration": "deal registration",
-    "promotion_basis": "promotion basis",
-}
-
-
 def lever_differences(a: live.Levers, b: live.Levers) -> str:
     """How B's levers differ from A's, in words (empty if they are the same)."""
-    first, second = a.describe(), b.describe()
     return "; ".join(
-        f"{LEVER_NAMES[k]} {_show(first[k])} → {_show(second[k])}"
-        for k in LEVER_NAMES
-        if first[k] != second[k]
+        f"{lever.label.lower()} {lever.show(a[lever.name])} → {lever.show(b[lever.name])}"
+        for lever in LEVERS
+        if a[lever.name] != b[lever.name]
     )
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:.0%}"
-    return str(value)
 
 
 def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:
@@ -280,11 +251,11 @@ def Page() -> None:
     """The dashboard page."""
     solara.Title("channel-sim workshop dashboard")
     files = [f.name for f in live.scenario_files()]
-    scenario = solara.use_memo(lambda: _scenario(scenario_name.value), [scenario_name.value])
+    study = solara.use_memo(lambda: _study(scenario_name.value), [scenario_name.value])
 
     def on_load() -> None:
-        if scenario is not None:
-            _reset_sides(scenario)
+        if study is not None:
+            _reset_sides(study)
 
     solara.use_effect(on_load, [scenario_name.value])
 
@@ -310,8 +281,8 @@ def Page() -> None:
             with solara.Column():
                 with solara.Card("Scenario"):
                     solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
-                    if scenario is not None:
-                        solara.Text(scenario.description, style={"color": "#444"})
+                    if study is not None:
+                        solara.Text(study.scenario.description, style={"color": "#444"})
                     solara.SliderInt(
                         f"Buyer accounts: {buyers.value:,}",
                         value=buyers,
@@ -325,16 +296,16 @@ def Page() -> None:
                     solara.InputInt("Seed", value=seed)
 
                     def run() -> None:
-                        if scenario is not None:  # the button is disabled otherwise
+                        if study is not None:  # the button is disabled otherwise
                             policies = {s: (variant[s].value, levers[s].value) for s in "AB"}
-                            simulate(scenario, policies)
+                            simulate(study, policies)
 
                     with solara.Row():
                         solara.Button(
                             "Run",
                             color="primary",
                             icon_name="mdi-play",
-                            disabled=scenario is None or simulate.pending,
+                            disabled=study is None or simulate.pending,
                             on_click=run,
                         )
                         solara.Button(
@@ -344,9 +315,9 @@ def Page() -> None:
                             on_click=simulate.cancel,
                         )
                     solara.Text(message.value, classes=["run-status"])
-                if scenario is not None:
-                    LeverPanel("A", scenario)
-                    LeverPanel("B", scenario)
+                if study is not None:
+                    LeverPanel("A", study)
+                    LeverPanel("B", study)
             with solara.Column():
                 differences = lever_differences(levers["A"].value, levers["B"].value)
                 solara.Text(
@@ -354,11 +325,9 @@ def Page() -> None:
                     classes=["lever-diff"],
                     style={"font-size": "16px", "font-weight": "bold"},
                 )
-                if frames.value and scenario is not None:
-                    solara.HTML(
-                        tag="div",
-                        unsafe_innerHTML=numbers_html(frames.value, scenario.discount_rate_annual),
-                    )
+                if frames.value and study is not None:
+                    rate = study.scenario.discount_rate_annual
+                    solara.HTML(tag="div", unsafe_innerHTML=numbers_html(frames.value, rate))
                 else:
                     solara.Info("Set the levers of A and B, then press Run.")
                 if chart.value is not None:

@@ -1,7 +1,8 @@
 """The dashboard's engine, free of any UI: scenario + levers -> a model stepped live.
 
-A workshop moves a handful of policy levers; :func:`workshop_scenario` turns a scenario file,
-one of its variants and the levers into a validated :class:`~sim.scenario.schema.Scenario`,
+A workshop moves a handful of policy levers; :func:`workshop_scenario` turns a scenario file
+(a :class:`~sim.scenario.schema.Study`), one of its variants and the levers into a validated
+:class:`~sim.scenario.schema.Scenario`,
 scaled down so that it runs live (fewer buyer accounts, with reps and prospects scaled in
 proportion so coverage per account stays as in the file). :class:`LiveRun` steps a
 :class:`~sim.model.ChannelModel` a few weeks at a time and exposes the weeks done so far.
@@ -14,18 +15,20 @@ import multiprocessing
 import multiprocessing.context
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.metrics import WEEKLY, Kind, summarise_run
 from sim.model.model import ChannelModel
-from sim.scenario.loader import load_scenario, variant_of
-from sim.scenario.schema import Scenario
+from sim.scenario.frozen import FrozenMap
+from sim.scenario.levers import LEVERS
+from sim.scenario.loader import load_study, variant_of
+from sim.scenario.schema import Scenario, Study
 
 SCENARIOS_ENV = "CHANNEL_SIM_SCENARIOS"
 """Environment variable naming the folder of scenario files (set by ``channel-sim dashboard``)."""
@@ -39,67 +42,46 @@ BASE = "baseline"
 
 @dataclass(frozen=True)
 class Levers:
-    """The policy levers a workshop moves (SPEC §4 ``policy.*``).
+    """The values of the workshop levers (:data:`sim.scenario.levers.LEVERS`), by lever name.
 
-    ``plan_share`` and ``ramp_weeks``, once moved from the first plan entry's value, apply to
-    every entry of ``policy.channel_plan`` (unmoved, each entry keeps its own, so a per-entry
-    plan such as an optimiser's recommendation survives); ``promotion_basis`` applies to every
-    trade promotion; ``None`` where the scenario has none.
+    A lever on every entry of a list (the channel plan's share and ramp, the promotions'
+    basis) reads the first entry, ``None`` where the scenario has none; once moved from that
+    value it applies to every entry (unmoved, each entry keeps its own, so a per-entry plan
+    such as an optimiser's recommendation survives).
     """
 
-    plan_share: float | None = None
-    ramp_weeks: int | None = None
-    coordination: Literal["siloed", "orchestrated"] = "siloed"
-    orchestration_coverage: float = 0.0
-    rep_compensation: Literal["channel_specific", "channel_neutral"] = "channel_specific"
-    distributor_referral_fee: float = 0.0
-    deal_registration: bool = False
-    promotion_basis: Literal["sell_in", "sell_through"] | None = None
+    values: FrozenMap[str, Any] = field(
+        default_factory=lambda: FrozenMap(
+            (lever.name, None if lever.per_entry else lever.default) for lever in LEVERS
+        )
+    )
 
     @classmethod
     def of(cls, scenario: Scenario) -> Levers:
-        """The levers as the scenario sets them (first plan entry, first promotion)."""
-        policy = scenario.policy
-        plan = policy.channel_plan
-        promotions = policy.trade_promotions
-        return cls(
-            plan_share=plan[0].share if plan else None,
-            ramp_weeks=plan[0].ramp_weeks if plan else None,
-            coordination=policy.coordination,
-            orchestration_coverage=policy.orchestration_coverage,
-            rep_compensation=policy.rep_compensation,
-            distributor_referral_fee=policy.distributor_referral_fee,
-            deal_registration=policy.deal_registration,
-            promotion_basis=promotions[0].basis if promotions else None,
-        )
+        """The levers as the scenario sets them."""
+        tree = scenario.model_dump(by_alias=True)
+        return cls(FrozenMap((lever.name, lever.value_in(tree)) for lever in LEVERS))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
 
     def changes(self, scenario: Scenario) -> dict[str, Any]:
         """``key.path: value`` overrides that set these levers on ``scenario``."""
-        out: dict[str, Any] = {
-            "policy.coordination": self.coordination,
-            "policy.orchestration_coverage": self.orchestration_coverage,
-            "policy.rep_compensation": self.rep_compensation,
-            "policy.distributor_referral_fee": self.distributor_referral_fee,
-            "policy.deal_registration": self.deal_registration,
-        }
-        own = Levers.of(scenario)
-        for i in range(len(scenario.policy.channel_plan)):
-            if self.plan_share is not None and self.plan_share != own.plan_share:
-                out[f"policy.channel_plan.{i}.share"] = self.plan_share
-            if self.ramp_weeks is not None and self.ramp_weeks != own.ramp_weeks:
-                out[f"policy.channel_plan.{i}.ramp_weeks"] = self.ramp_weeks
-        if self.promotion_basis is not None:
-            for i in range(len(scenario.policy.trade_promotions)):
-                out[f"policy.trade_promotions.{i}.basis"] = self.promotion_basis
+        tree = scenario.model_dump(by_alias=True)
+        out: dict[str, Any] = {}
+        for lever in LEVERS:
+            value = self[lever.name]
+            moved = value is not None and value != lever.value_in(tree)
+            if not lever.per_entry or moved:
+                out.update(dict.fromkeys(lever.key_paths(tree), value))
         return out
 
     def with_(self, **changes: Any) -> Levers:
         """A copy with some levers changed."""
-        return replace(self, **changes)
-
-    def describe(self) -> dict[str, Any]:
-        """The levers as a plain dict (for display)."""
-        return asdict(self)
+        unknown = set(changes) - set(self.values)
+        if unknown:
+            raise KeyError(f"not a workshop lever: {sorted(unknown)}")
+        return Levers(FrozenMap({**self.values, **changes}))
 
 
 def scenario_folder() -> Path:
@@ -127,38 +109,38 @@ def scenario_path(name: str) -> Path:
     return scenario_folder() / name
 
 
-def variants_of(scenario: Scenario) -> list[str]:
-    """Variant names of a scenario: ``baseline`` (unchanged) first, then its variants."""
-    return [BASE, *[v for v in scenario.variants if v != BASE]]
+def variants_of(study: Study) -> list[str]:
+    """Variant names of a study: ``baseline`` (the scenario unchanged) first, then its variants."""
+    return [BASE, *[v for v in study.variants if v != BASE]]
 
 
-def variant_scenario(scenario: Scenario, variant: str) -> Scenario:
+def variant_scenario(study: Study, variant: str) -> Scenario:
     """The scenario with one variant's changes applied (``baseline``: unchanged)."""
-    changes: Mapping[str, Any] = scenario.variants.get(variant, {})
+    changes: Mapping[str, Any] = study.variants.get(variant, {})
     if variant == BASE and not changes:
-        return scenario
-    return variant_of(scenario, variant, changes)
+        return study.scenario
+    return variant_of(study.scenario, variant, changes)
 
 
 def workshop_scenario(
-    scenario: Scenario,
+    study: Study,
     variant: str,
     levers: Levers,
     *,
     buyers: int = 2_000,
     horizon_weeks: int = 104,
 ) -> Scenario:
-    """One side of the dashboard: a variant of ``scenario``, the levers, scaled to ``buyers``.
+    """One side of the dashboard: a variant of the study's scenario, the levers, scaled down.
 
     Reps and prospects are scaled by ``buyers / market.buyers`` (at least one rep in a team
     that has any), so each rep covers as many accounts as in the file; distributors follow
     from their density (``distributors.accounts_per_distributor``), so each has the size it
     has in the file.
     """
-    base = variant_scenario(scenario, variant)
+    base = variant_scenario(study, variant)
     factor = buyers / base.market.buyers
     changes: dict[str, Any] = {
-        **scenario.variants.get(variant, {}),
+        **study.variants.get(variant, {}),
         "market.buyers": int(buyers),
         "market.prospects": round(base.market.prospects * factor),
         "horizon_weeks": int(horizon_weeks),
@@ -168,12 +150,12 @@ def workshop_scenario(
         count = getattr(base.reps, team).count
         if count:
             changes[f"reps.{team}.count"] = max(1, math.ceil(count * factor))
-    return variant_of(scenario, variant, changes)
+    return variant_of(study.scenario, variant, changes)
 
 
-def load(path: str | Path) -> Scenario:
-    """Load a scenario file (raises ``ScenarioError`` with a readable message)."""
-    return load_scenario(path)
+def load(path: str | Path) -> Study:
+    """Load a scenario file with its variants (raises ``ScenarioError``, a readable message)."""
+    return load_study(path)
 
 
 class LiveRun:

@@ -28,32 +28,22 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.experiments.options import ProgressHook, StudyOptions, with_options
-from sim.experiments.runner import execute
-from sim.experiments.stats import mean_ci
-from sim.experiments.study import (
-    BASE_VARIANT,
-    Cell,
-    RunsFailedError,
-    resolve,
-    scenario_hash,
-    study,
+from sim.experiments import stress
+from sim.experiments.candidates import (
+    Candidate,
+    Evaluate,
+    Levers,
+    candidate_scenario,
+    model_evaluator,
 )
-from sim.metrics import summarise_run
-from sim.results.runs import RunKey
+from sim.experiments.options import ProgressHook, StudyOptions, with_options
+from sim.experiments.study import BASE_VARIANT, Cell, Source, resolve, scenario_hash, study
+from sim.results.stats import mean_ci, paired_differences
 from sim.results.store import Results, RunStore, write_csv, write_text
-from sim.results.tables import SUMMARY_METRICS, run_frame
-from sim.scenario.loader import ScenarioError, variant_of, with_changes
-from sim.scenario.schema import Lever, Optimize, Scenario
-
-Levers = Mapping[str, Any]
-"""Lever values by key path, e.g. ``{"policy.distributor_referral_fee": 0.05}``."""
-
-Job = tuple[Levers, int]
-"""One evaluation: lever values and a replication index."""
-
-Evaluate = Callable[[Sequence[Job]], list[dict[str, float]]]
-"""Summary metrics of each job, in the jobs' order; must be a pure function of each job."""
+from sim.results.tables import SUMMARY_METRICS
+from sim.scenario.levers import LEVERS_BY_NAME
+from sim.scenario.loader import ScenarioError, with_changes
+from sim.scenario.schema import Lever, Optimize, Scenario, Study
 
 RECOMMENDED = "recommended"
 """Name of the recommended plan's variant in ``recommendation.yaml``."""
@@ -68,27 +58,6 @@ OWN_FILES = (
     "prim_box.csv",
 )
 """What optimize writes besides a compare study's files (removed by ``--overwrite``)."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """Lever values and their summary metrics, one value per replication.
-
-    ``trial`` is the Optuna trial number (``-1`` for the scenario as written).
-    """
-
-    trial: int
-    levers: Levers
-    metrics: Mapping[str, np.ndarray]
-
-    @property
-    def name(self) -> str:
-        """Variant name: ``trial_<n>``, or ``baseline``."""
-        return BASE_VARIANT if self.trial < 0 else f"trial_{self.trial}"
-
-    def mean(self, metric: str) -> float:
-        """Mean of ``metric`` over the replications."""
-        return float(np.mean(self.metrics[metric]))
 
 
 # --------------------------------------------------------------------------- search
@@ -229,49 +198,7 @@ def ranked(candidates: Sequence[Candidate], block: Optimize) -> list[Candidate]:
     return [pool[i] for i in order]
 
 
-# --------------------------------------------------------------------------- the model
-
-
-def model_evaluator(
-    scenario: Scenario,
-    *,
-    workers: int = 1,
-    scheduler: str | None = None,
-    world: Levers | None = None,
-) -> Evaluate:
-    """Evaluate jobs on the model: ``scenario`` with the job's levers (and ``world``) applied.
-
-    Replication *r* is seeded ``SeedSequence(scenario.seed, spawn_key=(r,))`` whatever the
-    levers, so candidates share their random numbers (common random numbers).
-    """
-
-    def evaluate(jobs: Sequence[Job]) -> list[dict[str, float]]:
-        tasks = [
-            (
-                candidate_scenario(scenario, {**(world or {}), **levers}),
-                RunKey(f"job{i}", r, scenario.seed),
-            )
-            for i, (levers, r) in enumerate(jobs)
-        ]
-        scores: dict[int, dict[str, float]] = {}
-        for output in execute(tasks, workers=workers, scheduler=scheduler):
-            if output.error is not None:
-                raise RunsFailedError(
-                    f"a run failed ({output.key.stem}: {output.error}); the search so far is "
-                    "kept: run the same command again to resume"
-                )
-            frame = run_frame(scenario.name, output)
-            scores[int(output.key.variant[3:])] = summarise_run(
-                frame, scenario.discount_rate_annual
-            )
-        return [scores[i] for i in range(len(jobs))]
-
-    return evaluate
-
-
-def candidate_scenario(scenario: Scenario, levers: Levers) -> Scenario:
-    """``scenario`` with lever values applied (and no study blocks of its own)."""
-    return variant_of(scenario, "candidate", {"optimize": None, "uncertainties": None, **levers})
+# --------------------------------------------------------------------------- checks
 
 
 def check_metrics(block: Optimize) -> None:
@@ -300,7 +227,7 @@ def check_paths(scenario: Scenario, values: Mapping[str, Sequence[Any]], where: 
         Naming ``where`` (``optimize.levers``), the key path and the reason.
     """
     for path, options in values.items():
-        if path.split(".")[0] in ("seed", "replications", "name", "variants", "sweep", "optimize"):
+        if path.split(".")[0] in ("seed", "replications", "name", *Study.design_keys()):
             raise ScenarioError(f"{where}.{path}: this key cannot be varied; it defines the study")
         for value in options:
             try:
@@ -341,14 +268,15 @@ def candidate_rows(candidates: Sequence[Candidate], block: Optimize, *, stage: s
 
 
 def recommendation_yaml(
-    scenario: Scenario, levers: Levers, comparison: pd.DataFrame, block: Optimize
+    resolved: Study, levers: Levers, comparison: pd.DataFrame, block: Optimize
 ) -> str:
     """``recommendation.yaml``: the scenario as optimised, its plan as variant ``recommended``.
 
     ``channel-sim compare`` on the file re-runs the comparison; ``with_changes(scenario,
     variants["recommended"])`` gives the recommended plan.
     """
-    lines = [f"Recommended by `channel-sim optimize` for scenario {scenario.name!r}."]
+    name = resolved.scenario.name
+    lines = [f"Recommended by `channel-sim optimize` for scenario {name!r}."]
     for metric in block.objectives:
         row = comparison[comparison["metric"] == metric].iloc[0]
         lines.append(
@@ -359,9 +287,9 @@ def recommendation_yaml(
     lines.append(
         f"Reproduce: channel-sim compare THIS_FILE --replications {block.finalist_replications}"
     )
-    tree = scenario.model_dump(mode="json", by_alias=True)
+    tree = resolved.model_dump(mode="json", by_alias=True)
     tree.update(
-        name=f"{scenario.name}_recommendation",
+        name=f"{name}_recommendation",
         description=" ".join(lines[:2]),
         variants={RECOMMENDED: dict(levers)},
         sweep=None,
@@ -372,14 +300,14 @@ def recommendation_yaml(
     return header + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
 
-def recommended_changes(scenario: Scenario) -> dict[str, Any]:
+def recommended_changes(recommendation: Study) -> dict[str, Any]:
     """The recommended plan's ``key.path: value`` changes, from a loaded recommendation file."""
-    if RECOMMENDED not in scenario.variants:
+    if RECOMMENDED not in recommendation.variants:
         raise ScenarioError(
-            f"scenario {scenario.name!r} has no variant {RECOMMENDED!r}; "
+            f"scenario {recommendation.scenario.name!r} has no variant {RECOMMENDED!r}; "
             "give a recommendation.yaml written by `channel-sim optimize`"
         )
-    return dict(scenario.variants[RECOMMENDED])
+    return dict(recommendation.variants[RECOMMENDED])
 
 
 # --------------------------------------------------------------------------- the command
@@ -399,7 +327,7 @@ class Recommendation:
 
 @with_options
 def optimize(
-    scenario: Scenario | str | Path,
+    scenario: Source,
     options: StudyOptions,
     *,
     progress: ProgressHook | None = None,
@@ -411,12 +339,11 @@ def optimize(
     ``uncertainties`` block ``stress.csv``, ``regret.csv`` and ``prim_box.csv``. Re-running
     the same command resumes the search and the finalists' runs.
     """
-    from sim.experiments import stress
-
     resolved, block = _resolve(scenario, options)
-    root = Path(options.out) if options.out is not None else Path("results") / resolved.name
+    written = resolved.scenario  # the plan as written
+    root = Path(options.out) if options.out is not None else Path("results") / written.name
     digest = scenario_hash(resolved)
-    RunStore(root, resolved.name, digest, overwrite=options.overwrite)  # refuses another's folder
+    RunStore(root, written.name, digest, overwrite=options.overwrite)  # refuses another's folder
     if options.overwrite:
         for name in OWN_FILES:
             (root / name).unlink(missing_ok=True)
@@ -424,16 +351,16 @@ def optimize(
     first = block.finalist_replications  # the search runs replications the finalists do not
     searched = search(
         block,
-        model_evaluator(resolved, workers=options.workers, scheduler=options.scheduler),
+        model_evaluator(written, workers=options.workers, scheduler=options.scheduler),
         replications=range(first, first + block.replications),
-        seed=resolved.seed,
+        seed=written.seed,
         storage=f"sqlite:///{(root / 'study.db').resolve()}",
-        study_name=f"{resolved.name}-{digest[:16]}",
+        study_name=f"{written.name}-{digest[:16]}",
         progress=tally.add,
     )
     finalists = ranked(searched, block)[: block.finalists]
     results = _reevaluate(resolved, finalists, options, tally)
-    as_written = Candidate(-1, {p: value_at(resolved, p) for p in block.levers}, {})
+    as_written = Candidate(-1, {p: value_at(written, p) for p in block.levers}, {})
     baseline, *reevaluated = _from_summary(results.summary, [as_written, *finalists])
     best = ranked([baseline, *reevaluated], block)
     recommended = best[0] if best else None
@@ -462,7 +389,8 @@ def optimize(
     if resolved.uncertainties is None or rival is None:
         return outcome
     tested = stress.stress_test(
-        resolved,
+        written,
+        resolved.uncertainties,
         [baseline, *reevaluated],
         recommended=recommended.name,
         rival=rival.name,
@@ -475,21 +403,19 @@ def optimize(
     return replace(outcome, stress=tested)
 
 
-def _resolve(scenario: Scenario | str | Path, options: StudyOptions) -> tuple[Scenario, Optimize]:
-    """The scenario to optimise (replications = the finalists'), its block, checked."""
+def _resolve(source: Source, options: StudyOptions) -> tuple[Study, Optimize]:
+    """The study to optimise (replications = the finalists'), its block, checked."""
     if options.replications is not None:
         raise ScenarioError(
             "--replications: optimize runs optimize.replications per candidate and "
             "optimize.finalist_replications per finalist; set those, e.g. "
             "--set optimize.replications=4"
         )
-    resolved = resolve(scenario, options)
+    resolved = resolve(source, options)
     block = resolved.optimize
     if block is None:
         raise ScenarioError(
-            f"scenario {resolved.name!r} has no optimize block; add e.g. optimize: {{levers: "
-            "{policy.distributor_referral_fee: [0, 0.1]}, objectives: "
-            "{npv_contribution_with_terminal: maximize}}"
+            f"scenario {resolved.scenario.name!r} has no optimize block; add e.g. {_example()}"
         )
     resolved = with_changes(
         resolved,
@@ -497,27 +423,39 @@ def _resolve(scenario: Scenario | str | Path, options: StudyOptions) -> tuple[Sc
         source="optimize.finalist_replications",
     )
     check_metrics(block)
-    check_paths(resolved, {p: lever_ends(v) for p, v in block.levers.items()}, "optimize.levers")
+    written = resolved.scenario
+    check_paths(written, {p: lever_ends(v) for p, v in block.levers.items()}, "optimize.levers")
     if resolved.uncertainties is not None:
-        check_paths(resolved, resolved.uncertainties.parameters, "uncertainties.parameters")
+        check_paths(written, resolved.uncertainties.parameters, "uncertainties.parameters")
     return resolved, block
 
 
+def _example() -> str:
+    """An ``optimize`` block searching the referral fee over the workshop's range."""
+    lever = LEVERS_BY_NAME["distributor_referral_fee"]
+    assert lever.span is not None
+    levers = f"{{{lever.key_path}: [{lever.span.low:g}, {lever.span.high:g}]}}"
+    return (
+        f"optimize: {{levers: {levers}, objectives: {{npv_contribution_with_terminal: maximize}}}}"
+    )
+
+
 def _reevaluate(
-    scenario: Scenario, finalists: Sequence[Candidate], options: StudyOptions, tally: _Tally
+    resolved: Study, finalists: Sequence[Candidate], options: StudyOptions, tally: _Tally
 ) -> Results:
     """The finalists and the plan as written, as a compare study (replications 0..n-1)."""
-    assert scenario.optimize is not None
-    cells = [Cell(BASE_VARIANT, scenario)]
-    cells += [Cell(c.name, candidate_scenario(scenario, c.levers)) for c in finalists]
+    assert resolved.optimize is not None
+    written = resolved.scenario
+    cells = [Cell(BASE_VARIANT, written)]
+    cells += [Cell(c.name, candidate_scenario(written, c.levers)) for c in finalists]
     before = tally.done
     return study(
-        scenario,
+        resolved,
         cells,
         command="optimize",
         options=replace(options, overwrite=False),  # the folder was opened (or cleared) already
         progress=lambda finished, _total: tally.add(before + finished - tally.done),
-        manifest={"optimize": scenario.optimize.model_dump(mode="json")},
+        manifest={"optimize": resolved.optimize.model_dump(mode="json")},
         analyse=_paired,
     )
 
@@ -537,8 +475,6 @@ class _Tally:
 
 
 def _paired(results: Results) -> None:
-    from sim.experiments.stats import paired_differences
-
     results.comparison = paired_differences(results.summary, reference=BASE_VARIANT)
 
 
@@ -560,11 +496,11 @@ def value_at(scenario: Scenario, key_path: str) -> Any:
     return node
 
 
-def _total_runs(scenario: Scenario) -> int:
-    block = scenario.optimize
+def _total_runs(resolved: Study) -> int:
+    block = resolved.optimize
     assert block is not None
     runs = block.trials * block.replications + (block.finalists + 1) * block.finalist_replications
-    if scenario.uncertainties is not None:
-        u = scenario.uncertainties
+    if resolved.uncertainties is not None:
+        u = resolved.uncertainties
         runs += u.worlds * (block.finalists + 1) * u.replications
     return runs

@@ -31,12 +31,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.experiments.candidates import Candidate, model_evaluator
 from sim.results.store import write_csv, write_text
 from sim.scenario.schema import Scenario, Uncertainties
 
@@ -92,7 +92,8 @@ def sample_worlds(block: Uncertainties, *, seed: int) -> pd.DataFrame:
 
 def stress_test(
     scenario: Scenario,
-    policies: Sequence[Any],
+    uncertainties: Uncertainties,
+    policies: Sequence[Candidate],
     *,
     recommended: str,
     rival: str,
@@ -107,9 +108,11 @@ def stress_test(
     Parameters
     ----------
     scenario
-        The resolved scenario, with an ``uncertainties`` block.
+        The resolved scenario, as written.
+    uncertainties
+        The worlds to sample and the replications in each.
     policies
-        :class:`~sim.experiments.optimize.Candidate` objects; the first is the baseline.
+        The candidate plans; the first is the baseline.
     recommended, rival
         Names of the recommended policy and of the one PRIM looks for it losing to.
     objective
@@ -117,17 +120,13 @@ def stress_test(
     root
         Results folder.
     """
-    from sim.experiments.optimize import model_evaluator
-
-    block = scenario.uncertainties
-    assert block is not None
-    worlds = sample_worlds(block, seed=scenario.seed)
+    worlds = sample_worlds(uncertainties, seed=scenario.seed)
     evaluate = model_evaluator(scenario, workers=workers, scheduler=scheduler)
     jobs = [
         ({**world, **policy.levers}, r)
         for world in worlds.to_dict("records")
         for policy in policies
-        for r in range(block.replications)
+        for r in range(uncertainties.replications)
     ]
     scores = evaluate(jobs)
     if progress:
@@ -178,7 +177,7 @@ def stress_test(
         "rival": rival,
         "losing_worlds": [int(w) for w in np.flatnonzero(losing)],
         "worlds": len(worlds),
-        "replications": block.replications,
+        "replications": uncertainties.replications,
     }
     if box is not None:
         record.update(coverage=box.coverage, density=box.density, mass=box.mass)

@@ -1,5 +1,7 @@
 """Studies: a plan of runs for a scenario (its replications, its variants), executed and saved.
 
+A study (:class:`~sim.scenario.schema.Study`) is the scenario and the design its file gives.
+
 ``run``, ``compare`` and ``sweep`` (:mod:`sim.experiments.sweep`) share one path,
 :func:`study`: a list of :class:`Cell` (variants or sweep samples) times the replications gives
 the run keys; runs already on disk are skipped, the rest execute (in this process, in local
@@ -22,49 +24,57 @@ from typing import Any
 
 from sim.experiments.options import ProgressHook, StudyOptions, with_options
 from sim.experiments.runner import RunKey, execute
-from sim.experiments.stats import paired_differences
+from sim.results.stats import paired_differences
 from sim.results.store import Results, RunStore
 from sim.results.tables import run_frame
-from sim.scenario.loader import load_scenario, variant_of, with_changes
-from sim.scenario.schema import Scenario
+from sim.scenario.loader import load_study, variant_of, with_changes
+from sim.scenario.schema import Scenario, Study
 
 BASE_VARIANT = "baseline"
 """Variant name of the unmodified scenario."""
 
 
-def resolve(scenario: Scenario | str | Path, options: StudyOptions) -> Scenario:
-    """Load a scenario (if given a path, with ``options.overrides``) and apply the options."""
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, options.overrides or ())
+Source = Study | Scenario | str | Path
+"""What a study command runs: a study, a scenario (no study design), or a file's path."""
+
+
+def resolve(source: Source, options: StudyOptions) -> Study:
+    """Load a study (if given a path, with ``options.overrides``) and apply the options."""
+    if isinstance(source, Scenario):
+        resolved = Study(scenario=source)
+    elif isinstance(source, Study):
+        resolved = source
+    else:
+        resolved = load_study(source, options.overrides or ())
     changes: dict[str, Any] = {}
     if options.replications is not None:
         changes["replications"] = options.replications
     if options.seed is not None:
         changes["seed"] = options.seed
-    return with_changes(scenario, changes, source="run options") if changes else scenario
+    return with_changes(resolved, changes, source="run options") if changes else resolved
 
 
 @with_options
 def run(
-    scenario: Scenario | str | Path,
+    scenario: Source,
     options: StudyOptions,
     *,
     progress: ProgressHook | None = None,
 ) -> Results:
     """Run a scenario's replications and write ``timeseries.parquet``, ``summary.csv``.
 
-    ``scenario`` is a :class:`Scenario` or the path of a YAML file (``overrides`` apply to a
-    file only). Returns :class:`Results` with ``.timeseries`` (one row per replication x
-    week) and ``.summary``.
+    ``scenario`` is a :class:`Study`, a :class:`Scenario` or the path of a YAML file
+    (``overrides`` apply to a file only). Returns :class:`Results` with ``.timeseries`` (one
+    row per replication x week) and ``.summary``.
     """
     resolved = resolve(scenario, options)
-    cells = [Cell(BASE_VARIANT, resolved)]
+    cells = [Cell(BASE_VARIANT, resolved.scenario)]
     return study(resolved, cells, command="run", options=options, progress=progress)
 
 
 @with_options
 def compare(
-    scenario: Scenario | str | Path,
+    scenario: Source,
     options: StudyOptions,
     *,
     progress: ProgressHook | None = None,
@@ -77,9 +87,9 @@ def compare(
     result also has ``.comparison`` (``comparison.csv``).
     """
     resolved = resolve(scenario, options)
-    cells = [Cell(BASE_VARIANT, resolved)]
+    cells = [Cell(BASE_VARIANT, resolved.scenario)]
     cells += [
-        Cell(name, variant_of(resolved, name, changes))
+        Cell(name, variant_of(resolved.scenario, name, changes))
         for name, changes in resolved.variants.items()
     ]
 
@@ -91,9 +101,12 @@ def compare(
     )
 
 
-def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 of the resolved scenario's canonical JSON."""
-    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
+def scenario_hash(resolved: Study) -> str:
+    """SHA-256 of the resolved scenario file's canonical JSON: the scenario and its design.
+
+    A results folder holds one study: another variant, sweep or search is another hash.
+    """
+    text = json.dumps(resolved.model_dump(mode="json", by_alias=True), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -124,7 +137,7 @@ class RunsFailedError(RuntimeError):
 
 
 def study(
-    scenario: Scenario,
+    resolved: Study,
     cells: Sequence[Cell],
     *,
     command: str,
@@ -142,8 +155,9 @@ def study(
 
     Parameters
     ----------
-    scenario
-        The resolved scenario (its name, seed, replications and hash define the study).
+    resolved
+        The resolved study (its scenario's name, seed, replications and its hash define the
+        runs).
     cells
         What to replicate.
     command
@@ -168,8 +182,9 @@ def study(
         After saving the rest, if any run raised.
     """
     started = time.perf_counter()
+    scenario = resolved.scenario
     root = Path(options.out) if options.out is not None else Path("results") / scenario.name
-    digest = scenario_hash(scenario)
+    digest = scenario_hash(resolved)
     store = RunStore(root, scenario.name, digest, overwrite=options.overwrite)
     for stale in (*root.glob(".*.tmp"), *store.runs.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed job, mid-write
@@ -201,7 +216,7 @@ def study(
     if not finished:
         raise RunsFailedError(_failure_message(failures, len(plan)))
     summary = store.combine(finished, scenario.discount_rate_annual)
-    record = _manifest(scenario, plan, command, options, timings, started)
+    record = _manifest(resolved, plan, command, options, timings, started)
     record.update(resumed_runs=resumed, failed_runs=failures, **dict(manifest or {}))
     results = Results(path=root, summary=summary, manifest=record)
     for table, owner in (("comparison.csv", "compare"), ("sensitivity.csv", "sweep")):
@@ -224,7 +239,7 @@ def _failure_message(failures: Mapping[str, str], total: int) -> str:
 
 
 def _manifest(
-    scenario: Scenario,
+    resolved: Study,
     plan: Mapping[str, tuple[Cell, RunKey]],
     command: str,
     options: StudyOptions,
@@ -232,10 +247,11 @@ def _manifest(
     started: float,
 ) -> dict[str, Any]:
     packages = ("channel-sim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy")
+    scenario = resolved.scenario
     return {
         "scenario": scenario.name,
-        "scenario_hash": scenario_hash(scenario),
-        "resolved_scenario": scenario.model_dump(mode="json", by_alias=True),
+        "scenario_hash": scenario_hash(resolved),
+        "resolved_scenario": resolved.model_dump(mode="json", by_alias=True),
         "command": command,
         "argv": sys.argv,
         "seed": scenario.seed,

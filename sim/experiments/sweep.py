@@ -40,7 +40,6 @@ import itertools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,13 +47,13 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiments.options import ProgressHook, StudyOptions, with_options
-from sim.experiments.study import BASE_VARIANT, Cell, resolve, study
+from sim.experiments.study import BASE_VARIANT, Cell, Source, resolve, study
 from sim.results.store import Results
 from sim.results.tables import ID_COLUMNS, SUMMARY_METRICS
 from sim.scenario.loader import ScenarioError, variant_of
-from sim.scenario.schema import Scenario, Sweep
+from sim.scenario.schema import Scenario, Study, Sweep
 
-RESERVED_KEYS = frozenset({*ID_COLUMNS, "sample", "replications", "variants", "sweep", "extends"})
+RESERVED_KEYS = frozenset({*ID_COLUMNS, "sample", "replications", "extends", *Study.design_keys()})
 """Key paths that cannot be swept (they identify runs or define the study itself)."""
 
 MAX_GRID_POINTS = 1_000_000
@@ -150,7 +149,7 @@ def sample_cells(scenario: Scenario, plan: Design) -> list[Cell]:
         raise ScenarioError(
             f"sweep.parameters: {reserved[0]!r} cannot be swept; it identifies runs or the study"
         )
-    current = scenario.model_dump(by_alias=True, exclude={"variants", "sweep"})
+    current = scenario.model_dump(by_alias=True)
     integral = {name: _is_int(_lookup(current, name)) for name in plan.names}
 
     def value(name: str, raw: float) -> float | int:
@@ -259,7 +258,7 @@ def second_order(
 
 @with_options
 def sweep(
-    scenario: Scenario | str | Path,
+    scenario: Source,
     options: StudyOptions,
     *,
     progress: ProgressHook | None = None,
@@ -276,7 +275,7 @@ def sweep(
     block = resolved.sweep
     if block is None:
         raise ScenarioError(
-            f"scenario {resolved.name!r} has no sweep block; add e.g. "
+            f"scenario {resolved.scenario.name!r} has no sweep block; add e.g. "
             "sweep: {method: sobol, samples: 64, parameters: {key.path: [low, high]}, "
             "outputs: [contribution_margin]}"
         )
@@ -286,8 +285,9 @@ def sweep(
             f"sweep.outputs: {unknown[0]!r} is not a summary metric; "
             f"allowed: {', '.join(SUMMARY_METRICS)}"
         )
-    plan = design(block, seed=resolved.seed)
-    cells = sample_cells(resolved, plan)
+    seed = resolved.scenario.seed
+    plan = design(block, seed=seed)
+    cells = sample_cells(resolved.scenario, plan)
     record = {
         "sweep": {
             "method": plan.method,
@@ -298,7 +298,7 @@ def sweep(
                 name for name in plan.names if isinstance(cells[0].columns[name], int)
             ],
             "outputs": list(block.outputs),
-            "design_seed": resolved.seed,
+            "design_seed": seed,
             "notes": list(plan.notes),
         }
     }
@@ -307,8 +307,8 @@ def sweep(
         means = results.summary.groupby("sample")[list(block.outputs)].mean()
         means = means.reindex(range(len(plan.points)))
         outputs = {name: means[name].to_numpy() for name in block.outputs}
-        results.sensitivity = sensitivity(plan, outputs, seed=resolved.seed)
-        results.manifest["sweep"]["second_order"] = second_order(plan, outputs, seed=resolved.seed)
+        results.sensitivity = sensitivity(plan, outputs, seed=seed)
+        results.manifest["sweep"]["second_order"] = second_order(plan, outputs, seed=seed)
 
     return study(
         resolved,

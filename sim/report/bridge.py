@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.experiments.stats import mean_ci
 from sim.metrics import COST_ACTIVITIES, COST_FLOWS
+from sim.results.stats import mean_ci
 
 COSTS: tuple[str, ...] = (*COST_FLOWS, "commissions", "referral_fees", "campaign_costs")
 """Costs below gross margin, the cost to serve split by activity (``sim.metrics``)."""

@@ -17,14 +17,15 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.experiments.stats import mean_ci
 from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
 from sim.report.markups import markup_figure, markup_section
 from sim.report.pnl import UNTRACED, line_comparison, line_summary
+from sim.results.stats import mean_ci
 from sim.results.store import Results, load_results, write_text
+from sim.scenario.levers import LEVERS
 
 Formatter = Callable[[float], str]
 
@@ -505,12 +506,11 @@ def _scenario_section(scenario: Mapping[str, Any]) -> str:
         "E-commerce adoption (Bass)": "p = {p}, q = {q} per year".format(
             **market.get("ecommerce_adoption", {"p": "?", "q": "?"})
         ),
-        "Coordination": f"{policy.get('coordination')} "
-        f"(coverage {policy.get('orchestration_coverage', 0):.0%})",
-        "Rep compensation": policy.get("rep_compensation"),
-        "Deal registration": "yes" if policy.get("deal_registration") else "no",
-        "Distributor referral fee": f"{policy.get('distributor_referral_fee', 0):.0%} "
-        "of direct revenue from their former accounts",
+        **{
+            lever.label: lever.show(lever.value_in(scenario))
+            for lever in LEVERS
+            if not lever.per_entry  # the plan and the promotions are tables below
+        },
     }
     listing = "".join(
         f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items()

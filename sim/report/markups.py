@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.experiments.stats import mean_ci
 from sim.report.figures import bands, new_figure, per_run, plot_band, style, variant_colours
+from sim.results.stats import mean_ci
 
 LAST_WEEKS = 52
 """The window the paired differences are read over: the last year of the horizon (or all of

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.experiments.stats import mean_ci
+from sim.results.stats import mean_ci
 
 LINE: tuple[str, ...] = ("product", "segment", "channel")
 """Columns naming a line of the P&L."""

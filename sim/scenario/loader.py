@@ -1,5 +1,7 @@
 """Read scenario files: YAML, ``extends`` chains, ``--set`` overrides, variants.
 
+A file is a :class:`~sim.scenario.schema.Study`: the scenario the model runs and, beside it,
+the study design (:func:`load_study`); :func:`load_scenario` gives the scenario alone.
 Validation happens once, here. Every user mistake becomes a :class:`ScenarioError` that names
 the file the offending key came from, the key path, the bad value and what is allowed.
 """
@@ -10,26 +12,28 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
-from sim.scenario.schema import Market, Scenario
+from sim.scenario.market import Market
+from sim.scenario.schema import Scenario, Study
 
 KeyPath = tuple[str, ...]
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
 Origins = dict[KeyPath, str]
+Document = TypeVar("Document", Scenario, Study)
 
 
 class ScenarioError(ValueError):
     """A mistake in a scenario file or an override; the message is meant for the user."""
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Load, merge, override and validate a scenario file.
+def load_study(path: str | Path, overrides: Iterable[str] = ()) -> Study:
+    """Load, merge, override and validate a scenario file: its scenario and study design.
 
     Parameters
     ----------
@@ -48,6 +52,18 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     return validate_raw(raw, origins)
 
 
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """The scenario of :func:`load_study` (the file's study design is validated, then left out).
+
+    Raises
+    ------
+    ScenarioError
+        For any problem with the file, its parents or the overrides.
+
+    """
+    return load_study(path, overrides).scenario
+
+
 def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str, Any], Origins]:
     """Return the merged, overridden mapping and, for each key path, where it was set."""
     raw, origins = _read_with_parents(Path(path), chain=())
@@ -61,13 +77,21 @@ def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str,
     return raw, origins
 
 
-def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Scenario:
-    """Validate a merged mapping into a :class:`Scenario`, translating schema errors."""
-    origins = origins or {}
+def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Study:
+    """Validate a file's merged mapping into a :class:`Study`, translating schema errors.
+
+    Every variant must give a valid scenario too.
+    """
+    return _validated(Study, raw, origins or {})
+
+
+def _validated(model: type[Document], raw: Mapping[str, Any], origins: Origins) -> Document:
+    """``raw`` as a ``model``; its customer base readable and, for a study, its variants valid."""
     try:
-        scenario = Scenario.model_validate(raw)
+        document = model.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(_describe(exc, origins)) from None
+        raise ScenarioError(_describe(exc, origins, model)) from None
+    scenario = document.scenario if isinstance(document, Study) else document
     if scenario.market.customer_base is not None:
         try:
             read_customer_base(
@@ -75,27 +99,29 @@ def validate_raw(raw: Mapping[str, Any], origins: Origins | None = None) -> Scen
             )
         except CustomerBaseError as exc:
             raise ScenarioError(f"market.customer_base: {exc}") from None
-    for name, changes in scenario.variants.items():
-        variant_of(scenario, name, changes, origins)  # every variant must validate too
-    return scenario
+    if isinstance(document, Study):
+        for name, changes in document.variants.items():
+            variant_of(scenario, name, changes, origins)
+    return document
 
 
 def with_changes(
-    scenario: Scenario,
+    document: Document,
     changes: Mapping[str, Any],
     *,
     source: str,
     origins: Origins | None = None,
-) -> Scenario:
-    """Return a validated copy of ``scenario`` with ``key.path: value`` changes applied.
+) -> Document:
+    """Return a validated copy of a scenario or a study with ``key.path: value`` changes applied.
 
     The only way to derive a changed scenario: the scenario itself never changes, and the
-    copy is validated like a file (variants included).
+    copy is validated like a file (a study's variants included). A scenario's changes may
+    not touch the study design (``variants``, ``sweep``, ...): it has none.
 
     Parameters
     ----------
-    scenario
-        A resolved scenario.
+    document
+        A resolved :class:`Scenario` or :class:`Study`.
     changes
         ``{"market.buyers": 100, "policy.channel_plan.0.share": 0.5, ...}``; digits index
         into lists; values as read from YAML (lists, mappings, numbers, text).
@@ -111,7 +137,7 @@ def with_changes(
         Naming ``source``, the key path, the bad value and what is allowed.
 
     """
-    raw = scenario.model_dump(by_alias=True)
+    raw = document.model_dump(by_alias=True)
     origins = dict(origins or {})
     changed: set[KeyPath] = set()
     for key, value in changes.items():
@@ -120,7 +146,7 @@ def with_changes(
         origins[key_path] = source
         changed.add(key_path)
     distributor_count_to_density(raw, changed, source=source)
-    return validate_raw(raw, origins)
+    return _validated(type(document), raw, origins)
 
 
 def variant_of(
@@ -128,14 +154,12 @@ def variant_of(
 ) -> Scenario:
     """Return ``scenario`` with one variant's ``key.path: value`` changes applied.
 
-    A variant has no variants and no sweep of its own.
+    A variant is a scenario: it has no variants, sweep or other study design of its own.
     """
     defined_in = (origins or {}).get(("variants", name))
     source = f"{defined_in}: variants.{name}" if defined_in else f"variants.{name}"
     try:
-        return with_changes(
-            scenario, {"variants": {}, "sweep": None, **changes}, source=source, origins=origins
-        )
+        return with_changes(scenario, changes, source=source, origins=origins)
     except ScenarioError as exc:
         raise ScenarioError(f"variant {name!r}: {exc}") from None
 
@@ -333,15 +357,17 @@ def _index(node: list[Any], key: str, at: KeyPath, source: str) -> int:
     return int(key)
 
 
-def _describe(exc: ValidationError, origins: Origins) -> str:
+def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> str:
     lines = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
+        if root is Study and loc[:1] == ("scenario",):
+            loc = loc[1:]  # a file's scenario keys are at its top level
         where = _origin(loc, origins)
         key = ".".join(loc) or "(top level)"
         value = error.get("input")
         if error["type"] == "extra_forbidden":
-            lines.append(f"{where}: {key}: {_unknown_key(loc)}")
+            lines.append(f"{where}: {key}: {_unknown_key(loc, root)}")
         elif error["type"] == "missing":
             lines.append(f"{where}: {key}: required key is missing")
         else:
@@ -363,25 +389,30 @@ def _origin(loc: KeyPath, origins: Origins) -> str:
     return next(iter(origins.values()), "scenario")
 
 
-def _unknown_key(loc: KeyPath) -> str:
+def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:
     """Why the last key of ``loc`` is refused: renamed (and to what), or unknown."""
-    model = _model_at(loc[:-1])
+    model = _model_at(loc[:-1], root)
     if model is None:
         return "unknown key"
+    design = Study.design_keys() if model is Study else ()
+    if model is Study:
+        model = Scenario  # a file's top level: the scenario's keys, then the design's
     renamed = getattr(model, "renamed_keys", {}).get(loc[-1])
     if renamed:
         new_path = ".".join((*loc[:-1], renamed))
         return f"renamed to {renamed!r} (see docs/ODD.md for its meaning); write {new_path} instead"
-    allowed = [f.alias or name for name, f in model.model_fields.items()]
+    allowed = [*(f.alias or name for name, f in model.model_fields.items()), *design]
     return f"unknown key; allowed keys here: {allowed}"
 
 
-def _model_at(loc: KeyPath) -> type[BaseModel] | None:
+def _model_at(loc: KeyPath, root: type[BaseModel]) -> type[BaseModel] | None:
     """The schema block at key path ``loc`` (list indices skipped), if there is one."""
-    model: Any = Scenario
+    model: Any = root
     for part in loc:
         if part.isdigit() or model is None:
             continue
+        if model is Study and part not in Study.design_keys():
+            model = Scenario
         field = model.model_fields.get(part)
         model = _model_in(field.annotation) if field else None
     return model

@@ -1,4 +1,7 @@
-"""Statistics across replications: paired differences with t confidence intervals."""
+"""Statistics across replications: means and paired differences with t confidence intervals.
+
+Shared by the experiments (which write `comparison.csv`) and the reports (which read results).
+"""
 
 from __future__ import annotations
 

@@ -185,6 +185,20 @@ def test_compiled_order_costs_equal_the_numpy_costing_bit_for_bit():
     np.testing.assert_array_equal(compiled, numpy_costs)
 
 
+def test_a_distributors_order_costs_per_line_equal_the_numpy_costing():
+    """``ServiceCosts.totals_by_buyer`` (the distributors' invoices) gives each line the total
+    of ``of_week``'s activity costs, bit for bit, zero-value lines and freight minimums
+    included."""
+    rng = np.random.default_rng(6)
+    n = 3_000
+    buyer = np.sort(rng.integers(0, 900, n))
+    orders = rng.choice([1, 1, 2, 3, 6], n).astype(np.int64)
+    value = rng.choice([0.0, 1.0, 50.0, 2_000.0], n) * rng.random(n) * orders
+    rates = ServiceCosts(30.0, 4.0, 0.03, 25.0, 0.004)
+    expected = rates.of_week(buyer, value, orders).costs.sum(axis=1)
+    np.testing.assert_array_equal(rates.totals_by_buyer(buyer, value, orders), expected)
+
+
 PROCESS = "{order_rate_shape: 0.7, dropout_a: 2.0, dropout_b: 6.0}"
 
 

@@ -307,7 +307,7 @@ class DistributorNetwork:
         )
         if len(b):
             distributor = self.pop.distributor[b]
-            cost = self.service_costs.of_week(b, value, needs.orders[at]).costs.sum(axis=1)
+            cost = self.service_costs.totals_by_buyer(b, value, needs.orders[at])
             self._credit(distributor, {"week_revenue": value, "week_cost_to_serve": cost})
         for amounts in payments:
             self.state.week_income += amounts

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
+from sim.model.kernel import kernel
 from sim.model.population import ACTIVE
 
 if TYPE_CHECKING:
@@ -46,7 +48,10 @@ def line_outlook(
         return keep, lowest, follow
     protected_line, protected_keep = _protected_lines(network, week)
     book, kept, follows = np.zeros(count), np.zeros(count), np.zeros(count)
+    parts = numba.get_num_threads()  # the sums do not depend on it
     _read_books(
+        pop.size,
+        parts,
         pop.status,
         pop.distributor,
         pop.segment,
@@ -82,8 +87,9 @@ def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray
     return flat, network.line_keep_share(week, buyer, product)
 
 
-@njit(cache=True)
+@kernel
 def _read_books(
+    parts: int,
     status: np.ndarray,
     distributor: np.ndarray,
     segment: np.ndarray,
@@ -105,12 +111,64 @@ def _read_books(
     """Sum each distributor's book value, value x keep share and value x follow probability.
 
     ``follow = (1 - line_share) / (1 + exp(-(intercept + weight x (R_dist - max R_direct))))``.
+    Part ``k`` of ``parts`` reads the books of distributors ``d = k mod parts``, each in row
+    order, so every sum is the same whatever the number of parts or threads.
     """
     n_buyers, n_products = current_channel.shape
+    for part in prange(parts):
+        _read_part(
+            part,
+            parts,
+            n_buyers,
+            n_products,
+            status,
+            distributor,
+            segment,
+            current_channel,
+            alternative_line,
+            weekly_value,
+            relationship,
+            keep_table,
+            protected_line,
+            protected_keep,
+            not_our_share,
+            follow_intercept,
+            follow_weight,
+            book,
+            kept,
+            lowest,
+            follows,
+        )
+
+
+@njit(cache=True, inline="always")
+def _read_part(
+    part: int,
+    parts: int,
+    n_buyers: int,
+    n_products: int,
+    status: np.ndarray,
+    distributor: np.ndarray,
+    segment: np.ndarray,
+    current_channel: np.ndarray,
+    alternative_line: np.ndarray,
+    weekly_value: np.ndarray,
+    relationship: np.ndarray,
+    keep_table: np.ndarray,
+    protected_line: np.ndarray,
+    protected_keep: np.ndarray,
+    not_our_share: np.ndarray,
+    follow_intercept: float,
+    follow_weight: float,
+    book: np.ndarray,
+    kept: np.ndarray,
+    lowest: np.ndarray,
+    follows: np.ndarray,
+) -> None:
     next_protected = 0
     for b in range(n_buyers):
         d = distributor[b]
-        if d < 0 or status[b] != ACTIVE:
+        if d < 0 or d % parts != part or status[b] != ACTIVE:
             continue
         follow_odds = np.nan
         for p in range(n_products):

@@ -149,10 +149,10 @@ def annual_value(
     product: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, P) annual spend of each buyer on each product at list price, or of (n,) pairs."""
-    orders_a_year = 52.0 * pop.orders_per_week
     if buyer is not None:
-        return pop.units_per_order[buyer, product] * orders_a_year[buyer] * list_price[product]
-    return pop.units_per_order * orders_a_year[:, None] * list_price
+        units = take_cells(pop.units_per_order, buyer, product)
+        return units * (52.0 * pop.orders_per_week[buyer]) * list_price[product]
+    return pop.units_per_order * (52.0 * pop.orders_per_week)[:, None] * list_price
 
 
 # --------------------------------------------------------------------------- phase 3: buyers

@@ -42,10 +42,10 @@ class Needs:
     def keep(self, rows: np.ndarray) -> None:
         """Keep only the needs where ``rows`` is True."""
         for name in ("buyer", "product", "units", "orders", "channel", "price", "taken"):
-            setattr(self, name, getattr(self, name)[rows])
+            setattr(self, name, np.compress(rows, getattr(self, name)))
         self.touched = np.compress(rows, self.touched, axis=0)
-        self.filled = self.filled[rows]
-        self.incidents = self.incidents[rows]
+        self.filled = np.compress(rows, self.filled)
+        self.incidents = np.compress(rows, self.incidents)
 
 
 class Territories(Protocol):

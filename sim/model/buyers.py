@@ -149,7 +149,7 @@ def annual_value(
     product: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, P) annual spend of each buyer on each product at list price, or of (n,) pairs."""
-    if buyer is not None:
+    if buyer is not None and product is not None:
         units = take_cells(pop.units_per_order, buyer, product)
         return units * (52.0 * pop.orders_per_week[buyer]) * list_price[product]
     return pop.units_per_order * (52.0 * pop.orders_per_week)[:, None] * list_price

@@ -16,7 +16,7 @@ summed in that order, the order ``numpy.bincount`` sums them in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba
 import numpy as np
@@ -32,6 +32,29 @@ if TYPE_CHECKING:
 _DIRECT = np.array([CHANNELS.index(c) for c in DIRECT], dtype=np.int64)
 
 
+class BookColumns(NamedTuple):
+    """What the pass reads of the buyers (the population's arrays, no copies)."""
+
+    status: np.ndarray
+    distributor: np.ndarray
+    segment: np.ndarray
+    current_channel: np.ndarray
+    alternative_line: np.ndarray
+    relationship: np.ndarray
+    weekly_value: np.ndarray  # (N, P) expected weekly value at list
+
+
+class BookTerms(NamedTuple):
+    """The week's terms of a line's keep share and follow probability."""
+
+    keep_table: np.ndarray  # (P, S, D) keep share of an unprotected line
+    protected_line: np.ndarray  # flat indices (row order) of protected registered deals
+    protected_keep: np.ndarray  # their keep shares
+    not_our_share: np.ndarray  # (D,) 1 - line_share: how far lines can follow it
+    follow_intercept: float
+    follow_weight: float
+
+
 def line_outlook(
     network: DistributorNetwork, week: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,35 +64,31 @@ def line_outlook(
     keep = that of its most threatened line (1 without a book); follow share = ``sum v x
     follow / sum v``.
     """
-    pop, agents, cfg = network.pop, network.agents, network.cfg
-    count = len(agents)
+    pop, cfg = network.pop, network.cfg
+    count = len(network.agents)
     keep, lowest, follow = np.ones(count), np.ones(count), np.zeros(count)
     if not count:
         return keep, lowest, follow
-    protected_line, protected_keep = _protected_lines(network, week)
-    book, kept, follows = np.zeros(count), np.zeros(count), np.zeros(count)
-    parts = numba.get_num_threads()  # the sums do not depend on it
-    _read_books(
-        pop.size,
-        parts,
+    columns = BookColumns(
         pop.status,
         pop.distributor,
         pop.segment,
         pop.current_channel,
         pop.alternative_line,
-        network.weekly_value,
         pop.relationship,
+        network.weekly_value,
+    )
+    terms = BookTerms(
         network.keep_table(week),
-        protected_line,
-        protected_keep,
-        1.0 - np.array([x.line_share for x in agents]),
+        *_protected_lines(network, week),
+        1.0 - network.state.line_share,
         float(cfg.follow_intercept),
         float(cfg.follow_weight),
-        book,
-        kept,
-        lowest,
-        follows,
     )
+    sums = np.zeros((3, count))  # book value, value x keep, value x follow
+    parts = numba.get_num_threads()  # the sums do not depend on it
+    _read_books(pop.size, parts, columns, terms, sums, lowest)
+    book, kept, follows = sums
     has_book = book > 0
     keep[has_book] = kept[has_book]
     keep[has_book] /= book[has_book]
@@ -89,24 +108,7 @@ def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray
 
 @kernel
 def _read_books(
-    parts: int,
-    status: np.ndarray,
-    distributor: np.ndarray,
-    segment: np.ndarray,
-    current_channel: np.ndarray,
-    alternative_line: np.ndarray,
-    weekly_value: np.ndarray,
-    relationship: np.ndarray,
-    keep_table: np.ndarray,
-    protected_line: np.ndarray,
-    protected_keep: np.ndarray,
-    not_our_share: np.ndarray,
-    follow_intercept: float,
-    follow_weight: float,
-    book: np.ndarray,
-    kept: np.ndarray,
-    lowest: np.ndarray,
-    follows: np.ndarray,
+    parts: int, columns: BookColumns, terms: BookTerms, sums: np.ndarray, lowest: np.ndarray
 ) -> None:
     """Sum each distributor's book value, value x keep share and value x follow probability.
 
@@ -114,81 +116,46 @@ def _read_books(
     Part ``k`` of ``parts`` reads the books of distributors ``d = k mod parts``, each in row
     order, so every sum is the same whatever the number of parts or threads.
     """
-    n_buyers, n_products = current_channel.shape
     for part in prange(parts):
-        _read_part(
-            part,
-            parts,
-            n_buyers,
-            n_products,
-            status,
-            distributor,
-            segment,
-            current_channel,
-            alternative_line,
-            weekly_value,
-            relationship,
-            keep_table,
-            protected_line,
-            protected_keep,
-            not_our_share,
-            follow_intercept,
-            follow_weight,
-            book,
-            kept,
-            lowest,
-            follows,
-        )
+        _read_part(part, parts, columns, terms, sums, lowest)
 
 
 @njit(cache=True, inline="always")
 def _read_part(
     part: int,
     parts: int,
-    n_buyers: int,
-    n_products: int,
-    status: np.ndarray,
-    distributor: np.ndarray,
-    segment: np.ndarray,
-    current_channel: np.ndarray,
-    alternative_line: np.ndarray,
-    weekly_value: np.ndarray,
-    relationship: np.ndarray,
-    keep_table: np.ndarray,
-    protected_line: np.ndarray,
-    protected_keep: np.ndarray,
-    not_our_share: np.ndarray,
-    follow_intercept: float,
-    follow_weight: float,
-    book: np.ndarray,
-    kept: np.ndarray,
+    columns: BookColumns,
+    terms: BookTerms,
+    sums: np.ndarray,
     lowest: np.ndarray,
-    follows: np.ndarray,
 ) -> None:
+    c, t = columns, terms
+    n_buyers, n_products = c.current_channel.shape
+    protected = t.protected_line
     next_protected = 0
     for b in range(n_buyers):
-        d = distributor[b]
-        if d < 0 or d % parts != part or status[b] != ACTIVE:
+        d = c.distributor[b]
+        if d < 0 or d % parts != part or c.status[b] != ACTIVE:
             continue
         follow_odds = np.nan
         for p in range(n_products):
             line = b * n_products + p
-            if current_channel[b, p] != DISTRIBUTOR or alternative_line[b, p]:
+            if c.current_channel[b, p] != DISTRIBUTOR or c.alternative_line[b, p]:
                 continue
-            while next_protected < len(protected_line) and protected_line[next_protected] < line:
+            while next_protected < len(protected) and protected[next_protected] < line:
                 next_protected += 1
-            if next_protected < len(protected_line) and protected_line[next_protected] == line:
-                line_keep = protected_keep[next_protected]
+            if next_protected < len(protected) and protected[next_protected] == line:
+                line_keep = t.protected_keep[next_protected]
             else:
-                line_keep = keep_table[p, segment[b], d]
+                line_keep = t.keep_table[p, c.segment[b], d]
             if np.isnan(follow_odds):
-                direct = relationship[b, _DIRECT[0]]
-                for c in _DIRECT[1:]:
-                    direct = max(direct, relationship[b, c])
-                closeness = np.float64(relationship[b, DISTRIBUTOR]) - np.float64(direct)
-                follow_odds = follow_intercept + follow_weight * closeness
-            value = weekly_value[b, p]
-            book[d] += value
-            kept[d] += value * line_keep
+                direct = c.relationship[b, _DIRECT[0]]
+                for channel in _DIRECT[1:]:
+                    direct = max(direct, c.relationship[b, channel])
+                closeness = np.float64(c.relationship[b, DISTRIBUTOR]) - np.float64(direct)
+                follow_odds = t.follow_intercept + t.follow_weight * closeness
+            value = c.weekly_value[b, p]
+            sums[0, d] += value
+            sums[1, d] += value * line_keep
             lowest[d] = min(lowest[d], line_keep)
-            follows[d] += value * (not_our_share[d] / (1.0 + np.exp(-follow_odds)))
+            sums[2, d] += value * (t.not_our_share[d] / (1.0 + np.exp(-follow_odds)))

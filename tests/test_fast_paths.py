@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS
 
 from sim.model.population import (
+    NEVER,
+    create_population,
     geometric_weeks,
     put_cells,
     rows_any,
     take_cells,
 )
 from sim.model.reps import weighted_sample
+from sim.scenario.loader import load_scenario
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (9, 4), (9, 3), (9, 1), (9, 2), (9, 8), (9, 5)])
@@ -80,3 +84,23 @@ def test_weighted_sample_draws_what_numpy_choice_draws():
         expected = theirs.choice(n, size=size, replace=False, p=p)
         np.testing.assert_array_equal(weighted_sample(ours, p, size), expected)
         assert ours.random() == theirs.random()
+
+
+def test_ageing_relationships_is_the_numpy_expression_it_replaced():
+    """``Population.age_relationships`` (compiled) against the numpy expression, bit for bit,
+    with buyers listed twice (a buyer's several needs) aged once."""
+    rng = np.random.default_rng(1)
+    scenario = load_scenario(SCENARIOS / "baseline.yaml", ["market.buyers=5000"])
+    pop = create_population(scenario, rng)
+    n = pop.size
+    pop.relationship[:] = rng.random((n, pop.relationship.shape[1]))
+    pop.relationship_week[:] = rng.integers(0, 40, n)
+    buyers = np.sort(rng.integers(0, n, 3_000))  # duplicates included
+    week, half_life = 52, 26.0
+    expected = pop.relationship.copy()
+    factor = np.exp2(-np.arange(NEVER + 1) / half_life).astype(np.float32)
+    elapsed = week - pop.relationship_week[buyers]
+    expected[buyers] = np.take(pop.relationship, buyers, axis=0) * factor[elapsed][:, None]
+    pop.age_relationships(buyers, week, half_life)
+    np.testing.assert_array_equal(pop.relationship, expected)
+    assert (pop.relationship_week[buyers] == week).all()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from sim.channels import CHANNELS
 from sim.model.draws import NEVER
@@ -100,11 +101,27 @@ class Population:
         return self.status == ACTIVE
 
     def age_relationships(self, buyers: np.ndarray, week: int, half_life_weeks: float) -> None:
-        """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing)."""
-        elapsed = week - self.relationship_week[buyers]
-        factor = _decay_factors(half_life_weeks)[elapsed][:, None]
-        self.relationship[buyers] = np.take(self.relationship, buyers, axis=0) * factor
-        self.relationship_week[buyers] = week
+        """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing).
+
+        A buyer listed twice is aged once (the second time, no week has passed).
+        """
+        factors = _decay_factors(half_life_weeks)
+        _age(buyers, week, factors, self.relationship, self.relationship_week)
+
+
+@njit(cache=True)
+def _age(
+    buyers: np.ndarray,
+    week: int,
+    factors: np.ndarray,
+    relationship: np.ndarray,
+    relationship_week: np.ndarray,
+) -> None:
+    for b in buyers:
+        factor = factors[week - relationship_week[b]]  # float32, as the relationships
+        for c in range(relationship.shape[1]):
+            relationship[b, c] *= factor
+        relationship_week[b] = week
 
 
 def create_population(scenario: Scenario, rng: np.random.Generator) -> Population:

@@ -100,14 +100,20 @@ class Rep(mesa.Agent):
             else np.empty(0, dtype=np.int64)
         )
         called = accounts[np.concatenate([best, habit]).astype(np.int64)]
-        lift = self.team.call_lift
-        pop.relationship[called, self.channel] += lift * (
-            1.0 - pop.relationship[called, self.channel]
+        rules = model.rules
+        _record_calls(
+            called,
+            self.channel,
+            np.float32(self.team.call_lift),
+            np.float32(1.0 - rules.market.effort.recovery_per_order),
+            np.float32(rules.realisation[self.channel]),
+            model.week,
+            pop.relationship,
+            pop.effort,
+            pop.quote_channel,
+            pop.quote_price,
+            pop.quote_week,
         )
-        pop.effort[called] *= 1.0 - model.rules.market.effort.recovery_per_order
-        pop.quote_channel[called] = self.channel
-        pop.quote_price[called] = model.rules.realisation[self.channel]
-        pop.quote_week[called] = model.week
         return called
 
     def _best_scored(
@@ -183,3 +189,30 @@ def _sample_round(p: np.ndarray, uniforms: np.ndarray, found: np.ndarray, drawn:
             found[drawn] = hit
             drawn += 1
     return drawn
+
+
+@njit(cache=True)
+def _record_calls(
+    called: np.ndarray,
+    channel: int,
+    lift: np.float32,
+    effort_kept: np.float32,
+    price: np.float32,
+    week: int,
+    relationship: np.ndarray,
+    effort: np.ndarray,
+    quote_channel: np.ndarray,
+    quote_price: np.ndarray,
+    quote_week: np.ndarray,
+) -> None:
+    """A call lifts the relationship with the rep's channel, eases effort, leaves a quote.
+
+    In float32, as the columns are: ``R += lift (1 - R)``, ``effort *= 1 - recovery``.
+    """
+    one = np.float32(1.0)
+    for b in called:
+        relationship[b, channel] += lift * (one - relationship[b, channel])
+        effort[b] *= effort_kept
+        quote_channel[b] = channel
+        quote_price[b] = price
+        quote_week[b] = week

@@ -2,14 +2,15 @@
 
 The direct-shift scenario's own ``sweep`` block (Sobol', 3 parameters: ``N (2D + 2) = 8N``
 runs) at ``--buyers`` x ``--weeks`` (the README's first-look command: 2,000 x 52), one
-replication, on ``--workers`` local processes, at ``N = --small`` and ``N = --large``. The
+replication, on ``--workers`` local processes, at ``N = --small`` and ``N = --large``, after
+a one-sample warm-up that compiles or loads the kernels. The
 marginal seconds a run = (T_large - T_small) / (runs_large - runs_small): what each extra run
 costs once the workers are up, writing included. From it, the projected wall time of the
 README's full sweep (N = 256: 2,048 runs) = T_small + (2,048 - runs_small) x marginal.
 
 Usage::
 
-    .venv/bin/python benchmarks/sweep_runs.py [--small 8] [--large 24] [--workers 2]
+    .venv/bin/python benchmarks/sweep_runs.py [--small 16] [--large 48] [--workers 2]
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def timed_sweep(samples: int, args: argparse.Namespace, folder: Path) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--small", type=int, default=8, help="Sobol' N of the smaller sweep")
-    parser.add_argument("--large", type=int, default=24, help="Sobol' N of the larger sweep")
+    parser.add_argument("--small", type=int, default=16, help="Sobol' N of the smaller sweep")
+    parser.add_argument("--large", type=int, default=48, help="Sobol' N of the larger sweep")
     parser.add_argument("--buyers", type=int, default=2000)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--workers", type=int, default=2)
@@ -51,6 +52,8 @@ def main() -> None:
         f"{args.workers} workers; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}"
     )
     with tempfile.TemporaryDirectory() as tmp:
+        # Compile (or load) every kernel first: forked workers inherit them.
+        timed_sweep(1, args, Path(tmp) / "warm-up")
         small_s, small_runs = timed_sweep(args.small, args, Path(tmp) / "small")
         print(f"  N = {args.small}: {small_runs} runs in {small_s:.1f} s")
         large_s, large_runs = timed_sweep(args.large, args, Path(tmp) / "large")

@@ -9,12 +9,14 @@ it, on how many workers there are, or on the other runs (docs/ODD.md, "Stochasti
 from __future__ import annotations
 
 import multiprocessing
+import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+import numba
 import numpy as np
 
 from sim.model.model import ChannelModel
@@ -101,9 +103,25 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def _share_the_cores(threads: int) -> None:
+    """Give each worker its share of the cores for its compiled loops' threads.
+
+    The workers already use the cores, so a worker's loops get ``cores // workers`` threads
+    rather than one per core each (which would put twice as many threads as cores to work on
+    a full pool). Results do not depend on the number of threads.
+    """
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+
 def _on_processes(tasks: list[Task], workers: int) -> Iterator[RunOutput]:
     """Local processes, a bounded number of runs in flight (quick to stop on Ctrl-C)."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_worker_context(),
+        initializer=_share_the_cores,
+        initargs=(threads,),
+    )
     pending = iter(tasks)
     running: set[Future[RunOutput]] = set()
     try:

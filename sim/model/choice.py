@@ -18,7 +18,7 @@ from numba import njit, prange
 from sim.channels import ASSISTED, COMPETITOR, DISTRIBUTOR, ECOMMERCE, FIELD, INSIDE
 from sim.model.buyers import BuyerRules
 from sim.model.draws import BLOCK, blocks, uniform
-from sim.model.kernel import kernel
+from sim.model.kernel import records_kernel
 from sim.model.population import Population
 
 
@@ -116,7 +116,7 @@ def initial_channel_probabilities(
     return probabilities
 
 
-@kernel
+@records_kernel
 def _initial_probabilities(
     cols: ChoiceColumns, terms: ChoiceTerms, probabilities: np.ndarray
 ) -> None:
@@ -278,7 +278,7 @@ def logit_draw(utility: np.ndarray, open_: np.ndarray, uniform: float, weights: 
     return chosen
 
 
-@kernel
+@records_kernel
 def _choose(
     cols: ChoiceColumns,
     terms: ChoiceTerms,
@@ -292,19 +292,24 @@ def _choose(
 ) -> None:
     n = len(buyer)
     for block in prange(blocks(n)):
+        # Rows are built in scratch arrays, then copied: a view of a row per need costs ten
+        # times the need's arithmetic in the serial compilation.
         utility = np.empty(COMPETITOR + 1)
         weights = np.empty(COMPETITOR + 1)
         alternatives = np.ones(COMPETITOR + 1, dtype=np.bool_)  # the competitor is always open
+        row_price = np.empty(COMPETITOR)
         for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             b, p = buyer[i], product[i]
-            _open_row(cols, terms, b, open_[i])
-            price_row(cols, terms, b, p, week, price[i])
-            _utility_row(cols, terms, b, p, price[i], utility)
-            alternatives[:COMPETITOR] = open_[i]
+            _open_row(cols, terms, b, alternatives)
+            price_row(cols, terms, b, p, week, row_price)
+            _utility_row(cols, terms, b, p, row_price, utility)
+            for c in range(COMPETITOR):
+                open_[i, c] = alternatives[c]
+                price[i, c] = row_price[c]
             choice[i] = logit_draw(utility, alternatives, uniform(key, b, week, p, 0), weights)
 
 
-@kernel
+@records_kernel
 def _prices(
     cols: ChoiceColumns,
     terms: ChoiceTerms,
@@ -313,5 +318,10 @@ def _prices(
     week: int,
     price: np.ndarray,
 ) -> None:
-    for i in prange(len(buyer)):
-        price_row(cols, terms, buyer[i], product[i], week, price[i])
+    n = len(buyer)
+    for block in prange(blocks(n)):
+        row_price = np.empty(COMPETITOR)
+        for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
+            price_row(cols, terms, buyer[i], product[i], week, row_price)
+            for c in range(COMPETITOR):
+                price[i, c] = row_price[c]

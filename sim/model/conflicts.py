@@ -18,7 +18,7 @@ from sim.model.books import Books
 from sim.model.buyers import PRICE_TOLERANCE
 from sim.model.choice import ChoiceColumns, ChoiceTerms, choice_terms, price_row
 from sim.model.draws import BLOCK, blocks, uniform
-from sim.model.kernel import kernel
+from sim.model.kernel import records_kernel
 from sim.model.ledger import CONFLICT_TYPES
 from sim.model.population import Population, put_cells
 from sim.model.reps import Rep
@@ -137,7 +137,7 @@ def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, odds: Odds) -
     return RESOLVED if uniform(key, b, week, p, kind) < odds.coverage else UNRESOLVED
 
 
-@kernel
+@records_kernel
 def _incidents(
     cols: ChoiceColumns,
     terms: ChoiceTerms,

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
-from sim.model.kernel import kernel
+from sim.model.kernel import records_kernel
 from sim.model.population import ACTIVE
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray
     return flat, network.line_keep_share(week, buyer, product)
 
 
-@kernel
+@records_kernel
 def _read_books(
     parts: int, columns: BookColumns, terms: BookTerms, sums: np.ndarray, lowest: np.ndarray
 ) -> None:

@@ -15,9 +15,10 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 
-## run: install, then run the main job (the direct-shift case, 10 replications)
+## run: install, then the main job: the direct-shift case against not moving and its other
+## variants (10 replications each, common random numbers), with a verdict and report.html
 run: install
-	$(BIN)/channel-sim run scenarios/direct_shift.yaml --workers 2
+	$(BIN)/channel-sim compare scenarios/direct_shift.yaml --workers 2
 
 ## test: install with development tools (and the browser the dashboard test drives), then test
 test: install-dev

@@ -494,3 +494,43 @@ def test_every_study_option_is_a_flag_and_a_keyword(command):
         assert option.metadata["help"].split()[0] in help_text, option.name
     with pytest.raises(TypeError, match="bogus"):
         function(BASELINE, bogus=1)
+
+
+def test_the_verdict_names_only_differences_the_replications_can_tell_apart():
+    """Three variants against the plan as written: one better (its interval above 0), one
+    worse (below 0), one straddling 0; the best is the better one, and churn and exits are
+    reported beside each. The judgements are worked out by hand from the intervals."""
+    import pandas as pd
+
+    from sim.cli import verdict_lines
+
+    def row(variant, metric, mean, low, high):
+        return {
+            "variant": variant,
+            "metric": metric,
+            "mean_difference": mean,
+            "ci_low": low,
+            "ci_high": high,
+            "n": 10,
+            "distinguishable": low > 0 or high < 0,
+        }
+
+    npv = "npv_contribution_with_terminal"
+    comparison = pd.DataFrame(
+        [
+            row("status_quo", npv, 5.8e6, 2.0e6, 9.6e6),
+            row("fast", npv, -4.5e6, -5.4e6, -3.5e6),
+            row("slow", npv, -1.5e6, -5.1e6, 2.2e6),
+            row("status_quo", "churn_rate_annual", -0.0045, -0.006, -0.003),
+            row("status_quo", "distributor_exit_share", -0.1, -0.3, 0.1),
+        ]
+    )
+    lines = verdict_lines(comparison, "baseline")
+    assert "status_quo: +5.80M [+2.00, +9.60] (status_quo is better" in lines[1]
+    assert "churn rate per year -0.45% [-0.60, -0.30]" in lines[1]
+    assert "share of distributors exited -10.00% [-30.00, +10.00]" in lines[1]
+    assert "(baseline is better" in lines[2]
+    assert "(not told apart" in lines[3]
+    assert lines[-1] == "  best: status_quo (+5.80M [+2.00, +9.60])"
+    only_noise = comparison[comparison["variant"] == "slow"]
+    assert verdict_lines(only_noise, "baseline")[-1].startswith("  no variant beats")

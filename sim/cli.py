@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.experiments.options import OPTION_TYPES, OPTIONS
-from sim.metrics import SUMMARY, Unit
+from sim.metrics import SUMMARY, SUMMARY_BY_NAME, Unit
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
@@ -268,7 +268,11 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 
 def print_summary(results: Results) -> None:
-    """Print the headline metrics, mean and 95% CI across replications, per variant."""
+    """Print the headline metrics, mean and 95% CI across replications, per variant.
+
+    The interval stays within the metric's bounds (a share in [0, 1], a count >= 0;
+    :func:`sim.results.stats.mean_ci`).
+    """
     from sim.results.stats import mean_ci
 
     summary = results.summary
@@ -279,8 +283,9 @@ def print_summary(results: Results) -> None:
     for column, label, scale, unit in HEADLINE:
         cells = []
         for variant in summary["variant"].unique():
-            values = summary.loc[summary["variant"] == variant, column].to_numpy() / scale
-            mean, low, high = mean_ci(values)
+            values = summary.loc[summary["variant"] == variant, column].to_numpy()
+            bounds = SUMMARY_BY_NAME[column].unit.bounds
+            mean, low, high = (v / scale for v in mean_ci(values, bounds=bounds))
             interval = "" if low != low else f" [{low:,.2f}, {high:,.2f}]"
             cells.append(f"{mean:,.2f}{unit}{interval}")
         table.add_row(label, *cells)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from sim import metrics
 from sim.experiments.options import OPTION_TYPES, OPTIONS
-from sim.metrics import SUMMARY, Unit
+from sim.metrics import SUMMARY, SUMMARY_BY_NAME, Unit
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
@@ -51,6 +51,21 @@ ReportOpt = Annotated[
 ColumnsOpt = Annotated[
     list[str] | None,
     typer.Option(help="Map a column: ours=theirs, e.g. customer_id=KUNNR. Repeatable."),
+]
+
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="strftime format of the date column, e.g. %d/%m/%Y (default: ISO 8601, or "
+        "day-first/month-first where the data tell which)."
+    ),
+]
+ChannelMapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Map the file's channel names to ours: THEIRS=ours, e.g. Web=ecommerce "
+        "(field, inside, distributor, ecommerce). Repeatable."
+    ),
 ]
 
 HEADLINE_SCALES: dict[str, tuple[float, str]] = {
@@ -269,7 +284,11 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 
 
 def print_summary(results: Results) -> None:
-    """Print the headline metrics, mean and 95% CI across replications, per variant."""
+    """Print the headline metrics, mean and 95% CI across replications, per variant.
+
+    The interval stays within the metric's bounds (a share in [0, 1], a count >= 0;
+    :func:`sim.results.stats.mean_ci`).
+    """
     from sim.results.stats import mean_ci
 
     summary = results.summary
@@ -280,8 +299,9 @@ def print_summary(results: Results) -> None:
     for column, label, scale, unit in HEADLINE:
         cells = []
         for variant in summary["variant"].unique():
-            values = summary.loc[summary["variant"] == variant, column].to_numpy() / scale
-            mean, low, high = mean_ci(values)
+            values = summary.loc[summary["variant"] == variant, column].to_numpy()
+            bounds = SUMMARY_BY_NAME[column].unit.bounds
+            mean, low, high = (v / scale for v in mean_ci(values, bounds=bounds))
             interval = "" if low != low else f" [{low:,.2f}, {high:,.2f}]"
             cells.append(f"{mean:,.2f}{unit}{interval}")
         table.add_row(label, *cells)
@@ -435,13 +455,15 @@ def calibrate(
         "scenarios/baseline.yaml"
     ),
     columns: ColumnsOpt = None,
+    date_format: DateFormatOpt = None,
+    channel_map: ChannelMapOpt = None,
 ) -> None:
     """Fit the buyers to an order extract; write a scenario and calibration.json beside it."""
     from sim.calibration import calibrate as fit
     from sim.calibration import write_calibration
 
     with user_errors():
-        lines, cutoff = _order_lines(orders, until, columns)
+        lines, cutoff = _order_lines(orders, until, columns, date_format, channel_map)
         base = load_scenario(extends)
         calibration = fit(lines, cutoff, base)
         report = write_calibration(calibration, out, extends=extends, base=base)
@@ -472,27 +494,63 @@ def calibrate(
 
 
 def _order_lines(
-    orders: Path, until: str, columns: list[str] | None
+    orders: Path,
+    until: str,
+    columns: list[str] | None,
+    date_format: str | None = None,
+    channel_map: list[str] | None = None,
 ) -> tuple[OrderLines, pd.Timestamp]:
-    """Read and check an order file with ``--columns`` mappings; parse ``--until``."""
+    """Read and check an order file; parse ``--until`` (ISO 8601, or in ``--date-format``).
+
+    The file's columns are mapped by ``--columns``, its dates read in ``--date-format`` and
+    its channel names mapped by ``--channel-map``.
+    """
     import pandas as pd
 
     from sim.calibration import OrderDataError, read_orders
+    from sim.calibration.orders import parse_dates
 
-    cutoff = pd.to_datetime(until, errors="coerce")
+    text = pd.Series([until.strip()], dtype="string")
+    cutoff = parse_dates(text, date_format=date_format).iloc[0] if date_format else pd.NaT
     if pd.isna(cutoff):
-        raise OrderDataError(f"--until {until!r}: not a date; expected e.g. 2024-07-01")
-    return read_orders(orders, columns=dict(_pair(text) for text in columns or ())), cutoff
+        try:
+            cutoff = parse_dates(text).iloc[0]  # ISO 8601; day-first only where unambiguous
+        except OrderDataError:
+            raise OrderDataError(
+                f"--until {until!r}: day-first or month-first? write it as YYYY-MM-DD"
+                + (f" or in {date_format}" if date_format else "")
+            ) from None
+    if pd.isna(cutoff):
+        formats = f"e.g. 2024-07-01{f' or in {date_format}' if date_format else ''}"
+        raise OrderDataError(f"--until {until!r}: not a date; expected {formats}")
+    mapping: dict[str, str] = {}
+    for pair in channel_map or ():
+        theirs, ours = _pair(pair, flag="--channel-map", example="Web=ecommerce")
+        if mapping.get(theirs, ours) != ours:
+            raise OrderDataError(
+                f"--channel-map {pair}: {theirs!r} is already mapped to {mapping[theirs]!r}"
+            )
+        mapping[theirs] = ours
+    lines = read_orders(
+        orders,
+        columns=dict(_pair(text) for text in columns or ()),
+        date_format=date_format,
+        channel_map=mapping,
+    )
+    return lines, cutoff
 
 
-def _pair(text: str) -> tuple[str, str]:
-    """``ours=theirs`` -> (ours, theirs)."""
+def _pair(
+    text: str, *, flag: str = "--columns", example: str = "customer_id=KUNNR"
+) -> tuple[str, str]:
+    """``left=right`` -> (left, right), e.g. ours=theirs of ``--columns``."""
     from sim.calibration import OrderDataError
 
-    ours, sep, theirs = text.partition("=")
-    if not sep or not ours.strip() or not theirs.strip():
-        raise OrderDataError(f"--columns {text!r}: expected ours=theirs, e.g. customer_id=KUNNR")
-    return ours.strip(), theirs.strip()
+    left, sep, right = text.partition("=")
+    if not sep or not left.strip() or not right.strip():
+        form = "THEIRS=ours" if flag == "--channel-map" else "ours=theirs"
+        raise OrderDataError(f"{flag} {text!r}: expected {form}, e.g. {example}")
+    return left.strip(), right.strip()
 
 
 @app.command()
@@ -505,6 +563,8 @@ def backtest(
         Path | None, typer.Option(help="Folder (default: results/backtest_<scenario name>).")
     ] = None,
     columns: ColumnsOpt = None,
+    date_format: DateFormatOpt = None,
+    channel_map: ChannelMapOpt = None,
 ) -> None:
     """Simulate the data's period from the calibration cohort; simulated vs actual orders."""
     from sim.calibration.backtest import backtest as run_backtest
@@ -512,7 +572,7 @@ def backtest(
     from sim.report.backtest import build_backtest_report
 
     with user_errors():
-        lines, cutoff = _order_lines(orders, until, columns)
+        lines, cutoff = _order_lines(orders, until, columns, date_format, channel_map)
         calibrated = load_scenario(scenario)
         folder = out or Path("results") / f"backtest_{calibrated.name}"
         with progress_bar("simulating") as progress:

@@ -20,6 +20,7 @@ loading mesa.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -55,6 +56,20 @@ class Unit(StrEnum):
     LEADS = "leads"
     SHARE = "share (0-1)"
     SCORE = "score (0-1)"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values a metric of this unit can take: ``(low, high)``, infinite if unbounded.
+
+        Shares and scores lie in [0, 1]; counts (units, accounts, distributors, incidents,
+        leads) are never negative; money can have either sign. Intervals of a mean stay
+        within these bounds (:func:`sim.results.stats.mean_ci`).
+        """
+        if self in (Unit.SHARE, Unit.SCORE):
+            return (0.0, 1.0)
+        if self is Unit.CURRENCY:
+            return (-math.inf, math.inf)
+        return (0.0, math.inf)
 
 
 @dataclass(frozen=True)

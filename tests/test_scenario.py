@@ -547,7 +547,13 @@ def test_a_variant_cannot_change_the_study_design(write_yaml):
 def test_a_file_holds_the_scenario_and_beside_it_the_study_design():
     study = load_study(DIRECT_SHIFT)
     assert study.scenario == load_scenario(DIRECT_SHIFT)
-    assert set(study.variants) == {"status_quo", "fast", "slow", "referral_fee", "deal_registration"}
+    assert set(study.variants) == {
+        "status_quo",
+        "fast",
+        "slow",
+        "referral_fee",
+        "deal_registration",
+    }
     assert study.sweep is not None and study.optimize is not None
     assert study.uncertainties is not None and study.uncertainties.worlds == 16
     assert set(Study.design_keys()).isdisjoint(Scenario.model_fields)

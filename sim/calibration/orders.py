@@ -65,7 +65,13 @@ class OrderLines:
         return self.lines["date"].max()
 
 
-def read_orders(path: str | Path, *, columns: Mapping[str, str] | None = None) -> OrderLines:
+def read_orders(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    channel_map: Mapping[str, str] | None = None,
+) -> OrderLines:
     """Read a CSV or Parquet order file and validate it.
 
     Parameters
@@ -74,6 +80,13 @@ def read_orders(path: str | Path, *, columns: Mapping[str, str] | None = None) -
         ``.csv`` (any other suffix is read as CSV) or ``.parquet``/``.pq``.
     columns
         ``{our name: the file's name}`` for columns named differently in the file.
+    date_format
+        strftime format of the ``date`` column (e.g. ``"%d/%m/%Y"``); by default ISO 8601,
+        day/month/year or month/day/year where the data tell which (:func:`parse_dates`),
+        or one other consistent style.
+    channel_map
+        ``{the file's channel name: ours}`` (e.g. ``{"Web": "ecommerce"}``), ours one of
+        :data:`sim.scenario.schema.CHANNELS`.
 
     """
     path = Path(path)
@@ -92,7 +105,14 @@ def read_orders(path: str | Path, *, columns: Mapping[str, str] | None = None) -
         raise OrderDataError(
             f"{path}: cannot read the file as {'Parquet' if parquet else 'CSV'}: {reason}"
         ) from None
-    return validate_lines(frame, source=str(path), columns=columns, first_line=1 if parquet else 2)
+    return validate_lines(
+        frame,
+        source=str(path),
+        columns=columns,
+        first_line=1 if parquet else 2,
+        date_format=date_format,
+        channel_map=channel_map,
+    )
 
 
 def validate_lines(
@@ -101,6 +121,8 @@ def validate_lines(
     source: str = "orders",
     columns: Mapping[str, str] | None = None,
     first_line: int = 1,
+    date_format: str | None = None,
+    channel_map: Mapping[str, str] | None = None,
 ) -> OrderLines:
     """Validate order lines held in a DataFrame (see :func:`read_orders`).
 
@@ -112,10 +134,11 @@ def validate_lines(
     if frame.empty:
         raise OrderDataError(f"{source}: no order lines (only a header)")
     where = _Locator(source, unit, first_line, columns or {})
+    _check_channel_map(channel_map or {}, frame, source)
     lines = pd.DataFrame(
         {
             "customer_id": _text(frame["customer_id"], where, "customer_id", required=True),
-            "date": _dates(frame["date"], where),
+            "date": _dates(frame["date"], where, date_format),
             "amount": _numbers(frame["amount"], where, "amount", required=True),
         }
     )
@@ -125,7 +148,15 @@ def validate_lines(
         if name in frame:
             lines[name] = _text(frame[name], where, name, required=False)
     if "channel" in lines:
-        _check_allowed(lines["channel"], where, "channel", CHANNELS)
+        if channel_map:
+            lines["channel"] = lines["channel"].replace(dict(channel_map))
+        _check_allowed(
+            lines["channel"],
+            where,
+            "channel",
+            CHANNELS,
+            hint="; map the file's own names with --channel-map THEIRS=ours, e.g. Web=ecommerce",
+        )
     lines["line"] = np.arange(first_line, first_line + len(lines))
     return _drop_stated(lines, source, unit)
 
@@ -264,18 +295,104 @@ def _numbers(values: pd.Series, where: _Locator, column: str, *, required: bool)
     return pd.Series(numbers, index=values.index)
 
 
-def _dates(values: pd.Series, where: _Locator) -> pd.Series:
+def _dates(values: pd.Series, where: _Locator, date_format: str | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_convert(None) if values.dt.tz is not None else values
+        expected = "a date such as 2024-03-31"
     else:
         text = values.astype("string").str.strip()
-        dates = _parse(text, format="ISO8601")
-        if dates.isna().any():  # other formats (e.g. 19970101, 31/03/2024) in one consistent style
-            dates = dates.fillna(_parse(text.mask(dates.notna()), format=None))
+        dates = parse_dates(text, date_format=date_format, where=where).astype("datetime64[us]")
+        expected = (
+            f"a date in --date-format {date_format!r}"
+            if date_format
+            else "a date such as 2024-03-31 (or pass --date-format, e.g. %d.%m.%Y)"
+        )
     if dates.isna().any():
         i = _first_bad(dates.isna().to_numpy())
-        raise where(i + where.first_line, "date", values.iloc[i], "a date such as 2024-03-31")
+        raise where(i + where.first_line, "date", values.iloc[i], expected)
     return dates.dt.normalize()
+
+
+_NUMERIC_DATE = r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$"
+"""Day and month in either order, then the year (optionally a time of day, dropped)."""
+
+
+def parse_dates(
+    text: pd.Series, *, date_format: str | None = None, where: _Locator | None = None
+) -> pd.Series:
+    """Dates of a text column as naive UTC days; NaT where a value cannot be read.
+
+    With ``date_format`` (strftime, e.g. ``"%d/%m/%Y"``) every value must follow it. Without:
+    ISO 8601 (with or without time, time zones converted to UTC); then values such as
+    ``31/03/2024``, ``03-31-24`` or ``31.03.2024`` (two numbers and a year) are read
+    day-first when some first number is above 12 and no second one is, month-first in the
+    opposite case, and are an error when no number above 12 tells which or when both orders
+    occur; then one other consistent style (e.g. ``19970101``).
+
+    Raises
+    ------
+    OrderDataError
+        Day-first or month-first cannot be told, or both occur (pass ``date_format``).
+    """
+    if date_format:
+        return _parse(text, format=date_format)
+    index, text = text.index, text.reset_index(drop=True)  # positions for the messages
+    return _infer_dates(text, where).set_axis(index)
+
+
+def _infer_dates(text: pd.Series, where: _Locator | None) -> pd.Series:
+    """:func:`parse_dates` without a format, on a column indexed by position."""
+    dates = _parse(text, format="ISO8601")
+    if not dates.isna().any():
+        return dates
+    parts = text.mask(dates.notna()).str.extract(_NUMERIC_DATE)
+    numeric = parts[0].notna()
+    if numeric.any():
+        first, second = parts[0][numeric].astype(int), parts[2][numeric].astype(int)
+        dayfirst = _day_first(text[numeric], first, second, where)
+        day, month = (first, second) if dayfirst else (second, first)
+        year = parts[3][numeric]
+        century = pd.Series(np.where(year.astype(int) < 69, "20", "19"), index=year.index)
+        year = year.where(year.str.len() == 4, century + year)  # 2-digit years as %y reads them
+        iso = year + "-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2)
+        dates = dates.fillna(_parse(iso, format="%Y-%m-%d").reindex(text.index))
+        if dates[numeric].isna().any():  # e.g. 31/02/2024: not a day at all
+            return dates
+    if dates.isna().any():  # one other consistent style, e.g. 19970101
+        dates = dates.fillna(_parse(text.mask(dates.notna() | numeric), format=None))
+    return dates
+
+
+def _day_first(
+    text: pd.Series, first: pd.Series, second: pd.Series, where: _Locator | None
+) -> bool:
+    """Whether ``first/second/year`` dates are day-first, as the values above 12 show."""
+    day_first, month_first = first > 12, second > 12
+    source = f"{where.source}: " if where else ""
+    unit = where.unit if where else "value"
+    offset = where.first_line if where else 1
+
+    def at(mask: pd.Series) -> str:
+        i = _first_bad(mask.to_numpy())
+        return f"{text.iloc[i]!r} ({unit} {text.index[i] + offset})"
+
+    if day_first.any() and month_first.any():
+        raise OrderDataError(
+            f"{source}column 'date': both day-first ({at(day_first)}) and month-first "
+            f"({at(month_first)}) dates; pass --date-format, e.g. --date-format %d/%m/%Y"
+        )
+    if day_first.any():
+        return True
+    if month_first.any():
+        return False
+    differ = first != second
+    if differ.any():
+        raise OrderDataError(
+            f"{source}column 'date': dates such as {at(differ)} can be read day-first or "
+            "month-first (no day above 12 tells which); pass --date-format, e.g. "
+            "--date-format %d/%m/%Y or --date-format %m/%d/%Y"
+        )
+    return True  # every value reads the same either way (e.g. 01/01/2024)
 
 
 def _parse(text: pd.Series, *, format: str | None) -> pd.Series:
@@ -293,12 +410,30 @@ def _check_allowed(
     column: str,
     allowed: tuple[str, ...],
     lines: pd.Series | None = None,
+    *,
+    hint: str = "",
 ) -> None:
     bad = values.notna() & ~values.isin(allowed)
     if bad.any():
         i = _first_bad(bad.to_numpy())
         position = int(lines.iloc[i]) if lines is not None else i + where.first_line
-        raise where(position, column, values.iloc[i], f"one of {', '.join(allowed)} (or empty)")
+        expected = f"one of {', '.join(allowed)} (or empty){hint}"
+        raise where(position, column, values.iloc[i], expected)
+
+
+def _check_channel_map(channel_map: Mapping[str, str], frame: pd.DataFrame, source: str) -> None:
+    """Every mapped-to name is one of our channels, and there is a channel column to map."""
+    for theirs, ours in channel_map.items():
+        if ours not in CHANNELS:
+            raise OrderDataError(
+                f"--channel-map {theirs}={ours}: {ours!r} is not a channel; allowed: "
+                f"{', '.join(CHANNELS)} (THEIRS=ours, e.g. Web=ecommerce)"
+            )
+    if channel_map and "channel" not in frame.columns:
+        raise OrderDataError(
+            f"{source}: --channel-map given but the file has no channel column; its columns "
+            f"are: {', '.join(map(str, frame.columns))}; map one with --columns channel=THEIRS"
+        )
 
 
 def _drop_stated(lines: pd.DataFrame, source: str, unit: str) -> OrderLines:

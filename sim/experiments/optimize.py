@@ -38,6 +38,7 @@ from sim.experiments.candidates import (
 )
 from sim.experiments.options import ProgressHook, StudyOptions, with_options
 from sim.experiments.study import BASE_VARIANT, Cell, Source, resolve, scenario_hash, study
+from sim.metrics import SUMMARY_BY_NAME
 from sim.results.stats import mean_ci, paired_differences
 from sim.results.store import Results, RunStore, write_csv, write_text
 from sim.results.tables import SUMMARY_METRICS
@@ -259,7 +260,8 @@ def candidate_rows(candidates: Sequence[Candidate], block: Optimize, *, stage: s
         row.update({path: candidate.levers.get(path) for path in block.levers})
         row["replications"] = len(next(iter(candidate.metrics.values())))
         for metric in metrics:
-            mean, low, high = mean_ci(candidate.metrics[metric])
+            bounds = SUMMARY_BY_NAME[metric].unit.bounds
+            mean, low, high = mean_ci(candidate.metrics[metric], bounds=bounds)
             row.update({f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
         broken = [str(c) for c in block.constraints if c.violation(candidate.mean(c.metric)) > 0]
         row.update(feasible=not broken, violated="; ".join(broken), pareto=candidate.trial in front)

@@ -167,13 +167,14 @@ def _levers_figure(table: pd.DataFrame, levers: list[str], objective: str) -> Fi
     for ax, lever in zip(axes, levers, strict=False):
         x, ticks = _positions(search[lever])
         y = search[f"{objective}_mean"] / factor
-        half = (search[f"{objective}_ci_high"] - search[f"{objective}_mean"]) / factor
+        below = (search[f"{objective}_mean"] - search[f"{objective}_ci_low"]) / factor
+        above = (search[f"{objective}_ci_high"] - search[f"{objective}_mean"]) / factor
         for ok, colour, name in ((True, "#1f77b4", "feasible"), (False, "#999999", "infeasible")):
             keep = (search["feasible"] == ok).to_numpy()
             ax.errorbar(
                 x[keep],
                 y[keep],
-                yerr=half[keep],
+                yerr=[below[keep], above[keep]],  # a bounded metric's interval is asymmetric
                 fmt="o",
                 color=colour,
                 ms=4,

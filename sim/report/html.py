@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.metrics import SUMMARY, SummaryMetric, Unit
+from sim.metrics import SUMMARY, SUMMARY_BY_NAME, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
@@ -254,7 +254,8 @@ def _summary_section(summary: pd.DataFrame, variants: list[str]) -> str:
         cells = []
         for variant in variants:
             values = summary.loc[summary["variant"] == variant, metric].to_numpy(dtype=float)
-            mean, low, high = mean_ci(values) if len(values) else (float("nan"),) * 3
+            bounds = SUMMARY_BY_NAME[metric].unit.bounds
+            mean, low, high = mean_ci(values, bounds=bounds) if len(values) else (float("nan"),) * 3
             ci = (
                 f'<span class="ci">[{formatter(low)}, {formatter(high)}]</span>'
                 if low == low
@@ -264,7 +265,9 @@ def _summary_section(summary: pd.DataFrame, variants: list[str]) -> str:
         rows.append(f"<tr><td>{html.escape(label)}</td>{''.join(cells)}</tr>")
     return (
         '<p class="note">Over the whole horizon, per variant: mean across replications, '
-        "95% confidence interval (Student t) below it. Money in currency units "
+        "95% confidence interval below it (Student t; for shares on the logit scale and for "
+        "counts on the log scale, so that it stays within 0–100% and above 0). Money in "
+        "currency units "
         "(k = thousand, M = million).</p>"
         f"<table><thead><tr><th>Metric</th>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"

@@ -18,7 +18,7 @@ from sim.model.costs import ServiceCosts
 from sim.model.model import ChannelModel
 from sim.model.population import ACTIVE, CHURNED
 from sim.report.pnl import UNTRACED, line_comparison
-from sim.scenario.loader import load_scenario
+from sim.scenario.loader import load_scenario, load_study
 
 DIRECT = ("field", "inside", "ecommerce")
 
@@ -48,7 +48,8 @@ def test_channel_pnl_rows_sum_to_the_summary_for_every_run(shift):
     keys = ["variant", "replication"]
     totals = pnl.groupby(keys)[["revenue", "contribution_margin", "cost_to_serve"]].sum()
     summary = shift.summary.set_index(keys)[totals.columns]
-    assert len(totals) == len(summary) == 12
+    runs = (1 + len(load_study(SCENARIOS / "direct_shift.yaml").variants) + 1) * 2  # + neutral
+    assert len(totals) == len(summary) == runs
     pd.testing.assert_frame_equal(totals.sort_index(), summary.sort_index(), rtol=1e-9)
     costs = pnl[["cost_to_serve", "commissions", "referral_fees", "campaign_costs"]].sum(axis=1)
     np.testing.assert_allclose(
@@ -57,7 +58,7 @@ def test_channel_pnl_rows_sum_to_the_summary_for_every_run(shift):
     activities = pnl.filter(like="cost_").drop(columns="cost_to_serve").sum(axis=1)
     np.testing.assert_allclose(pnl["cost_to_serve"], activities, rtol=1e-9, atol=1e-6)
     lines = pnl[(pnl[["product", "segment", "channel"]] != "all").all(axis=1)]
-    assert len(lines) == 12 * 3 * 3 * 4  # every product x segment x channel line, every run
+    assert len(lines) == runs * 3 * 3 * 4  # every product x segment x channel line, every run
 
 
 def test_commissions_never_exceed_the_highest_rate_on_the_revenue_they_are_paid_on(shift):

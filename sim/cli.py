@@ -194,6 +194,11 @@ def optimize(
     with user_errors(), progress_bar("optimizing") as progress:
         outcome = search_levers(scenario, progress=progress, **options)
     print_recommendation(outcome)
+    if outcome.recommended is None:
+        # the user's constraints cannot be met by this scenario and these levers: bad input
+        # (exit 2), like any other mistake in the file; what was computed stays on disk
+        errors.print(f"[bold red]error:[/] {outcome.unmet}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     if report:
         write_report(outcome.results)
 
@@ -223,7 +228,7 @@ def print_recommendation(outcome: Recommendation) -> None:
     console.print(table)
     folder = outcome.results.path
     if outcome.recommended is None:
-        errors.print("[bold red]no plan meets the constraints[/]; see optimization.csv")
+        pass  # the command ends with what was searched and what to change
     elif outcome.recommended.trial < 0:
         errors.print("recommendation: keep the plan as written (no finalist beat it)")
     else:

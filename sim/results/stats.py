@@ -22,6 +22,20 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     return mean, mean - half, mean + half
 
 
+PAIRED_COLUMNS = (
+    "variant",
+    "metric",
+    "reference_mean",
+    "variant_mean",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "n",
+    "distinguishable",
+)
+"""The columns of :func:`paired_differences` (``comparison.csv``)."""
+
+
 def paired_differences(
     summary: pd.DataFrame, *, reference: str, level: float = 0.95
 ) -> pd.DataFrame:
@@ -59,4 +73,6 @@ def paired_differences(
                     "distinguishable": bool(low > 0 or high < 0),
                 }
             )
-    return pd.DataFrame(rows)
+    # with no variant beside the reference the table is empty but keeps its columns, so its
+    # CSV reads back (an optimize search with no feasible candidate compares none)
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))

@@ -350,6 +350,7 @@ def optimize(
         for name in OWN_FILES:
             (root / name).unlink(missing_ok=True)
     tally = _Tally(_total_runs(resolved), progress)
+    tally.add(0)  # the input is checked: progress can show
     first = block.finalist_replications  # the search runs replications the finalists do not
     searched = search(
         block,

@@ -245,6 +245,30 @@ def test_not_yaml(write_yaml):
     assert str(path) in message and "not valid YAML" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("name: x\nmarket:\n  buyers: 2\n   prospects: 1\n", "line 4, column 13", "mapping values"),
+        ("name: x\nmarket: {buyers: 3\n", "line 3, column 1", "began at line 2, column 9"),
+        ("name: x\n\tseed: 3\n", "line 2, column 1", "not tabs"),
+    ],
+    ids=["indent", "unclosed", "tab"],
+)
+def test_a_yaml_syntax_error_is_one_line_naming_file_line_and_column(
+    write_yaml, text, where, problem
+):
+    path = write_yaml("broken.yaml", text)
+    message = error_of(path)
+    assert message.startswith(f"{path}: {where}: not valid YAML: "), message
+    assert problem in message and "\n" not in message and "unicode string" not in message
+
+
+def test_a_yaml_error_in_a_set_value_is_one_line():
+    message = error_of(BASELINE, ("seed=[1",))
+    assert message.startswith("--set 'seed=[1': the value is not valid YAML: ")
+    assert "\n" not in message and "unicode string" not in message
+
+
 @pytest.mark.parametrize("text", ["", "- 1\n- 2\n", "just text\n", "42\n"])
 def test_top_level_must_be_a_mapping(write_yaml, text):
     path = write_yaml("odd.yaml", text)

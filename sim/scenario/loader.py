@@ -172,7 +172,8 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     try:
         return _split(key.strip()), yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"--set {text!r}: the value is not valid YAML ({exc})") from None
+        problem = _yaml_problem(exc, lines=False)
+        raise ScenarioError(f"--set {text!r}: the value is {problem}") from None
 
 
 def set_path(tree: dict[str, Any], key_path: KeyPath, value: Any, *, source: str) -> None:
@@ -309,8 +310,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: {problem}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: {_yaml_problem(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the top level must be a mapping of keys, got {data!r:.80}")
     try:
@@ -321,6 +327,30 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if bad:
         raise ScenarioError(f"{path}: keys must be text, got {bad[0]!r}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError, *, lines: bool = True) -> str:
+    """``line L, column C: not valid YAML: <problem>`` (1-based), on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark and lines else ""
+    began = getattr(exc, "context_mark", None)
+    if (
+        context
+        and began is not None
+        and lines
+        and (began.line, began.column)
+        != (
+            getattr(mark, "line", None),
+            getattr(mark, "column", None),
+        )
+    ):
+        context += f" that began at line {began.line + 1}, column {began.column + 1}"
+    detail = f"{problem} ({context})" if context else problem
+    if "'\\t'" in problem:
+        detail += "; indent with spaces, not tabs"
+    return f"{where}not valid YAML: {detail}"
 
 
 def _origins_of(data: Any, source: str, prefix: KeyPath = ()) -> Origins:

@@ -99,6 +99,26 @@ def test_unknown_key_lists_allowed_keys(write_yaml):
         assert allowed in message
 
 
+@pytest.mark.parametrize(
+    ("body", "nearest"),
+    [
+        ("market:\n  buyer: 300\n", "market.buyers"),
+        ("policy:\n  coordinaton: orchestrated\n", "policy.coordination"),
+        ("horizon: 52\n", "horizon_weeks"),
+        ("reps:\n  field:\n    comission_rate: 0.1\n", "reps.field.commission_rate"),
+    ],
+)
+def test_a_typo_gets_the_nearest_valid_key(write_yaml, body, nearest):
+    message = error_of(child_of_baseline(write_yaml, body))
+    assert f"did you mean {nearest!r}?" in message, message
+    assert "allowed keys here" in message
+
+
+def test_an_unknown_key_far_from_any_offers_no_guess(write_yaml):
+    message = error_of(child_of_baseline(write_yaml, "market:\n  colour: red\n"))
+    assert "did you mean" not in message and "allowed keys here" in message
+
+
 def test_unknown_top_level_key(write_yaml):
     path = child_of_baseline(write_yaml, "horizon: 52\n")
     message = error_of(path)
@@ -580,7 +600,7 @@ def test_a_file_holds_the_scenario_and_beside_it_the_study_design():
 def test_an_unknown_top_level_key_lists_the_scenario_and_design_keys(write_yaml):
     path = child_of_baseline(write_yaml, "variant:\n  fast: {seed: 1}\n")
     message = error_of(path)
-    assert f"{path}: variant: unknown key; allowed keys here:" in message
+    assert f"{path}: variant: unknown key; did you mean 'variants'? allowed keys here:" in message
     for key in ("'name'", "'policy'", "'variants'", "'sweep'", "'optimize'", "'uncertainties'"):
         assert key in message
     assert "'scenario'" not in message  # not a key of the file

@@ -8,6 +8,7 @@ the file the offending key came from, the key path, the bad value and what is al
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -432,7 +433,9 @@ def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:
         new_path = ".".join((*loc[:-1], renamed))
         return f"renamed to {renamed!r} (see docs/ODD.md for its meaning); write {new_path} instead"
     allowed = [*(f.alias or name for name, f in model.model_fields.items()), *design]
-    return f"unknown key; allowed keys here: {allowed}"
+    nearest = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+    guess = f"did you mean {'.'.join((*loc[:-1], nearest[0]))!r}? " if nearest else ""
+    return f"unknown key; {guess}allowed keys here: {allowed}"
 
 
 def _model_at(loc: KeyPath, root: type[BaseModel]) -> type[BaseModel] | None:

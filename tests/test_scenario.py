@@ -234,6 +234,20 @@ def test_channel_plan_names_must_exist(write_yaml, row, field, bad, allowed):
     assert bad in message and allowed in message
 
 
+@pytest.mark.parametrize("how", ["file", "--set"])
+def test_redefining_products_blames_the_file_that_redefined_them(write_yaml, how):
+    # the baseline's segments buy valves; a child's own products list leaves them out
+    products = "[{name: pumps, list_price: 1200, unit_cost: 720}]"
+    if how == "file":
+        path = child_of_baseline(write_yaml, f"products: {products}\n")
+        message, blamed = error_of(path), str(path)
+    else:
+        message, blamed = error_of(BASELINE, (f"products={products}",)), "--set"
+    assert message.startswith(f"{blamed}: products: has no 'valves'"), message
+    assert "market.segments.0.product_mix" in message and f"(set in {BASELINE})" in message
+    assert "['pumps']" in message
+
+
 def test_channel_plan_from_equals_to(write_yaml):
     path = child_of_baseline(
         write_yaml,

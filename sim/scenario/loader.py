@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
 from sim.scenario.market import Market
-from sim.scenario.schema import Scenario, Study
+from sim.scenario.schema import Scenario, Study, UnknownNameError
 
 KeyPath = tuple[str, ...]
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
@@ -72,7 +72,7 @@ def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str,
     for text in overrides:
         key_path, value = parse_override(text)
         set_path(raw, key_path, value, source="--set")
-        origins[key_path] = "--set"
+        _record(origins, {key_path: "--set"})
         overridden.add(key_path)
     distributor_count_to_density(raw, overridden, source="--set")
     return raw, origins
@@ -144,7 +144,7 @@ def with_changes(
     for key, value in changes.items():
         key_path = _split(key)
         set_path(raw, key_path, thaw(value), source=source)
-        origins[key_path] = source
+        _record(origins, {key_path: source})
         changed.add(key_path)
     distributor_count_to_density(raw, changed, source=source)
     return _validated(type(document), raw, origins)
@@ -292,7 +292,7 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
     if not parent_path.is_file():
         raise ScenarioError(f"{path}: extends: file not found: {parent_path}")
     parent, origins = _read_with_parents(parent_path, (*chain, path))
-    origins.update(_origins_of(data, str(path)))
+    _record(origins, _origins_of(data, str(path)))
     merged = merge(parent, data)
     distributor_count_to_density(merged, written, source=str(path))
     return merged, origins
@@ -354,6 +354,13 @@ def _yaml_problem(exc: yaml.YAMLError, *, lines: bool = True) -> str:
     return f"{where}not valid YAML: {detail}"
 
 
+def _record(origins: Origins, layer: Origins) -> None:
+    """Add a later layer's origins: its keys move to the end, so the order is the layers'."""
+    for key_path in layer:
+        origins.pop(key_path, None)
+    origins.update(layer)
+
+
 def _origins_of(data: Any, source: str, prefix: KeyPath = ()) -> Origins:
     origins: Origins = {prefix: source} if prefix else {}
     if isinstance(data, dict):
@@ -401,6 +408,8 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
             lines.append(f"{where}: {key}: {_unknown_key(loc, root)}")
         elif error["type"] == "missing":
             lines.append(f"{where}: {key}: required key is missing")
+        elif isinstance(error.get("ctx", {}).get("error"), UnknownNameError):
+            lines.append(_unknown_name(error["ctx"]["error"], loc, origins))
         else:
             message = error["msg"].removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
@@ -414,10 +423,45 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
 
 
 def _origin(loc: KeyPath, origins: Origins) -> str:
+    return origins[_set_at(loc, origins)] if _set_at(loc, origins) else _first(origins)
+
+
+def _set_at(loc: KeyPath, origins: Origins) -> KeyPath | None:
+    """The key path, ``loc`` or a block holding it, whose origin is recorded."""
     for end in range(len(loc), 0, -1):
         if loc[:end] in origins:
-            return origins[loc[:end]]
+            return loc[:end]
+    return None
+
+
+def _first(origins: Origins) -> str:
     return next(iter(origins.values()), "scenario")
+
+
+def _unknown_name(error: UnknownNameError, loc: KeyPath, origins: Origins) -> str:
+    """A name the defining list lacks: blame whichever of the two was written last.
+
+    When the list (``products``, ``market.segments``) was set after the key naming it (a
+    child file redefining ``products`` under a parent's ``product_mix``), the mistake is in
+    the list's file: name it first, and where the name is used.
+    """
+    used = (*loc, *error.path.split("."))
+    defined = tuple(error.defined_by.split("."))
+    used_at, defined_at = _set_at(used, origins), _set_at(defined, origins)
+    order = {key_path: i for i, key_path in enumerate(origins)}
+    later_list = (
+        used_at is not None
+        and defined_at is not None
+        and origins[used_at] != origins[defined_at]
+        and order[defined_at] > order[used_at]
+    )
+    if not later_list:
+        return f"{_origin(used, origins)}: {error}"
+    return (
+        f"{origins[defined_at]}: {error.defined_by}: has no {error.name!r}, which "
+        f"{error.path} names (set in {origins[used_at]}); {error.defined_by} here: "
+        f"{error.known}; add {error.name!r} to it or set {error.path} too"
+    )
 
 
 def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:

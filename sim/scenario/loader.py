@@ -423,7 +423,8 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
 
 
 def _origin(loc: KeyPath, origins: Origins) -> str:
-    return origins[_set_at(loc, origins)] if _set_at(loc, origins) else _first(origins)
+    at = _set_at(loc, origins)
+    return _first(origins) if at is None else origins[at]
 
 
 def _set_at(loc: KeyPath, origins: Origins) -> KeyPath | None:
@@ -449,13 +450,12 @@ def _unknown_name(error: UnknownNameError, loc: KeyPath, origins: Origins) -> st
     defined = tuple(error.defined_by.split("."))
     used_at, defined_at = _set_at(used, origins), _set_at(defined, origins)
     order = {key_path: i for i, key_path in enumerate(origins)}
-    later_list = (
-        used_at is not None
-        and defined_at is not None
-        and origins[used_at] != origins[defined_at]
-        and order[defined_at] > order[used_at]
-    )
-    if not later_list:
+    if (
+        used_at is None
+        or defined_at is None
+        or origins[used_at] == origins[defined_at]
+        or order[defined_at] < order[used_at]
+    ):
         return f"{_origin(used, origins)}: {error}"
     return (
         f"{origins[defined_at]}: {error.defined_by}: has no {error.name!r}, which "

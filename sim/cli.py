@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -82,11 +82,17 @@ HEADLINE: tuple[tuple[str, str, float, str], ...] = tuple(
 """Summary metrics printed after a run: column, label, divisor, suffix (from sim.metrics)."""
 
 
-def study_options(command: Callable[..., None]) -> Callable[..., None]:
+def study_options(
+    command: Callable[..., None] | None = None, *, hidden: tuple[str, ...] = ()
+) -> Any:
     """Give a command the flags of every study option (``sim.experiments.options``).
 
     ``command(scenario, **options)`` (plus its own parameters) receives the options by name.
+    Options named in ``hidden`` are not offered by ``--help`` (the command refuses them with a
+    message saying what to use instead); use as ``@study_options(hidden=(...))``.
     """
+    if command is None:
+        return lambda function: study_options(function, hidden=hidden)
     own = list(inspect.signature(command, eval_str=True).parameters.values())
     flags = [
         inspect.Parameter(
@@ -99,6 +105,7 @@ def study_options(command: Callable[..., None]) -> Callable[..., None]:
                     f.metadata.get("flag", f"--{f.name}"),
                     help=f.metadata["help"],
                     min=f.metadata.get("min"),
+                    hidden=f.name in hidden,
                 ),
             ],
         )
@@ -137,7 +144,11 @@ def user_errors() -> Iterator[None]:
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar with ETA, fed by (done, total) calls."""
+    """A progress bar with ETA, fed by (done, total) calls.
+
+    It appears at the first call, which the studies make once their input is checked: a
+    mistake in the input ends with its message alone, no empty ``0/?`` bar before it.
+    """
     columns = (
         TextColumn(label),
         BarColumn(),
@@ -145,10 +156,16 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         TextColumn("runs"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=errors, transient=False) as bar:
-        task = bar.add_task(label, total=None)
+    with ExitStack() as shown:
+        bar: Progress | None = None
+        task = None
 
         def update(done: int, total: int) -> None:
+            nonlocal bar, task
+            if bar is None:
+                bar = shown.enter_context(Progress(*columns, console=errors, transient=False))
+                task = bar.add_task(label, total=total)
+            assert task is not None
             bar.update(task, completed=done, total=total)
 
         yield update
@@ -193,7 +210,7 @@ def sweep(scenario: ScenarioArg, **options: Any) -> None:
 
 
 @app.command()
-@study_options
+@study_options(hidden=("replications",))  # optimize.replications and .finalist_replications
 def optimize(
     scenario: ScenarioArg,
     trials: Annotated[
@@ -210,6 +227,11 @@ def optimize(
     with user_errors(), progress_bar("optimizing") as progress:
         outcome = search_levers(scenario, progress=progress, **options)
     print_recommendation(outcome)
+    if outcome.recommended is None:
+        # the user's constraints cannot be met by this scenario and these levers: bad input
+        # (exit 2), like any other mistake in the file; what was computed stays on disk
+        errors.print(f"[bold red]error:[/] {outcome.unmet}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     if report:
         write_report(outcome.results)
 
@@ -239,7 +261,7 @@ def print_recommendation(outcome: Recommendation) -> None:
     console.print(table)
     folder = outcome.results.path
     if outcome.recommended is None:
-        errors.print("[bold red]no plan meets the constraints[/]; see optimization.csv")
+        pass  # the command ends with what was searched and what to change
     elif outcome.recommended.trial < 0:
         errors.print("recommendation: keep the plan as written (no finalist beat it)")
     else:

@@ -534,3 +534,28 @@ def test_the_verdict_names_only_differences_the_replications_can_tell_apart():
     assert lines[-1] == "  best: status_quo (+5.80M [+2.00, +9.60])"
     only_noise = comparison[comparison["variant"] == "slow"]
     assert verdict_lines(only_noise, "baseline")[-1].startswith("  no variant beats")
+
+
+def test_optimize_does_not_offer_the_replications_it_refuses(tmp_path):
+    help_text = CliRunner().invoke(app, ["optimize", "--help"], env={"COLUMNS": "200"}).output
+    assert "--trials" in help_text and "--replications" not in help_text
+    args = ["optimize", str(SCENARIOS / "direct_shift.yaml"), "--replications", "3"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "optimize.replications" in result.output  # still explained
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", str(BASELINE), "--set", "market.buyer=300"],
+        ["compare", str(SCENARIOS / "direct_shift.yaml"), "--set", "variants.fast.nope=1"],
+        ["sweep", str(SCENARIOS / "direct_shift.yaml"), "--set", "sweep.samples=0"],
+        ["optimize", str(SCENARIOS / "direct_shift.yaml"), "--set", "optimize.trials=0"],
+        ["optimize", str(SCENARIOS / "direct_shift.yaml"), "--replications", "3"],
+    ],
+    ids=["run", "compare", "sweep", "optimize", "optimize-flag"],
+)
+def test_an_input_error_shows_no_progress_bar_first(args, tmp_path):
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and "0/?" not in result.output, result.output

@@ -222,3 +222,44 @@ def test_replications_flag_is_refused_with_the_keys_to_use(tmp_path: Path) -> No
     args = ["optimize", str(SCENARIOS / "direct_shift.yaml"), "--replications", "3"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 2 and "optimize.replications" in result.output
+
+
+def test_constraints_no_plan_meets_end_in_a_message_exit_2_and_kept_results(
+    tmp_path: Path, write_yaml: Any
+) -> None:
+    # more active distributors than the small network has: no candidate can meet it
+    text = TINY.format(parent=SCENARIOS / "direct_shift.yaml").replace(
+        "distributors_active_end >= 0", "distributors_active_end >= 1000"
+    )
+    path = write_yaml("tiny.yaml", text)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["optimize", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "Traceback" not in result.output and "EmptyDataError" not in result.output
+    assert "searched 4 candidates over 9 levers" in message  # what was searched
+    assert "optimize.constraints.0 distributors_active_end >= 1000: met by 0" in message
+    assert "the best reached" in message and "to change: relax it" in message
+    assert (
+        "the scenario has only 1 distributor in its first week" in message
+    )  # why it cannot be met
+    table = pd.read_csv(out / "optimization.csv")  # what was computed is kept
+    assert (table["stage"] == "search").sum() == 4 and not table["feasible"].any()
+    assert (out / "study.db").is_file() and not (out / "recommendation.yaml").exists()
+
+
+def test_only_the_plan_as_written_feasible_is_kept_and_reported(
+    tmp_path: Path, write_yaml: Any
+) -> None:
+    # the plan as written pays 10 million a week more: only it is below the bound; no finalist
+    # is compared with it, and the report still builds (comparison.csv has its header)
+    text = TINY.format(parent=SCENARIOS / "direct_shift.yaml").replace(
+        "distributors_active_end >= 0", "npv_contribution_with_terminal <= -100000000"
+    )
+    path = write_yaml("tiny.yaml", text)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["optimize", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "keep the plan as written" in result.output
+    assert "Decision" in (out / "report.html").read_text(encoding="utf-8")
+    assert list(pd.read_csv(out / "comparison.csv").columns)[:2] == ["variant", "metric"]

@@ -99,6 +99,26 @@ def test_unknown_key_lists_allowed_keys(write_yaml):
         assert allowed in message
 
 
+@pytest.mark.parametrize(
+    ("body", "nearest"),
+    [
+        ("market:\n  buyer: 300\n", "market.buyers"),
+        ("policy:\n  coordinaton: orchestrated\n", "policy.coordination"),
+        ("horizon: 52\n", "horizon_weeks"),
+        ("reps:\n  field:\n    comission_rate: 0.1\n", "reps.field.commission_rate"),
+    ],
+)
+def test_a_typo_gets_the_nearest_valid_key(write_yaml, body, nearest):
+    message = error_of(child_of_baseline(write_yaml, body))
+    assert f"did you mean {nearest!r}?" in message, message
+    assert "allowed keys here" in message
+
+
+def test_an_unknown_key_far_from_any_offers_no_guess(write_yaml):
+    message = error_of(child_of_baseline(write_yaml, "market:\n  colour: red\n"))
+    assert "did you mean" not in message and "allowed keys here" in message
+
+
 def test_unknown_top_level_key(write_yaml):
     path = child_of_baseline(write_yaml, "horizon: 52\n")
     message = error_of(path)
@@ -214,6 +234,20 @@ def test_channel_plan_names_must_exist(write_yaml, row, field, bad, allowed):
     assert bad in message and allowed in message
 
 
+@pytest.mark.parametrize("how", ["file", "--set"])
+def test_redefining_products_blames_the_file_that_redefined_them(write_yaml, how):
+    # the baseline's segments buy valves; a child's own products list leaves them out
+    products = "[{name: pumps, list_price: 1200, unit_cost: 720}]"
+    if how == "file":
+        path = child_of_baseline(write_yaml, f"products: {products}\n")
+        message, blamed = error_of(path), str(path)
+    else:
+        message, blamed = error_of(BASELINE, (f"products={products}",)), "--set"
+    assert message.startswith(f"{blamed}: products: has no 'valves'"), message
+    assert "market.segments.0.product_mix" in message and f"(set in {BASELINE})" in message
+    assert "['pumps']" in message
+
+
 def test_channel_plan_from_equals_to(write_yaml):
     path = child_of_baseline(
         write_yaml,
@@ -243,6 +277,30 @@ def test_not_yaml(write_yaml):
     path = write_yaml("broken.yaml", "name: [unclosed\n")
     message = error_of(path)
     assert str(path) in message and "not valid YAML" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("name: x\nmarket:\n  buyers: 2\n   prospects: 1\n", "line 4, column 13", "mapping values"),
+        ("name: x\nmarket: {buyers: 3\n", "line 3, column 1", "began at line 2, column 9"),
+        ("name: x\n\tseed: 3\n", "line 2, column 1", "not tabs"),
+    ],
+    ids=["indent", "unclosed", "tab"],
+)
+def test_a_yaml_syntax_error_is_one_line_naming_file_line_and_column(
+    write_yaml, text, where, problem
+):
+    path = write_yaml("broken.yaml", text)
+    message = error_of(path)
+    assert message.startswith(f"{path}: {where}: not valid YAML: "), message
+    assert problem in message and "\n" not in message and "unicode string" not in message
+
+
+def test_a_yaml_error_in_a_set_value_is_one_line():
+    message = error_of(BASELINE, ("seed=[1",))
+    assert message.startswith("--set 'seed=[1': the value is not valid YAML: ")
+    assert "\n" not in message and "unicode string" not in message
 
 
 @pytest.mark.parametrize("text", ["", "- 1\n- 2\n", "just text\n", "42\n"])
@@ -562,7 +620,7 @@ def test_a_file_holds_the_scenario_and_beside_it_the_study_design():
 def test_an_unknown_top_level_key_lists_the_scenario_and_design_keys(write_yaml):
     path = child_of_baseline(write_yaml, "variant:\n  fast: {seed: 1}\n")
     message = error_of(path)
-    assert f"{path}: variant: unknown key; allowed keys here:" in message
+    assert f"{path}: variant: unknown key; did you mean 'variants'? allowed keys here:" in message
     for key in ("'name'", "'policy'", "'variants'", "'sweep'", "'optimize'", "'uncertainties'"):
         assert key in message
     assert "'scenario'" not in message  # not a key of the file

@@ -325,6 +325,8 @@ class Recommendation:
     baseline: Candidate
     finalists: list[Candidate]
     stress: Any = None
+    unmet: str | None = None
+    """Why no plan is recommended (:func:`unmet_constraints`), when none is."""
 
 
 @with_options
@@ -350,6 +352,7 @@ def optimize(
         for name in OWN_FILES:
             (root / name).unlink(missing_ok=True)
     tally = _Tally(_total_runs(resolved), progress)
+    tally.add(0)  # the input is checked: progress can show
     first = block.finalist_replications  # the search runs replications the finalists do not
     searched = search(
         block,
@@ -380,7 +383,7 @@ def optimize(
     (root / "recommendation.yaml").unlink(missing_ok=True)
     outcome = Recommendation(results, table, recommended, baseline, reevaluated)
     if recommended is None:
-        return outcome
+        return replace(outcome, unmet=unmet_constraints(table, block, results))
     if recommended.trial >= 0:
         assert results.comparison is not None
         own = results.comparison[results.comparison["variant"] == recommended.name]
@@ -403,6 +406,96 @@ def optimize(
         progress=tally.add,
     )
     return replace(outcome, stress=tested)
+
+
+def unmet_constraints(table: pd.DataFrame, block: Optimize, results: Results) -> str:
+    """Say what was searched, which constraint no plan met, the best value reached, what to do.
+
+    Parameters
+    ----------
+    table
+        ``optimization.csv``: every candidate of the search and of the finalists' stage.
+    block
+        The optimize block searched.
+    results
+        The finalists' study (the plan as written and any finalist), kept on disk.
+    """
+    search = table[table["stage"] == "search"]
+    ranges = ", ".join(f"{path} {_span(lever)}" for path, lever in block.levers.items())
+    lines = [
+        f"no plan meets optimize.constraints: searched {len(search)} candidates over "
+        f"{_count(len(block.levers), 'lever')} ({ranges}), "
+        f"{_count(block.replications, 'replication')} each, and the plan as written on "
+        f"{block.finalist_replications}; a constraint holds on the mean over replications"
+    ]
+    for i, constraint in enumerate(block.constraints):
+        means = table[f"{constraint.metric}_mean"]
+        met = int((means.apply(constraint.violation) <= 0).sum())
+        best_at = means.idxmax() if constraint.operator == ">=" else means.idxmin()
+        best = table.loc[best_at]
+        plan = "the plan as written" if best["trial"] < 0 else f"trial {best['trial']}"
+        written = table[(table["stage"] == "finalist") & (table["trial"] < 0)]
+        as_written = float(written[f"{constraint.metric}_mean"].iloc[0]) if len(written) else None
+        line = (
+            f"optimize.constraints.{i} {constraint}: met by {met} of {len(table)} evaluations; "
+            f"the best reached {means[best_at]:,.4g} ({plan})"
+        )
+        if as_written is not None:
+            line += f", the plan as written {as_written:,.4g}"
+        lines.append(line + _ceiling(constraint, results))
+        if met:
+            continue
+        lines.append(
+            f"  to change: relax it (e.g. '{constraint.metric} {constraint.operator} "
+            f"{_rounded_toward(means[best_at], constraint.operator)}'), widen optimize.levers, "
+            "search more (--trials), or change the scenario so the bound can be reached"
+        )
+    lines.append(
+        f"kept in {results.path}: optimization.csv (every candidate), study.db (the search, "
+        "resumed by the same command), the plan as written's runs; no recommendation.yaml"
+    )
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _span(lever: Lever) -> str:
+    if lever.choices is not None:
+        return "/".join(str(c) for c in lever.choices)
+    return f"{lever.low:g}..{lever.high:g}"
+
+
+def _rounded_toward(value: float, operator: str) -> str:
+    """A bound a little inside ``value`` (3 significant digits), as text."""
+    text = f"{value:.3g}"
+    bound = float(text)
+    if (operator == ">=" and bound > value) or (operator == "<=" and bound < value):
+        step = 10 ** (np.floor(np.log10(abs(value))) - 2) if value else 0.0
+        bound = bound - step if operator == ">=" else bound + step
+    return f"{bound:g}"
+
+
+def _ceiling(constraint: Any, results: Results) -> str:
+    """For ``distributors_active_end >= bound``: the distributors there are to keep."""
+    if constraint.metric != "distributors_active_end" or constraint.operator != ">=":
+        return ""
+    try:
+        weekly = pd.read_parquet(
+            results.path / "timeseries.parquet", columns=["week", "distributors_active"]
+        )
+    except (OSError, ValueError, KeyError):
+        return ""
+    start = float(weekly.loc[weekly["week"] == weekly["week"].min(), "distributors_active"].max())
+    if start >= constraint.bound:
+        return ""
+    return (
+        f"; the scenario has only {_count(round(start), 'distributor')} in its first week, "
+        f"fewer than "
+        f"{constraint.bound:g} (the network's size follows market.buyers and "
+        "distributors.accounts_per_distributor)"
+    )
 
 
 def _resolve(source: Source, options: StudyOptions) -> tuple[Study, Optimize]:

@@ -134,6 +134,20 @@ def difference_ci(
     return mean, min(max(low, floor), ceiling), max(min(high, ceiling), floor)
 
 
+PAIRED_COLUMNS = (
+    "variant",
+    "metric",
+    "reference_mean",
+    "variant_mean",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "n",
+    "distinguishable",
+)
+"""The columns of :func:`paired_differences` (``comparison.csv``)."""
+
+
 def paired_differences(
     summary: pd.DataFrame, *, reference: str, level: float = 0.95
 ) -> pd.DataFrame:
@@ -173,7 +187,9 @@ def paired_differences(
                     "distinguishable": bool(low > 0 or high < 0),
                 }
             )
-    return pd.DataFrame(rows)
+    # with no variant beside the reference the table is empty but keeps its columns, so its
+    # CSV reads back (an optimize search with no feasible candidate compares none)
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
 def _t_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:

@@ -8,6 +8,7 @@ the file the offending key came from, the key path, the bad value and what is al
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
 from sim.scenario.market import Market
-from sim.scenario.schema import Scenario, Study
+from sim.scenario.schema import Scenario, Study, UnknownNameError
 
 KeyPath = tuple[str, ...]
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
@@ -71,7 +72,7 @@ def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict[str,
     for text in overrides:
         key_path, value = parse_override(text)
         set_path(raw, key_path, value, source="--set")
-        origins[key_path] = "--set"
+        _record(origins, {key_path: "--set"})
         overridden.add(key_path)
     distributor_count_to_density(raw, overridden, source="--set")
     return raw, origins
@@ -143,7 +144,7 @@ def with_changes(
     for key, value in changes.items():
         key_path = _split(key)
         set_path(raw, key_path, thaw(value), source=source)
-        origins[key_path] = source
+        _record(origins, {key_path: source})
         changed.add(key_path)
     distributor_count_to_density(raw, changed, source=source)
     return _validated(type(document), raw, origins)
@@ -172,7 +173,8 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     try:
         return _split(key.strip()), yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"--set {text!r}: the value is not valid YAML ({exc})") from None
+        problem = _yaml_problem(exc, lines=False)
+        raise ScenarioError(f"--set {text!r}: the value is {problem}") from None
 
 
 def set_path(tree: dict[str, Any], key_path: KeyPath, value: Any, *, source: str) -> None:
@@ -290,7 +292,7 @@ def _read_with_parents(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, A
     if not parent_path.is_file():
         raise ScenarioError(f"{path}: extends: file not found: {parent_path}")
     parent, origins = _read_with_parents(parent_path, (*chain, path))
-    origins.update(_origins_of(data, str(path)))
+    _record(origins, _origins_of(data, str(path)))
     merged = merge(parent, data)
     distributor_count_to_density(merged, written, source=str(path))
     return merged, origins
@@ -309,8 +311,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: {problem}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: {_yaml_problem(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the top level must be a mapping of keys, got {data!r:.80}")
     try:
@@ -321,6 +328,37 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if bad:
         raise ScenarioError(f"{path}: keys must be text, got {bad[0]!r}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError, *, lines: bool = True) -> str:
+    """``line L, column C: not valid YAML: <problem>`` (1-based), on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark and lines else ""
+    began = getattr(exc, "context_mark", None)
+    if (
+        context
+        and began is not None
+        and lines
+        and (began.line, began.column)
+        != (
+            getattr(mark, "line", None),
+            getattr(mark, "column", None),
+        )
+    ):
+        context += f" that began at line {began.line + 1}, column {began.column + 1}"
+    detail = f"{problem} ({context})" if context else problem
+    if "'\\t'" in problem:
+        detail += "; indent with spaces, not tabs"
+    return f"{where}not valid YAML: {detail}"
+
+
+def _record(origins: Origins, layer: Origins) -> None:
+    """Add a later layer's origins: its keys move to the end, so the order is the layers'."""
+    for key_path in layer:
+        origins.pop(key_path, None)
+    origins.update(layer)
 
 
 def _origins_of(data: Any, source: str, prefix: KeyPath = ()) -> Origins:
@@ -370,6 +408,8 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
             lines.append(f"{where}: {key}: {_unknown_key(loc, root)}")
         elif error["type"] == "missing":
             lines.append(f"{where}: {key}: required key is missing")
+        elif isinstance(error.get("ctx", {}).get("error"), UnknownNameError):
+            lines.append(_unknown_name(error["ctx"]["error"], loc, origins))
         else:
             message = error["msg"].removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
@@ -383,10 +423,45 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
 
 
 def _origin(loc: KeyPath, origins: Origins) -> str:
+    at = _set_at(loc, origins)
+    return _first(origins) if at is None else origins[at]
+
+
+def _set_at(loc: KeyPath, origins: Origins) -> KeyPath | None:
+    """The key path, ``loc`` or a block holding it, whose origin is recorded."""
     for end in range(len(loc), 0, -1):
         if loc[:end] in origins:
-            return origins[loc[:end]]
+            return loc[:end]
+    return None
+
+
+def _first(origins: Origins) -> str:
     return next(iter(origins.values()), "scenario")
+
+
+def _unknown_name(error: UnknownNameError, loc: KeyPath, origins: Origins) -> str:
+    """A name the defining list lacks: blame whichever of the two was written last.
+
+    When the list (``products``, ``market.segments``) was set after the key naming it (a
+    child file redefining ``products`` under a parent's ``product_mix``), the mistake is in
+    the list's file: name it first, and where the name is used.
+    """
+    used = (*loc, *error.path.split("."))
+    defined = tuple(error.defined_by.split("."))
+    used_at, defined_at = _set_at(used, origins), _set_at(defined, origins)
+    order = {key_path: i for i, key_path in enumerate(origins)}
+    if (
+        used_at is None
+        or defined_at is None
+        or origins[used_at] == origins[defined_at]
+        or order[defined_at] < order[used_at]
+    ):
+        return f"{_origin(used, origins)}: {error}"
+    return (
+        f"{origins[defined_at]}: {error.defined_by}: has no {error.name!r}, which "
+        f"{error.path} names (set in {origins[used_at]}); {error.defined_by} here: "
+        f"{error.known}; add {error.name!r} to it or set {error.path} too"
+    )
 
 
 def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:
@@ -402,7 +477,9 @@ def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:
         new_path = ".".join((*loc[:-1], renamed))
         return f"renamed to {renamed!r} (see docs/ODD.md for its meaning); write {new_path} instead"
     allowed = [*(f.alias or name for name, f in model.model_fields.items()), *design]
-    return f"unknown key; allowed keys here: {allowed}"
+    nearest = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+    guess = f"did you mean {'.'.join((*loc[:-1], nearest[0]))!r}? " if nearest else ""
+    return f"unknown key; {guess}allowed keys here: {allowed}"
 
 
 def _model_at(loc: KeyPath, root: type[BaseModel]) -> type[BaseModel] | None:

@@ -88,8 +88,22 @@ __all__ = [
     "Sweep",
     "TradePromotion",
     "Uncertainties",
+    "UnknownNameError",
     "unit_interval",
 ]
+
+
+class UnknownNameError(ValueError):
+    """A key names a product or segment that the list defining them does not hold.
+
+    The loader says which of the two was written last (the likelier mistake) and where each
+    was written: redefining ``products`` in one's own file can leave a name the parent file
+    uses undefined.
+    """
+
+    def __init__(self, path: str, name: str, defined_by: str, known: list[str]) -> None:
+        self.path, self.name, self.defined_by, self.known = path, name, defined_by, known
+        super().__init__(f"{path}: unknown name {name!r}; allowed: {known}")
 
 
 class Scenario(Block):
@@ -122,21 +136,22 @@ class Scenario(Block):
         if len(set(products)) != len(products):
             raise ValueError(f"product names must be unique, got {products}")
         segments = [s.name for s in self.market.segments]
-        checks: list[tuple[str, tuple[str, ...], list[str]]] = []
+        checks: list[tuple[str, tuple[str, ...], str]] = []
         for i, s in enumerate(self.market.segments):
-            checks.append((f"market.segments.{i}.product_mix", tuple(s.product_mix), products))
+            checks.append((f"market.segments.{i}.product_mix", tuple(s.product_mix), "products"))
         for i, c in enumerate(self.campaigns):
-            checks.append((f"campaigns.{i}.segments", c.segments, segments))
-            checks.append((f"campaigns.{i}.products", c.products, products))
+            checks.append((f"campaigns.{i}.segments", c.segments, "market.segments"))
+            checks.append((f"campaigns.{i}.products", c.products, "products"))
         for i, t in enumerate(self.policy.trade_promotions):
-            checks.append((f"policy.trade_promotions.{i}.product", (t.product,), products))
+            checks.append((f"policy.trade_promotions.{i}.product", (t.product,), "products"))
         for i, shift in enumerate(self.policy.channel_plan):
-            checks.append((f"policy.channel_plan.{i}.product", (shift.product,), products))
-            checks.append((f"policy.channel_plan.{i}.segment", (shift.segment,), segments))
-        for path, used, known in checks:
+            checks.append((f"policy.channel_plan.{i}.product", (shift.product,), "products"))
+            checks.append((f"policy.channel_plan.{i}.segment", (shift.segment,), "market.segments"))
+        names = {"products": products, "market.segments": segments}
+        for path, used, defined_by in checks:
             for name in used:
-                if name not in known:
-                    raise ValueError(f"{path}: unknown name {name!r}; allowed: {known}")
+                if name not in names[defined_by]:
+                    raise UnknownNameError(path, name, defined_by, names[defined_by])
         return self
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -379,3 +382,69 @@ def test_cli_run_ends_with_the_report_unless_told_not_to(tmp_path: Path) -> None
     assert without.exit_code == 0, without.output
     assert (tmp_path / "b" / "summary.csv").is_file()
     assert not (tmp_path / "b" / "report.html").exists()
+
+
+def test_channel_pnl_shows_cost_to_serve_shares_only_where_they_mean_something(
+    results: sim.Results,
+) -> None:
+    """The pooled rows have no revenue of their own: no share (the 1305.9% of issue 22). A
+    distributor line carries none of our cost to serve (the distributor serves the buyer);
+    ours, the distributors' restocks, sits on the channel-stock row, and the lines show it as
+    a share of all sell-in, computed here from the weekly sell-in revenue (another owner)."""
+    from sim.report.html import _pnl_section
+    from sim.report.pnl import POOLED, STOCK, UNTRACED, line_summary, restock_share
+
+    pnl = results.channel_pnl
+    lines = line_summary(pnl, "baseline")
+    assert STOCK in lines.index and UNTRACED in lines.index
+    assert lines.loc[UNTRACED, "revenue"] == 0  # headcount, platforms: no revenue
+    distributor = [i for i in lines.index if i[2] == "distributor"]
+    assert distributor and (lines.loc[distributor, "cost_to_serve"] == 0).all()
+    stock = pnl[(pnl["segment"] == "all") & (pnl["channel"] == "distributor")]
+    assert (stock["product"] != "all").all()
+    assert lines.loc[STOCK, "cost_to_serve"] == pytest.approx(
+        stock[stock["variant"] == "baseline"].groupby("replication")["cost_to_serve"].sum().mean()
+    )
+    sell_in = _baseline(results).groupby("replication")["revenue_distributor"].sum().mean()
+    share = restock_share(pnl, "baseline")
+    assert 0 < share < 1
+    assert share == pytest.approx(lines.loc[STOCK, "cost_to_serve"] / sell_in, rel=1e-9)
+
+    page = _pnl_section(pnl, ["baseline", "referral_fee"], "baseline")
+    rows = {r.split("</td>")[0]: r for r in page.split("<tr><td>")[1:]}
+    for label in POOLED:
+        assert rows[label[0]].split("<td>")[2].startswith("–"), label  # no share
+    for line in distributor:
+        row = rows.get(" · ".join(line))
+        if row is not None:
+            assert row.split("<td>")[2].startswith(f"{share * 100:.1f}% <b>*</b>"), line
+    shares = [float(x) for x in re.findall(r"<td>([\d.]+)%", page)]
+    assert shares and max(shares) < 100
+
+
+def test_margin_bridge_labels_do_not_overlap_and_its_table_fits_a_projector(
+    results: sim.Results,
+) -> None:
+    """Issue 22: the bridge's driver labels overlapped and its table (a column per driver)
+    overflowed a 1,400 px page. Drivers are rows now, in the figure and in the table; those
+    zero in every variant are left out of both (and named)."""
+    from sim.report.html import _bridge_table
+
+    figure = fig.comparison_figures(results.timeseries)["margin_bridge"]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for ax in (a for a in figure.axes if a.get_visible()):
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [t.get_window_extent(renderer) for t in ticks if t.get_text()]
+            for a, b in itertools.pairwise(boxes):
+                assert not a.overlaps(b), (a, b)
+    table = _bridge_table(results.timeseries, ["baseline", "referral_fee"], "baseline")
+    header = table.split("</thead>")[0]
+    assert header.count("<th>") == 2  # driver, then one column per variant
+    bridge = margin_bridge(results.timeseries, "referral_fee")
+    shown = fig.moving_drivers([bridge])
+    assert "referral_fees" in shown and "volume" in shown
+    for driver in DRIVERS:
+        assert (f"<td>{escape(DRIVERS[driver])}</td>" in table) == (driver in shown), driver
+    left_out = [DRIVERS[d] for d in DRIVERS if d not in shown]
+    assert all(escape(label) in table.split("left out:")[-1] for label in left_out)

@@ -21,6 +21,8 @@ from sim.metrics import SUMMARY, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
+from sim.report.formats import money as _money
+from sim.report.formats import share as _share
 from sim.report.markups import markup_figure, markup_section
 from sim.report.pnl import DISTRIBUTOR, POOLED, line_comparison, line_summary, restock_share
 from sim.results.stats import mean_ci
@@ -30,27 +32,12 @@ from sim.scenario.levers import LEVERS
 Formatter = Callable[[float], str]
 
 
-def _money(value: float) -> str:
-    if value != value:  # NaN
-        return "–"
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.2f} M"
-    if size >= 1e3:
-        return f"{value / 1e3:,.1f} k"
-    return f"{value:,.0f}"
-
-
 def _count(value: float) -> str:
     return "–" if value != value else f"{value:,.0f}"
 
 
 def _decimal(value: float) -> str:
     return "–" if value != value else f"{value:,.1f}"
-
-
-def _share(value: float) -> str:
-    return "–" if value != value else f"{value * 100:.1f}%"
 
 
 def _points(value: float) -> str:

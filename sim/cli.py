@@ -133,12 +133,15 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
     except Exception as exc:
         # imported only when something failed: --help must not load pandas or the engine
+        from rich.markup import escape
+
         from sim.experiments.study import RunsFailedError
         from sim.results.store import ResultsFolderError
 
         if not isinstance(exc, RunsFailedError | ResultsFolderError):
             raise
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        text = exc.message(cli=True) if isinstance(exc, ResultsFolderError) else str(exc)
+        errors.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2 if isinstance(exc, ResultsFolderError) else 1) from None
 
 

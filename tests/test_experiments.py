@@ -23,6 +23,7 @@ from sim.experiments import runner
 from sim.experiments.study import RunsFailedError
 from sim.experiments.sweep import design, sample_cells, sensitivity
 from sim.results.stats import mean_ci
+from sim.results.store import ResultsFolderError
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
 from sim.scenario.schema import Sweep
 
@@ -360,3 +361,48 @@ def test_mean_ci_covers_the_true_mean_95_percent_of_the_time():
 
 def _sets(overrides: tuple[str, ...]) -> list[str]:
     return [arg for item in overrides for arg in ("--set", item)]
+
+
+# --------------------------------------------------------------------------- the Python API
+
+
+TINY = ["market.buyers=300", "market.prospects=50", "horizon_weeks=3", "replications=1"]
+"""A run of a second or so."""
+
+
+def test_a_refused_folder_speaks_the_caller_s_language_and_names_what_differs(tmp_path):
+    """After `make run`-like work in a folder, the README's Python call with other options is
+    refused: in Python the message gives ``out=`` and ``overwrite=True`` (not the flags), on the
+    command line the flags; both say which keys of the two resolved scenarios differ."""
+    sim.run(BASELINE, overrides=TINY, out=tmp_path)
+    with pytest.raises(ResultsFolderError) as refused:
+        sim.run(BASELINE, overrides=[*TINY, "horizon_weeks=4"], replications=2, out=tmp_path)
+    message = str(refused.value)
+    assert 'out="' in message and "overwrite=True" in message
+    assert "--out" not in message and "--overwrite" not in message
+    assert "horizon_weeks: 3 -> 4" in message and "replications: 1 -> 2" in message
+    assert "scenario.name" not in message  # same name: only what differs
+
+    args = ["run", str(BASELINE), *(a for s in TINY for a in ("--set", s)), "--out", str(tmp_path)]
+    result = cli.invoke(app, [*args, "--set", "seed=7", "--no-report"])
+    assert result.exit_code == 2
+    text = " ".join(result.stderr.split())
+    assert "--out DIR" in text and "--overwrite" in text and "overwrite=True" not in text
+    assert "seed: 20261123 -> 7" in text
+
+
+def test_printing_results_is_short_and_says_how_to_get_the_tables(tmp_path):
+    results = sim.compare(
+        BASELINE,
+        overrides=[*TINY, "variants={fee: {policy.distributor_referral_fee: 0.05}}"],
+        out=tmp_path,
+    )
+    text = repr(results)
+    assert len(text) < 1000 and text.count("\n") < 10
+    for expected in (str(tmp_path), "'baseline'", "compare", "2 variants", "baseline, fee"):
+        assert expected in text, expected
+    for table in (".summary", ".comparison", ".timeseries", ".channel_pnl", ".manifest"):
+        assert table in text, table
+    again = sim.load_results(tmp_path)
+    assert repr(again).splitlines()[1:] == text.splitlines()[1:]
+    assert "timeseries" not in vars(again)  # printing reads no weekly rows

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
 import subprocess
 import sys
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -379,3 +383,199 @@ def test_cli_run_ends_with_the_report_unless_told_not_to(tmp_path: Path) -> None
     assert without.exit_code == 0, without.output
     assert (tmp_path / "b" / "summary.csv").is_file()
     assert not (tmp_path / "b" / "report.html").exists()
+
+
+def test_channel_pnl_shows_cost_to_serve_shares_only_where_they_mean_something(
+    results: sim.Results,
+) -> None:
+    """The pooled rows have no revenue of their own: no share (the 1305.9% of issue 22). A
+    distributor line carries none of our cost to serve (the distributor serves the buyer);
+    ours, the distributors' restocks, sits on the channel-stock row, and the lines show it as
+    a share of all sell-in, computed here from the weekly sell-in revenue (another owner)."""
+    from sim.report.html import _pnl_section
+    from sim.report.pnl import POOLED, STOCK, UNTRACED, line_summary, restock_share
+
+    pnl = results.channel_pnl
+    lines = line_summary(pnl, "baseline")
+    assert STOCK in lines.index and UNTRACED in lines.index
+    assert lines.loc[UNTRACED, "revenue"] == 0  # headcount, platforms: no revenue
+    distributor = [i for i in lines.index if i[2] == "distributor"]
+    assert distributor and (lines.loc[distributor, "cost_to_serve"] == 0).all()
+    stock = pnl[(pnl["segment"] == "all") & (pnl["channel"] == "distributor")]
+    assert (stock["product"] != "all").all()
+    assert lines.loc[STOCK, "cost_to_serve"] == pytest.approx(
+        stock[stock["variant"] == "baseline"].groupby("replication")["cost_to_serve"].sum().mean()
+    )
+    sell_in = _baseline(results).groupby("replication")["revenue_distributor"].sum().mean()
+    share = restock_share(pnl, "baseline")
+    assert 0 < share < 1
+    assert share == pytest.approx(lines.loc[STOCK, "cost_to_serve"] / sell_in, rel=1e-9)
+
+    page = _pnl_section(pnl, ["baseline", "referral_fee"], "baseline")
+    rows = {r.split("</td>")[0]: r for r in page.split("<tr><td>")[1:]}
+    for label in POOLED:
+        assert rows[label[0]].split("<td>")[2].startswith("–"), label  # no share
+    for line in distributor:
+        row = rows.get(" · ".join(line))
+        if row is not None:
+            assert row.split("<td>")[2].startswith(f"{share * 100:.1f}% <b>*</b>"), line
+    shares = [float(x) for x in re.findall(r"<td>([\d.]+)%", page)]
+    assert shares and max(shares) < 100
+
+
+def test_margin_bridge_labels_do_not_overlap_and_its_table_fits_a_projector(
+    results: sim.Results,
+) -> None:
+    """Issue 22: the bridge's driver labels overlapped and its table (a column per driver)
+    overflowed a 1,400 px page. Drivers are rows now, in the figure and in the table; those
+    zero in every variant are left out of both (and named)."""
+    from sim.report.html import _bridge_table
+
+    figure = fig.comparison_figures(results.timeseries)["margin_bridge"]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for ax in (a for a in figure.axes if a.get_visible()):
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            boxes = [t.get_window_extent(renderer) for t in ticks if t.get_text()]
+            for a, b in itertools.pairwise(boxes):
+                assert not a.overlaps(b), (a, b)
+    table = _bridge_table(results.timeseries, ["baseline", "referral_fee"], "baseline")
+    header = table.split("</thead>")[0]
+    assert header.count("<th>") == 2  # driver, then one column per variant
+    bridge = margin_bridge(results.timeseries, "referral_fee")
+    shown = fig.moving_drivers([bridge])
+    assert "referral_fees" in shown and "volume" in shown
+    for driver in DRIVERS:
+        assert (f"<td>{escape(DRIVERS[driver])}</td>" in table) == (driver in shown), driver
+    left_out = [DRIVERS[d] for d in DRIVERS if d not in shown]
+    assert all(escape(label) in table.split("left out:")[-1] for label in left_out)
+
+
+def _decision_folder(folder: Path, losing: list[int]) -> dict:
+    """An optimize folder's files, written by hand: a winner that loses in ``losing`` worlds."""
+    ramp, fee, npv = "policy.channel_plan.0.ramp_weeks", "policy.distributor_referral_fee", "npv"
+    objective = "npv_contribution_with_terminal"
+    rows = [
+        ("search", 0, "trial_0", 40, 0.02, 1.5e8, True, False),
+        ("search", 3, "trial_3", 73, 0.0338, 1.6e8, True, False),
+        ("finalist", -1, "baseline", 26, 0.0, 1.6054e8, True, False),
+        ("finalist", 3, "trial_3", 73, 0.0338, 1.6523e8, True, True),
+    ]
+    table = pd.DataFrame(rows, columns=["stage", "trial", "variant", ramp, fee, npv, "f", "r"])
+    table[f"{objective}_mean"] = table.pop(npv)
+    table[f"{objective}_ci_low"] = table[f"{objective}_mean"] - 7e6
+    table[f"{objective}_ci_high"] = table[f"{objective}_mean"] + 7e6
+    table = table.assign(
+        feasible=table.pop("f"), violated="", pareto=True, recommended=table.pop("r")
+    )
+    table.to_csv(folder / "optimization.csv", index=False)
+    pd.DataFrame(
+        [("trial_3", objective, 4.69e6, 2.88e6, 6.51e6, 3, True)],
+        columns=[
+            "variant",
+            "metric",
+            "mean_difference",
+            "ci_low",
+            "ci_high",
+            "n",
+            "distinguishable",
+        ],
+    ).to_csv(folder / "comparison.csv", index=False)
+    worlds = pd.DataFrame({"world": [0, 1, 2, 3] * 2, "policy": ["baseline"] * 4 + ["trial_3"] * 4})
+    worlds["market.ecommerce_adoption.p"] = [0.011, 0.02, 0.025, 0.049] * 2
+    worlds[f"{objective}_mean"] = [1.6e8] * 4 + [
+        1.7e8 if w not in losing else 1.5e8 for w in range(4)
+    ]
+    worlds.to_csv(folder / "stress.csv", index=False)
+    pd.DataFrame(
+        {
+            "policy": ["baseline", "trial_3"],
+            "mean_regret": [4.3e6, 1.13e6],
+            "max_regret": [1.04e7, 4.5e6],
+            "share_best": [0.25, 0.75],
+            "share_loses_to_baseline": [0.0, len(losing) / 4],
+        }
+    ).to_csv(folder / "regret.csv", index=False)
+    pd.DataFrame(
+        {
+            "parameter": ["market.ecommerce_adoption.p"],
+            "low": [0.0172],
+            "high": [0.0291],
+            "restricted": [True],
+        }
+    ).to_csv(folder / "prim_box.csv", index=False)
+    record = {
+        "statement": "raw",
+        "recommended": "trial_3",
+        "rival": "baseline",
+        "losing_worlds": losing,
+        "worlds": 4,
+        "coverage": 1.0,
+        "density": 1.0,
+    }
+    (folder / "stress.json").write_text(json.dumps(record))
+    plan = {
+        "product": "consumables",
+        "segment": "small_business",
+        "from": "distributor",
+        "to": "ecommerce",
+        "start_week": 13,
+        "ramp_weeks": 26,
+        "share": 0.6,
+    }
+    return {
+        "optimize": {
+            "levers": {ramp: [4, 104], fee: [0, 0.1]},
+            "objectives": {objective: "maximize"},
+            "constraints": [],
+            "replications": 2,
+            "finalists": 1,
+            "finalist_replications": 3,
+        },
+        "resolved_scenario": {"policy": {"channel_plan": [plan]}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("losing", "verdict"),
+    [
+        ([], "Recommended: trial_3"),
+        ([2], "Recommended with a caveat: trial_3"),
+        ([0, 1, 2], "Not supported by the stress test: trial_3"),
+    ],
+)
+def test_decision_page_speaks_plain_names_and_its_verdict_follows_the_stress_test(
+    tmp_path: Path, losing: list[int], verdict: str
+) -> None:
+    from sim.report.decision import decision_section
+    from sim.report.html import table_html
+
+    manifest = _decision_folder(tmp_path, losing)
+    page = decision_section(tmp_path, manifest, lambda name, caption: "", table_html)
+    words = re.sub(r"<[^>]+>", " ", page)
+    headline = page.split("</p>")[0]
+    assert headline.startswith(f"<p>{verdict}"), headline
+    assert ("Recommended" in headline) == (len(losing) < 2)  # not for 3 losing worlds of 4
+    if losing:
+        assert f"loses to the plan as written in {len(losing)} of 4" in headline
+    assert "policy." not in words and "e+0" not in words  # no key paths, no 1.6e+08
+    assert "Migration ramp: consumables · small_business, distributor → ecommerce" in words
+    for expected in ("26 weeks", "73 weeks", "3%", "Distributor referral fee", "+4.69 M", "75.0%"):
+        assert expected in words, expected
+
+
+def test_backtest_holdout_table_reads_in_words_and_percent() -> None:
+    from sim.report.backtest import holdout_table
+
+    holdout = pd.DataFrame(
+        {
+            "model": ["actual", "agent-based model", "plain BG/NBD"],
+            "holdout_repeat_orders": [1000.0, 1004.814, 950.0],
+            "end_cumulative": [5000.0, 5004.8, 4950.0],
+            "holdout_error_share": [0.0, 0.004814, -0.05],
+        }
+    )
+    table = holdout_table(holdout)
+    assert "holdout_error_share" not in table.columns and "Error vs actual" in table.columns
+    assert table["Error vs actual"].tolist() == ["–", "+0.5%", "-5.0%"]
+    assert table["Repeat orders after the cut-off"].tolist() == ["1,000", "1,005", "950"]

@@ -347,7 +347,8 @@ def optimize(
     written = resolved.scenario  # the plan as written
     root = Path(options.out) if options.out is not None else Path("results") / written.name
     digest = scenario_hash(resolved)
-    RunStore(root, written.name, digest, overwrite=options.overwrite)  # refuses another's folder
+    tree = resolved.model_dump(mode="json", by_alias=True)
+    RunStore(root, written.name, digest, overwrite=options.overwrite, resolved=tree)  # or refuses
     if options.overwrite:
         for name in OWN_FILES:
             (root / name).unlink(missing_ok=True)

@@ -185,7 +185,8 @@ def study(
     scenario = resolved.scenario
     root = Path(options.out) if options.out is not None else Path("results") / scenario.name
     digest = scenario_hash(resolved)
-    store = RunStore(root, scenario.name, digest, overwrite=options.overwrite)
+    tree = resolved.model_dump(mode="json", by_alias=True)
+    store = RunStore(root, scenario.name, digest, overwrite=options.overwrite, resolved=tree)
     for stale in (*root.glob(".*.tmp"), *store.runs.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed job, mid-write
     plan = {

@@ -87,12 +87,35 @@ def build_backtest_report(folder: str | Path) -> Path:
         f'<figure><img alt="Backtest tracking figure" src="data:image/png;base64,{image}">'
         "<figcaption>Actual vs simulated orders; the dotted line is the cut-off.</figcaption>"
         "</figure><h2>Holdout</h2>"
-        f"{table_html(holdout)}"
-        "<p class='note'>holdout_error_share: (predicted − actual) / actual repeat orders after "
-        "the cut-off.</p></main></body></html>\n"
+        f"{table_html(holdout_table(holdout))}"
+        "<p class='note'>Error: (predicted − actual) / actual repeat orders after the cut-off "
+        "(<code>holdout_error_share</code> in holdout.csv).</p></main></body></html>\n"
     )
     write_text(root / "report.html", page)
     return root / "report.html"
+
+
+HOLDOUT_COLUMNS: dict[str, str] = {
+    "model": "Model",
+    "holdout_repeat_orders": "Repeat orders after the cut-off",
+    "end_cumulative": "Repeat orders, cumulative at the end",
+    "holdout_error_share": "Error vs actual",
+}
+"""``holdout.csv``'s columns as the report names them."""
+
+
+def holdout_table(holdout: pd.DataFrame) -> pd.DataFrame:
+    """``holdout.csv`` for a reader: plain column names, whole orders, the error in percent."""
+    table = holdout[[c for c in HOLDOUT_COLUMNS if c in holdout]].copy()
+    for column in ("holdout_repeat_orders", "end_cumulative"):
+        if column in table:
+            table[column] = table[column].map(lambda v: f"{v:,.0f}")
+    if "holdout_error_share" in table:
+        table["holdout_error_share"] = [
+            "–" if model == "actual" or v != v else f"{v * 100:+.1f}%"
+            for model, v in zip(holdout["model"], table["holdout_error_share"], strict=True)
+        ]
+    return table.rename(columns=HOLDOUT_COLUMNS)
 
 
 def _save(figure: Figure, path: Path) -> None:

@@ -502,75 +502,82 @@ def _bridges(timeseries: pd.DataFrame, names: list[str], reference: str) -> Figu
         for table in tables.values()
         for value in table[["mean", "ci_low", "ci_high"]].abs().max()
     )
+    drivers = moving_drivers(tables.values())
     columns = min(2, max(1, len(variants)))
     rows = max(1, -(-len(variants) // columns))
-    figure, axes = new_figure(8.0 * columns, 5.6 * rows, nrows=rows, ncols=columns, squeeze=False)
+    height = 1.0 + 0.42 * (len(drivers) + 1)
+    figure, axes = new_figure(
+        7.0 * columns, height * rows, nrows=rows, ncols=columns, squeeze=False, sharey=True
+    )
     for ax in axes.ravel()[len(variants) :]:
         ax.set_visible(False)
     for ax, variant in zip(axes.ravel(), variants, strict=False):
-        waterfall(ax, tables[variant], scale=money.factor)
+        waterfall(ax, tables[variant].loc[[*drivers, "total"]], scale=money.factor)
         ax.set_title(f"{variant} vs {reference}")
-        ax.set_ylabel(f"Contribution margin difference\n({money.unit}, whole horizon)")
+        ax.set_xlabel(f"Contribution margin difference\n({money.unit}, whole horizon)")
     return figure
 
 
-def waterfall(ax: Axes, bridge: pd.DataFrame, *, scale: float = 1.0) -> list[float]:
-    """Draw a margin bridge as a waterfall; return the bar heights drawn (scaled).
+def moving_drivers(bridges: Iterable[pd.DataFrame]) -> list[str]:
+    """The drivers (bridge rows but ``total``) that are not exactly zero in every bridge."""
+    tables = list(bridges)
+    drivers = [d for d in tables[0].index if d != "total"] if tables else []
+    return [
+        d
+        for d in drivers
+        if any((t.loc[d, ["mean", "ci_low", "ci_high"]].fillna(0) != 0).any() for t in tables)
+    ]
 
-    Driver bars float from the running total; the last bar is the total, from zero.
-    Increases are bluish green, decreases vermillion, the total blue.
+
+def waterfall(ax: Axes, bridge: pd.DataFrame, *, scale: float = 1.0) -> list[float]:
+    """Draw a margin bridge as a horizontal waterfall; return the bar lengths drawn (scaled).
+
+    One row per driver, top to bottom, its label on the left where it has room; each bar
+    floats from the running total; the last row is the total, from zero. Increases are
+    bluish green, decreases vermillion, the total blue.
     """
     drivers = [d for d in bridge.index if d != "total"]
     heights = [float(bridge.loc[d, "mean"]) / scale for d in drivers]
     total = float(bridge.loc["total", "mean"]) / scale
     starts = np.concatenate([[0.0], np.cumsum(heights)[:-1]])
     colours = [OKABE_ITO[2] if h >= 0 else OKABE_ITO[3] for h in heights]
-    x = np.arange(len(drivers) + 1)
-    ax.bar(x[:-1], heights, bottom=starts, color=colours, width=0.7)
-    ax.bar(x[-1], total, color=OKABE_ITO[0], width=0.7)
+    y = np.arange(len(drivers) + 1)
+    ax.barh(y[:-1], heights, left=starts, color=colours, height=0.7)
+    ax.barh(y[-1], total, color=OKABE_ITO[0], height=0.7)
     low = (bridge["mean"] - bridge["ci_low"]).to_numpy() / scale
     high = (bridge["ci_high"] - bridge["mean"]).to_numpy() / scale
+    ends = np.append(starts + np.array(heights), total)
     if np.isfinite(low).all():
-        tops = np.append(starts + np.array(heights), total)
-        ax.errorbar(x, tops, yerr=[low, high], fmt="none", ecolor="#333333", capsize=4, lw=1.2)
-    for xi, start, height in zip(x[:-1], starts, heights, strict=True):
-        ax.plot([xi + 0.35, xi + 0.65], [start + height] * 2, color="#777777", lw=0.8)
-    ax.axhline(0, color="#333333", lw=0.8)
-    labels = [_wrap(bridge.loc[d, "label"]) for d in drivers] + ["Total"]
-    ax.set_xticks(x, labels, fontsize=11)
-    ax.grid(axis="x", visible=False)
-    ends = [*(starts + np.array(heights)), total]
-    for xi, value, end in zip(x, [*heights, total], ends, strict=True):
+        ax.errorbar(ends, y, xerr=[low, high], fmt="none", ecolor="#333333", capsize=3, lw=1.0)
+    for yi, end in zip(y[:-1], ends[:-1], strict=True):
+        ax.plot([end, end], [yi + 0.35, yi + 0.65], color="#777777", lw=0.8)
+    ax.axvline(0, color="#333333", lw=0.8)
+    labels = [bridge.loc[d, "label"] for d in drivers] + ["Total"]
+    ax.set_yticks(y, labels, fontsize=11)
+    ax.set_ylim(len(y) - 0.4, -0.6)  # first driver on top
+    ax.grid(axis="y", visible=False)
+    for yi, value, end in zip(y, [*heights, total], ends, strict=True):
+        if abs(value) < 0.05 and yi < y[-1]:
+            continue  # rounds to 0.0: the missing bar says it
         ax.annotate(
             _signed_one_decimal(value),
-            (xi, end),
-            xytext=(0, -6 if value < 0 else 6),
+            (end, yi),
+            xytext=(-6 if value < 0 else 6, 0),
             textcoords="offset points",
-            ha="center",
-            va="top" if value < 0 else "bottom",
-            fontsize=11,
+            ha="right" if value < 0 else "left",
+            va="center",
+            fontsize=10,
             fontweight="bold",
             color="#222222",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )
-    ax.margins(y=0.12)
+    ax.margins(x=0.18)
     return [*heights, total]
 
 
 def _signed_one_decimal(value: float) -> str:
     """``+1.2`` / ``-0.3``; ``0.0`` without a sign when it rounds to zero."""
     return "0.0" if abs(value) < 0.05 else f"{value:+,.1f}"
-
-
-def _wrap(label: str, width: int = 12) -> str:
-    """Break a label into lines of about ``width`` characters."""
-    lines: list[str] = []
-    for word in label.split():
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "\n".join(lines)
 
 
 def _revenue_shift(

@@ -21,24 +21,15 @@ from sim.metrics import SUMMARY, SUMMARY_BY_NAME, SummaryMetric, Unit
 from sim.report import decision
 from sim.report import figures as fig
 from sim.report.bridge import DRIVERS, margin_bridge
+from sim.report.formats import money as _money
+from sim.report.formats import share as _share
 from sim.report.markups import markup_figure, markup_section
-from sim.report.pnl import UNTRACED, line_comparison, line_summary
+from sim.report.pnl import DISTRIBUTOR, POOLED, line_comparison, line_summary, restock_share
 from sim.results.stats import mean_ci
 from sim.results.store import Results, load_results, write_text
 from sim.scenario.levers import LEVERS
 
 Formatter = Callable[[float], str]
-
-
-def _money(value: float) -> str:
-    if value != value:  # NaN
-        return "–"
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.2f} M"
-    if size >= 1e3:
-        return f"{value / 1e3:,.1f} k"
-    return f"{value:,.0f}"
 
 
 def _count(value: float) -> str:
@@ -47,10 +38,6 @@ def _count(value: float) -> str:
 
 def _decimal(value: float) -> str:
     return "–" if value != value else f"{value:,.1f}"
-
-
-def _share(value: float) -> str:
-    return "–" if value != value else f"{value * 100:.1f}%"
 
 
 def _points(value: float) -> str:
@@ -340,7 +327,8 @@ def _pnl_section(channel_pnl: pd.DataFrame, variants: list[str], reference: str)
     signed = _signed(money)
     base = line_summary(channel_pnl, reference)
     changes = {v: line_comparison(channel_pnl, v, reference=reference) for v in variants[1:]}
-    order = [i for i in base.index if i != UNTRACED] + [UNTRACED]
+    restocks = restock_share(channel_pnl, reference)
+    order = [i for i in base.index if i not in POOLED] + [i for i in POOLED if i in base.index]
     head = "".join(f"<th>{html.escape(v)} − {html.escape(reference)}</th>" for v in variants[1:])
     rows = []
     for line in order:
@@ -350,10 +338,9 @@ def _pnl_section(channel_pnl: pd.DataFrame, variants: list[str], reference: str)
             c.loc[line, "variant"] for c in changes.values()
         ):
             continue  # a line nobody bought through in any variant
-        share = b["cost_to_serve"] / b["revenue"] if b["revenue"] > 0 else float("nan")
         cells = [
             f"<td>{money(b['revenue'])}</td>",
-            f"<td>{_share(share)}</td>",
+            f"<td>{_cost_to_serve(line, b, restocks)}</td>",
             f"<td>{money(b['contribution_margin'])}"
             f'<span class="ci">[{money(b["ci_low"])}, {money(b["ci_high"])}]</span></td>',
         ]
@@ -365,19 +352,35 @@ def _pnl_section(channel_pnl: pd.DataFrame, variants: list[str], reference: str)
                 f'<span class="ci">[{signed(c["ci_low"])}, {signed(c["ci_high"])}]</span></td>'
             )
         rows.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
+    stock, untraced = (html.escape(label[0]) for label in POOLED)
     return (
         '<p class="note">Over the horizon, per product · segment · channel line '
         f"(<code>channel_pnl.csv</code>): <b>{html.escape(reference)}</b>'s revenue, cost to "
-        "serve as a share of it, and contribution margin (mean, 95% CI); then each variant's "
-        "change in the line's contribution, paired by replication (bold: the interval "
-        "excludes zero). Distributor lines are valued at our sell-in price when the "
-        "distributor sells through; what no line carries (channel stock and restocks, rep "
-        "headcount not spent on a segment's accounts, platforms, orchestration, campaigns) is "
-        "the last row. The rows add up to the summary's contribution margin.</p>"
+        "serve (share of the line's revenue, the amount below it) and contribution margin "
+        "(mean, 95% CI); then each variant's change in the line's contribution, paired by "
+        "replication (bold: the interval excludes zero). Distributor lines are the "
+        "distributors' sell-through, valued at our sell-in price; the distributor serves those "
+        "buyers, so the line carries no cost to serve of ours: <b>*</b> is our cost of serving "
+        f"the distributors, their restock orders, as a share of all our sell-in ({_share(restocks)}"
+        f"), booked on the row <i>{stock}</i> with the sell-in not yet sold through. "
+        f"<i>{untraced.capitalize()}</i>: rep headcount not spent on one line, platforms, "
+        "orchestration, campaigns. The rows add up to the summary's contribution margin.</p>"
         '<div style="overflow-x:auto"><table><thead><tr><th>Line</th><th>Revenue</th>'
         "<th>Cost to serve</th><th>Contribution</th>"
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _cost_to_serve(line: tuple[str, ...], values: pd.Series, restocks: float) -> str:
+    """A line's cost to serve: share of its revenue where that means something, then amount."""
+    amount = f'<span class="ci">{_money(values["cost_to_serve"])}</span>'
+    if line in POOLED:
+        return f"–{amount}"  # no revenue of its own to be a share of
+    if line[2] == DISTRIBUTOR:  # the distributor serves the buyer; we serve the distributor
+        return f'{_share(restocks)} <b>*</b><span class="ci">on the stock row</span>'
+    revenue = values["revenue"]
+    share = values["cost_to_serve"] / revenue if revenue > 0 else float("nan")
+    return f"{_share(share)}{amount}"
 
 
 GLANCE: tuple[str, ...] = (
@@ -430,19 +433,31 @@ def _signed(formatter: Formatter) -> Formatter:
 
 
 def _bridge_table(ts: pd.DataFrame, variants: list[str], reference: str) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in DRIVERS.values())
-    rows = []
+    """The bridge's numbers: one row per driver (as the figure), one column per variant."""
+    bridges = {v: margin_bridge(ts, v, reference=reference) for v in variants[1:]}
+    drivers = fig.moving_drivers(bridges.values())
+    head = "".join(f"<th>{html.escape(v)} − {html.escape(reference)}</th>" for v in bridges)
     money = _signed(_money)
-    for variant in variants[1:]:
-        bridge = margin_bridge(ts, variant, reference=reference)
-        cells = "".join(f"<td>{money(bridge.loc[d, 'mean'])}</td>" for d in DRIVERS)
-        rows.append(
-            f"<tr><td>{html.escape(variant)}</td>{cells}"
-            f"<td><b>{money(bridge.loc['total', 'mean'])}</b></td></tr>"
-        )
+    rows = [
+        f"<tr><td>{html.escape(DRIVERS[d])}</td>"
+        + "".join(f"<td>{money(b.loc[d, 'mean'])}</td>" for b in bridges.values())
+        + "</tr>"
+        for d in drivers
+    ]
+    rows.append(
+        "<tr><td><b>Contribution margin difference</b></td>"
+        + "".join(f"<td><b>{money(b.loc['total', 'mean'])}</b></td>" for b in bridges.values())
+        + "</tr>"
+    )
+    left_out = [DRIVERS[d] for d in DRIVERS if d not in drivers]
+    note = (
+        f'<p class="note">Zero in every variant, left out: {html.escape(", ".join(left_out))}.</p>'
+        if left_out
+        else ""
+    )
     return (
-        f"<table><thead><tr><th>Variant</th>{head}<th>Total</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div style="overflow-x:auto"><table><thead><tr><th>Driver</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
     )
 
 

@@ -3,8 +3,15 @@
 Reads ``channel_pnl.csv`` (SPEC §6). Each line's horizon contribution margin is compared
 between a variant and the reference replication by replication (common random numbers), so the
 interval is the paired one of ``comparison.csv``. What no single line carries (the rows with
-``all``: channel stock, restocks, headcount, platforms, orchestration, campaigns) is one row,
-"not traceable to a line", so the rows still add up to the total.
+``all``) is pooled in two rows, so the rows still add up to the total:
+
+- "distributor channel stock and restocks" (the rows ``product x all x distributor``): the
+  sell-in not yet sold through (revenue and COGS of the stock the distributors added), and our
+  cost of serving the distributors, their restock orders. A distributor line (a buyer's
+  sell-through) carries no cost to serve of ours: the distributor serves the buyer; what it
+  costs us to serve the distributor is on this row (:func:`restock_share`);
+- "not traceable to a line": rep headcount not spent on one line, platforms, orchestration,
+  campaigns.
 """
 
 from __future__ import annotations
@@ -12,13 +19,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.channels import CATALOGUE
 from sim.results.stats import mean_ci
+
+DISTRIBUTOR: str = next(c.name for c in CATALOGUE if c.partner)
+"""The partner channel: its restocks are the channel-stock rows."""
 
 LINE: tuple[str, ...] = ("product", "segment", "channel")
 """Columns naming a line of the P&L."""
 
 UNTRACED = ("not traceable to a line", "", "")
-"""Label of the row gathering the ``all`` rows."""
+"""Label of the row gathering the ``all`` rows but the channel stock's."""
+
+STOCK = ("distributor channel stock and restocks", "", "")
+"""Label of the row gathering the channel-stock rows (``product x all x distributor``)."""
+
+POOLED = (STOCK, UNTRACED)
+"""The rows that are no product x segment x channel line, in the order they are shown."""
+
+
+def _stock_rows(channel_pnl: pd.DataFrame) -> pd.Series:
+    """Whether each row is a product's channel-stock line (sell-in, restock costs)."""
+    return (
+        (channel_pnl["segment"] == "all")
+        & (channel_pnl["channel"] == DISTRIBUTOR)
+        & (channel_pnl["product"] != "all")
+    )
 
 
 def line_margins(channel_pnl: pd.DataFrame, column: str = "contribution_margin") -> pd.DataFrame:
@@ -27,9 +53,11 @@ def line_margins(channel_pnl: pd.DataFrame, column: str = "contribution_margin")
     Lines missing from a run count as 0.
     """
     frame = channel_pnl.copy()
-    untraced = (frame[list(LINE)] == "all").any(axis=1)
-    for name, label in zip(LINE, UNTRACED, strict=True):
+    stock = _stock_rows(frame)
+    untraced = (frame[list(LINE)] == "all").any(axis=1) & ~stock
+    for name, label, pooled in zip(LINE, UNTRACED, STOCK, strict=True):
         frame.loc[untraced, name] = label
+        frame.loc[stock, name] = pooled
     table = frame.pivot_table(
         index=list(LINE), columns=["variant", "replication"], values=column, aggfunc="sum"
     )
@@ -67,3 +95,17 @@ def line_summary(channel_pnl: pd.DataFrame, variant: str) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["ci_low"], out["ci_high"] = zip(*ci, strict=True) if ci else ((), ())
     return out.sort_values("contribution_margin", ascending=False, key=np.abs)
+
+
+def restock_share(channel_pnl: pd.DataFrame, variant: str) -> float:
+    """Our cost of serving the distributors (their restocks) over our sell-in to them.
+
+    Means over the variant's replications of the channel-stock rows' cost to serve and of the
+    distributor channel's revenue (the lines' sell-through at sell-in price plus the stock
+    rows' sell-in not yet sold through: all of the sell-in); NaN without sell-in.
+    """
+    runs = channel_pnl[channel_pnl["variant"] == variant]
+    count = runs.groupby([c for c in ("sample", "replication") if c in runs]).ngroups or 1
+    cost = runs.loc[_stock_rows(runs), "cost_to_serve"].sum() / count
+    sell_in = runs.loc[runs["channel"] == DISTRIBUTOR, "revenue"].sum() / count
+    return float(cost / sell_in) if sell_in > 0 else float("nan")

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -47,7 +47,94 @@ OUTPUTS: tuple[str, ...] = (
 
 
 class ResultsFolderError(ValueError):
-    """The results folder holds runs of another resolved scenario (a user error: exit 2)."""
+    """The results folder holds runs of another resolved scenario (a user error: exit 2).
+
+    Its message names the folder, both scenarios (name and hash) and the keys in which the
+    two resolved scenarios differ. ``str(error)`` speaks Python (``out=``,
+    ``overwrite=True``); :meth:`message` with ``cli=True`` speaks the command line (``--out``,
+    ``--overwrite``).
+
+    Parameters
+    ----------
+    root
+        The results folder.
+    held, wanted
+        ``(name, hash)`` of the scenario the folder holds runs of, and of the one asked for.
+    differences
+        ``key.path: held -> wanted`` of the keys in which the two resolved scenarios differ;
+        ``None`` when the folder keeps no record of its resolved scenario.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        held: tuple[str, str],
+        wanted: tuple[str, str],
+        differences: Sequence[str] | None,
+    ) -> None:
+        self.root, self.held, self.wanted = root, held, wanted
+        self.differences = None if differences is None else list(differences)
+        super().__init__(self.message(cli=False))
+
+    def message(self, *, cli: bool) -> str:
+        """The message in the caller's language: command-line flags or Python keywords."""
+        (held_name, held_hash), (name, digest) = self.held, self.wanted
+        same = " this" if held_name == name else ""
+        if self.differences is None:
+            what = "the folder keeps no record of its resolved scenario to say which keys differ"
+        elif not self.differences:
+            what = "their resolved scenarios hold the same keys and values"
+        else:
+            shown = self.differences[:MAX_DIFFERENCES]
+            more = len(self.differences) - len(shown)
+            what = "they differ in " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        fix = (
+            "choose another folder with --out DIR, or pass --overwrite to replace its results"
+            if cli
+            else 'choose another folder with out="DIR", or pass overwrite=True to replace its '
+            "results"
+        )
+        return (
+            f"{self.root}: this results folder holds runs of scenario {held_name!r} "
+            f"(hash {held_hash[:12]}), not of{same} {name!r} (hash {digest[:12]}): {what}; {fix}"
+        )
+
+
+MAX_DIFFERENCES = 6
+"""Differing keys a :class:`ResultsFolderError` names before saying how many more."""
+
+
+_ABSENT = object()
+"""Stands for a key one scenario tree lacks."""
+
+
+def scenario_differences(held: Any, wanted: Any, path: str = "") -> list[str]:
+    """``key.path: held -> wanted`` for each key where two resolved scenario trees differ.
+
+    Mappings are compared key by key, lists of the same length entry by entry (``.0.``), so
+    the paths are the ones ``--set`` takes; a key one side lacks shows as ``(absent)``.
+    """
+    if isinstance(held, Mapping) and isinstance(wanted, Mapping):
+        out: list[str] = []
+        for key in dict.fromkeys([*held, *wanted]):
+            where = f"{path}.{key}" if path else str(key)
+            out += scenario_differences(held.get(key, _ABSENT), wanted.get(key, _ABSENT), where)
+        return out
+    if isinstance(held, list) and isinstance(wanted, list) and len(held) == len(wanted):
+        out = []
+        for i, (a, b) in enumerate(zip(held, wanted, strict=True)):
+            out += scenario_differences(a, b, f"{path}.{i}" if path else str(i))
+        return out
+    if held == wanted:
+        return []
+    return [f"{path or '(the whole scenario)'}: {_shown(held)} -> {_shown(wanted)}"]
+
+
+def _shown(value: Any, width: int = 40) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= width else f"{text[: width - 1]}…"
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
@@ -84,6 +171,9 @@ class RunStore:
         Name and hash of the resolved scenario the runs belong to.
     overwrite
         Delete whatever results the folder holds first (runs, tables, report).
+    resolved
+        The resolved scenario's tree (``Study.model_dump(mode="json", by_alias=True)``): when
+        the folder holds another's runs, the error names the keys in which they differ.
 
     Raises
     ------
@@ -92,27 +182,45 @@ class RunStore:
     """
 
     def __init__(
-        self, root: Path, scenario_name: str, scenario_hash: str, *, overwrite: bool = False
+        self,
+        root: Path,
+        scenario_name: str,
+        scenario_hash: str,
+        *,
+        overwrite: bool = False,
+        resolved: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.runs = root / "runs"
         if overwrite:
             self._clear()
         else:
-            self._check(scenario_name, scenario_hash)
+            self._check(scenario_name, scenario_hash, resolved)
         self.runs.mkdir(parents=True, exist_ok=True)
         write_text(self.runs / "SCENARIO_HASH", f"{scenario_hash}\n{scenario_name}\n")
 
-    def _check(self, name: str, digest: str) -> None:
+    def _check(self, name: str, digest: str, resolved: Mapping[str, Any] | None) -> None:
         held = self._held()
         if held is None or held[0] == digest:
             return
         held_hash, held_name = held
-        raise ResultsFolderError(
-            f"{self.root}: this results folder holds runs of scenario {held_name!r} "
-            f"(hash {held_hash[:12]}), not of {name!r} (hash {digest[:12]}); choose another "
-            "folder with --out, or pass --overwrite (overwrite=True) to replace its results"
+        before = self._held_scenario(held_hash)
+        differences = (
+            None if before is None or resolved is None else scenario_differences(before, resolved)
         )
+        raise ResultsFolderError(self.root, (held_name, held_hash), (name, digest), differences)
+
+    def _held_scenario(self, digest: str) -> Mapping[str, Any] | None:
+        """The resolved scenario of the held runs, from the manifest when it is theirs."""
+        manifest = self.root / "manifest.json"
+        if not manifest.is_file():
+            return None
+        try:
+            record = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        tree = record.get("resolved_scenario")
+        return tree if record.get("scenario_hash") == digest and isinstance(tree, dict) else None
 
     def _held(self) -> tuple[str, str] | None:
         """(hash, name) of the scenario whose results the folder holds, if any."""
@@ -224,6 +332,45 @@ class Results:
         """The channel P&L: one row per run x product x segment x channel (SPEC §6)."""
         return pd.read_csv(self.path / "channel_pnl.csv", keep_default_na=False)
 
+    def __repr__(self) -> str:
+        """A few lines: what ran, into which folder, and how to get each table.
+
+        Reads nothing from disk: the weekly rows and the P&L stay unread until asked for.
+        """
+        manifest, summary = self.manifest, self.summary
+        command = manifest.get("command", "results")
+        name = manifest.get("scenario", self.path.name)
+        weeks = (manifest.get("resolved_scenario") or {}).get("horizon_weeks", "?")
+        variants = list(dict.fromkeys(summary["variant"])) if "variant" in summary else []
+        replications = summary["replication"].nunique() if "replication" in summary else "?"
+        if "sample" in summary:
+            design = f"{summary['sample'].nunique()} samples"
+        else:
+            design = f"{len(variants)} variant{'s' if len(variants) != 1 else ''}"
+        names = _listed(variants, 6)
+        ids = {"scenario", "variant", "sample", "replication", "seed"}
+        shown = _listed([c for c in summary.columns if c not in ids], 4)
+        lines = [
+            f"<Results of {command} {name!r} in {self.path}>",
+            f"  {design} x {replications} replications = {len(summary)} runs, {weeks} weeks"
+            + (f": {names}" if names and "sample" not in summary else ""),
+            f"  .summary      {len(summary)} rows x {len(summary.columns)} columns, one per run"
+            f" ({shown})",
+        ]
+        if self.comparison is not None:
+            lines.append(
+                f"  .comparison   {len(self.comparison)} rows: each variant minus the baseline, "
+                "per metric (mean difference, 95% CI)"
+            )
+        if self.sensitivity is not None:
+            lines.append(f"  .sensitivity  {len(self.sensitivity)} rows: indices per parameter")
+        lines += [
+            "  .timeseries   one row per run x week (timeseries.parquet, read on first use)",
+            "  .channel_pnl  one row per run x product x segment x channel (channel_pnl.csv)",
+            "  .manifest     resolved scenario, seeds, versions, timings (manifest.json)",
+        ]
+        return "\n".join(lines)
+
     def save(self) -> None:
         """Write the tables held in memory and the manifest, each atomically.
 
@@ -235,6 +382,12 @@ class Results:
             if table is not None:
                 write_csv(self.path / f"{name}.csv", table)
         write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=2, default=str))
+
+
+def _listed(names: Sequence[str], most: int) -> str:
+    """The first ``most`` names, then how many more."""
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f", … {more} more" if more > 0 else "")
 
 
 def load_results(path: str | Path) -> Results:

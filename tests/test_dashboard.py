@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.dashboard import live
-from sim.dashboard.charts import dashboard_figure, dashboard_png
+from sim.dashboard import charts, live
+from sim.dashboard.charts import panel_figures, panel_pngs
 from sim.scenario.loader import variant_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +102,32 @@ def test_the_lever_text_reads_each_lever_in_its_unit() -> None:
         "migration ramp none → 8 weeks; distributor referral fee 0% → 5%; "
         "deal registration off → on"
     )
+    moved = a.with_(rep_compensation="channel_neutral")
+    assert lever_differences(a, moved) == "rep compensation channel specific → channel neutral"
+
+
+def test_a_and_b_differing_outside_the_levers_are_not_called_the_same() -> None:
+    """Variants that differ in a key no lever sets: the text says which key, in words."""
+    from sim.dashboard.app import differences_text, lever_differences, other_differences
+
+    study = live.load(SCENARIOS / "lead_targeting.yaml")
+    a, b = (live.variant_scenario(study, name) for name in (live.BASE, "targeted"))
+    same_levers = lever_differences(live.Levers.of(a), live.Levers.of(b))
+    assert same_levers == ""
+    others = other_differences(a, b)
+    assert others == "reps: next best action share 0% → 100%"
+    text = differences_text(same_levers, others)
+    assert "same" not in text.replace("the same levers", "")
+    assert "next best action share 0% → 100%" in text
+    assert differences_text("", "") == (
+        "A and B are the same: same scenario settings and the same levers."
+    )
+    # the levers' own keys are left to the lever text; a plan dropped is said as rows
+    shift = live.load(SCENARIOS / "direct_shift.yaml")
+    fast = live.variant_scenario(shift, "fast")
+    assert other_differences(shift.scenario, fast) == ""
+    status_quo = live.variant_scenario(shift, "status_quo")
+    assert other_differences(shift.scenario, status_quo) == "policy: channel plan 3 rows → none"
 
 
 def test_live_run_steps_in_chunks_and_draws() -> None:
@@ -118,10 +144,41 @@ def test_live_run_steps_in_chunks_and_draws() -> None:
     numbers = live.headline(run.frame())
     assert numbers["revenue"] > 0 and numbers["active_customers"] > 0
     frames = {"A": run.frame(), "B": run.frame()}
-    figure = dashboard_figure(frames, horizon_weeks=6, names={"A": "A: x", "B": "B: y"})
-    assert len(figure.axes) == 8
-    assert len(figure.axes[1].get_lines()) == 2  # A and B on one axis
-    assert dashboard_png(frames, horizon_weeks=6, names={})[:4] == b"\x89PNG"
+    figures = panel_figures(frames, horizon_weeks=6, names={"A": "A: x", "B": "B: y"})
+    assert len(figures) == 8 and all(len(f.axes) == 1 for f in figures)
+    assert len(figures[1].axes[0].get_lines()) == 2  # A and B on one axis
+    assert len(figures[0].axes[0].get_lines()) == 8  # four channels, A and B
+    pngs = panel_pngs(frames, horizon_weeks=6, names={})
+    assert len(pngs) == 8 and all(png[:4] == b"\x89PNG" for png in pngs)
+
+
+def test_chart_text_is_drawn_large_enough_for_a_projector() -> None:
+    """No text of a panel is drawn smaller than the smallest of :data:`charts.FONT_PT`; the
+    browser test checks what that makes on screen, at the size the page shows a panel."""
+    study = live.load(SCENARIOS / "direct_shift.yaml")
+    small = live.workshop_scenario(
+        study, live.BASE, live.Levers.of(study.scenario), buyers=500, horizon_weeks=3
+    )
+    run = live.LiveRun(small, seed=1)
+    run.advance(3)
+    figures = panel_figures({"A": run.frame(), "B": run.frame()}, horizon_weeks=3, names={})
+    assert _smallest_text_pt(figures) >= min(charts.FONT_PT.values())
+    titles = [f.axes[0].get_title() for f in figures]
+    assert titles[1] == "Contribution margin / week" and "B − A" in titles[2]
+    assert [f.axes[0].get_ylabel() for f in figures][3:5] == ["accounts", "distributors"]
+
+
+def _smallest_text_pt(figures: list) -> float:
+    from matplotlib.text import Text
+
+    for figure in figures:
+        figure.canvas.draw()  # tick labels exist once drawn
+    return min(
+        t.get_fontsize()
+        for figure in figures
+        for t in figure.findobj(Text)
+        if t.get_text() and t.get_visible()
+    )
 
 
 def test_same_seed_same_numbers() -> None:
@@ -229,16 +286,105 @@ def dashboard_url(tmp_path: Path):
         log.close()
 
 
+SCREENS = ((1024, 768), (1920, 1080))
+"""A projector and a wide screen: the page is checked, and photographed, at both."""
+
+MIN_TEXT_PX = 12
+"""Chart text at least this tall on screen (CSS px): readable from the back of a room."""
+
+MIN_SLIDER_PX = 160
+"""A slider's track at least this wide (CSS px)."""
+
+LAYOUT_PROBLEMS = """
+([minSlider, textPt, dpi]) => {
+  const problems = [];
+  const shown = (e) => {
+    const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && cs.opacity !== "0";
+  };
+  const name = (e) =>
+    `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 40)}"`;
+  // text cut: an element whose text is wider than its box, or that runs off the screen
+  const texts = document.querySelectorAll(
+    "h1, .v-card-title, .control-label, .v-field-label, .v-select__selection-text, " +
+    ".v-selection-control .v-label, .lever-diff, .run-status, #numbers th, #numbers td, " +
+    ".chart-legend > span, .v-btn__content");
+  for (const e of texts) {
+    if (!shown(e) || !e.textContent.trim()) continue;
+    if (e.scrollWidth > e.clientWidth + 1)
+      problems.push(`cut: ${name(e)} ${e.scrollWidth} > ${e.clientWidth}`);
+    if (e.getBoundingClientRect().right > window.innerWidth + 1)
+      problems.push(`off screen: ${name(e)}`);
+  }
+  // sliders: a track one can see and aim at
+  for (const t of document.querySelectorAll(".v-slider-track")) {
+    const bg = t.querySelector(".v-slider-track__background"), cs = getComputedStyle(bg);
+    const w = t.getBoundingClientRect().width, h = bg.getBoundingClientRect().height;
+    if (w < minSlider) problems.push(`slider ${w.toFixed(0)} px wide`);
+    if (h < 4 || Number(cs.opacity) < 0.3 || cs.backgroundColor === "rgba(0, 0, 0, 0)")
+      problems.push(`slider track faint: ${h} px, opacity ${cs.opacity}, ${cs.backgroundColor}`);
+  }
+  // charts: text size on screen, and nothing drawn over a chart
+  const panels = [...document.querySelectorAll("img.chart-panel")];
+  if (panels.length !== 8) problems.push(`${panels.length} chart panels`);
+  const others = [...document.querySelectorAll(".dash-side, #numbers, .chart-legend, .lever-diff")];
+  let smallest = Infinity;
+  for (const img of panels) {
+    const px = textPt * dpi / 72 * img.clientWidth / img.naturalWidth;
+    smallest = Math.min(smallest, px);
+    for (const block of ["start", "end"]) {  // at the top of the screen, and at the bottom
+      img.scrollIntoView({block});
+      const r = img.getBoundingClientRect();
+      for (const [fx, fy] of [[0.1, 0.1], [0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.9, 0.9]]) {
+        const top = document.elementFromPoint(r.left + fx * r.width, r.top + fy * r.height);
+        if (top !== img) problems.push(`over chart "${img.alt}": ${top && name(top)}`);
+      }
+    }
+    const r = img.getBoundingClientRect();
+    for (const o of [...others, ...panels]) {
+      if (o === img) continue;
+      const q = o.getBoundingClientRect();
+      const dx = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      const dy = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      if (dx > 1 && dy > 1) problems.push(`"${img.alt}" overlaps ${name(o)}`);
+    }
+    if (r.right > window.innerWidth + 1) problems.push(`chart "${img.alt}" off screen`);
+  }
+  return {problems, smallest};
+}
+"""
+"""In-page check of the layout: ``{problems: [...], smallest: chart text px}``."""
+
+
+def _photograph(page, path: Path) -> None:
+    """The screen as the room sees it, and (``-full``) the whole page, scrolled content too."""
+    page.screenshot(path=str(path))
+    size = page.viewport_size
+    tall = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": tall})
+    page.screenshot(path=str(path.with_name(path.stem + "-full.png")))
+    page.set_viewport_size(size)
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Debian chromium at /usr/bin/chromium")
-def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str, tmp_path: Path) -> None:
+def test_dashboard_runs_two_policies_on_a_projector_and_a_wide_screen(
+    dashboard_url: str, tmp_path: Path
+) -> None:
+    """Run A and B at 1024x768, then look at the same page at 1920x1080: at both, no label
+    is cut, sliders are wide with a visible track, chart text is at least 12 px on screen and
+    nothing covers a chart. Screenshots: ``tmp_path/dashboard-WxH.png`` (the screen) and
+    ``...-full.png`` (the whole page)."""
     from playwright.sync_api import expect, sync_playwright
 
     started = time.monotonic()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            width, height = SCREENS[0]
+            page = browser.new_page(viewport={"width": width, "height": height})
             outside: list[str] = []
             page.on(
                 "request",
@@ -248,6 +394,7 @@ def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str, tmp_path
             run = page.get_by_role("button", name="Run")
             expect(run).to_be_enabled(timeout=30_000)
             expect(page.get_by_text("Policy B")).to_be_visible()
+            expect(page.get_by_text("This website runs on")).to_have_count(0)
 
             # few weeks so the test is quick: the plan starts at week 13, so 26 weeks
             weeks = page.get_by_role("slider").nth(1)
@@ -256,11 +403,14 @@ def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str, tmp_path
             weeks.press("ArrowRight")
             expect(page.get_by_text("Weeks: 26")).to_be_visible()
 
-            # a lever: deal registration for policy B
+            # a lever: deal registration for policy B; B starts from "status_quo" (no plan)
             deal = page.get_by_label("Deal registration").nth(1)
             deal.check()
             expect(deal).to_be_checked()
-            expect(page.locator(".lever-diff")).to_contain_text("deal registration off → on")
+            diff = page.locator(".lever-diff")
+            expect(diff).to_contain_text("deal registration off → on")
+            expect(diff).to_contain_text("outside the levers")
+            expect(diff).to_contain_text("channel plan 3 rows → none")
 
             run.click()
             expect(page.get_by_text("done:")).to_be_visible(timeout=40_000)
@@ -270,14 +420,24 @@ def test_dashboard_runs_two_policies_in_the_browser(dashboard_url: str, tmp_path
             expect(numbers).to_contain_text("B − A")
             cells = numbers.locator("td").all_inner_texts()
             assert any(any(ch.isdigit() for ch in cell) for cell in cells)
-            chart = page.locator(".live-chart").first
-            expect(chart).to_be_visible()
-            box = chart.bounding_box()
-            assert box is not None and box["width"] > 600 and box["height"] > 250
+            expect(page.locator("img.chart-panel")).to_have_count(8)
 
-            shot = tmp_path / "dashboard.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
+            shots = []
+            for width, height in SCREENS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(300)  # the layout settles
+                found = page.evaluate(
+                    LAYOUT_PROBLEMS,
+                    [MIN_SLIDER_PX, min(charts.FONT_PT.values()), charts.DPI],
+                )
+                assert found["problems"] == [], (width, found["problems"][:10])
+                assert found["smallest"] >= MIN_TEXT_PX, (width, found["smallest"])
+                page.evaluate("() => document.querySelector('h1').scrollIntoView()")
+                shot = tmp_path / f"dashboard-{width}x{height}.png"
+                _photograph(page, shot)
+                assert shot.stat().st_size > 10_000
+                shots.append(shot)
+            print("screenshots:", *shots)
             assert outside == [], outside[:5]
         finally:
             browser.close()

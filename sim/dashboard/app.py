@@ -12,10 +12,11 @@ comes from ``$CHANNEL_SIM_SCENARIOS`` (default ``./scenarios``).
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ import solara.lab
 
 from sim import metrics
 from sim.dashboard import live
-from sim.dashboard.charts import dashboard_png, nan_to_dash
-from sim.scenario.levers import LEVERS, PolicyLever
+from sim.dashboard.charts import MIN_PANEL_PX, PANELS, REVENUE, legend, nan_to_dash, panel_pngs
+from sim.scenario.levers import EVERY, LEVERS, PolicyLever
 from sim.scenario.loader import ScenarioError
 from sim.scenario.schema import Study
 
@@ -58,7 +59,7 @@ seed = solara.reactive(1)
 variant = {"A": solara.reactive(live.BASE), "B": solara.reactive(live.BASE)}
 levers = {"A": solara.reactive(live.Levers()), "B": solara.reactive(live.Levers())}
 frames: solara.Reactive[dict[str, pd.DataFrame]] = solara.reactive({})
-chart: solara.Reactive[bytes | None] = solara.reactive(None)
+chart: solara.Reactive[list[bytes] | None] = solara.reactive(None)
 message = solara.reactive("")
 
 
@@ -119,7 +120,7 @@ def _step_to_horizon(runs: dict[str, live.LiveRun], names: dict[str, str]) -> st
         if not simulate.is_current():
             return "cancelled"
         now = {side: run.frame() for side, run in runs.items()}
-        chart.set(dashboard_png(now, horizon_weeks=horizon.value, names=names))
+        chart.set(panel_pngs(now, horizon_weeks=horizon.value, names=names))
         frames.set(now)
         week = min(r.week for r in runs.values())
         message.set(f"week {week} of {horizon.value} · {time.monotonic() - started:.0f} s")
@@ -151,11 +152,29 @@ def LeverPanel(side: str, study: Study) -> None:
             LeverControl(lever, current, set_lever)
 
 
+def plain(value: Any) -> str:
+    """An identifier as words (``channel_neutral`` -> ``channel neutral``)."""
+    return str(value).replace("_", " ")
+
+
+def LabelledSlider(text: str, **slider: Any) -> None:
+    """A slider under its label: the label wraps, the slider keeps the card's width.
+
+    ``slider`` holds :func:`solara.SliderInt` options, or ``floats=True`` and
+    :func:`solara.SliderFloat` ones.
+    """
+    solara.Text(text, classes=["control-label"])
+    floats = slider.pop("floats", False)
+    control = solara.SliderFloat if floats else solara.SliderInt
+    with solara.Div(classes=["wide-slider"]):
+        control("", thumb_label=False, **slider)
+
+
 def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[..., None]) -> None:
     """The control of one lever: a slider, a switch or a list of choices."""
     value = current[lever.name]
     if value is None:
-        solara.Text(f"{lever.label}: none in this scenario.", style={"color": "#666"})
+        solara.Text(f"{lever.label}: none in this scenario.", classes=["control-label", "muted"])
         return
 
     def on_value(new: Any) -> None:
@@ -164,9 +183,11 @@ def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[.
     needs = lever.applies_when
     disabled = needs is not None and current[needs[0]] != needs[1]
     text = f"{lever.label}: {lever.show(value)}"
+    if needs is not None and disabled:
+        text += f" (only when {plain(needs[0])} is {plain(needs[1])})"
     span = lever.span
     if span is not None and lever.unit == "weeks":
-        solara.SliderInt(
+        LabelledSlider(
             text,
             value=value,
             min=round(span.low),
@@ -176,8 +197,9 @@ def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[.
             disabled=disabled,
         )
     elif span is not None:
-        solara.SliderFloat(
+        LabelledSlider(
             text,
+            floats=True,
             value=value,
             min=span.low,
             max=span.high,
@@ -188,12 +210,14 @@ def LeverControl(lever: PolicyLever, current: live.Levers, set_lever: Callable[.
     elif lever.unit == "switch":
         solara.Checkbox(label=lever.label, value=value, on_value=on_value, disabled=disabled)
     else:
-        solara.Select(
-            lever.label,
-            values=list(lever.choices),
-            value=value,
-            on_value=on_value,
+        solara.v.Select(
+            label=lever.label,
+            items=[{"title": plain(choice), "value": choice} for choice in lever.choices],
+            v_model=value,
+            on_v_model=on_value,
             disabled=disabled,
+            hide_details=True,
+            class_="lever-choice",
         )
 
 
@@ -217,10 +241,88 @@ ROWS: tuple[tuple[str, str, float, str], ...] = tuple(
 def lever_differences(a: live.Levers, b: live.Levers) -> str:
     """How B's levers differ from A's, in words (empty if they are the same)."""
     return "; ".join(
-        f"{lever.label.lower()} {lever.show(a[lever.name])} → {lever.show(b[lever.name])}"
+        f"{lever.label.lower()} {plain(lever.show(a[lever.name]))} → "
+        f"{plain(lever.show(b[lever.name]))}"
         for lever in LEVERS
         if a[lever.name] != b[lever.name]
     )
+
+
+_ABSENT = object()
+
+
+Difference = tuple[tuple[str, ...], Any, Any]
+"""A key path, A's value there and B's."""
+
+
+def _leaves(a: Any, b: Any, path: tuple[str, ...] = ()) -> Iterator[Difference]:
+    """``(key path, A's value, B's value)`` wherever two YAML trees differ.
+
+    Lists of the same length are compared entry by entry; of different lengths, as a whole.
+    """
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        for key in [*a, *(k for k in b if k not in a)]:
+            yield from _leaves(a.get(key, _ABSENT), b.get(key, _ABSENT), (*path, str(key)))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _leaves(x, y, (*path, str(i)))
+    elif a != b:
+        yield path, a, b
+
+
+def _a_lever_key(path: tuple[str, ...]) -> bool:
+    """Whether a workshop lever sets this key (``*`` standing for any list entry)."""
+    for lever in LEVERS:
+        parts = lever.key_path.split(".")
+        if len(parts) == len(path) and all(
+            p == q or (p == EVERY and q.isdigit()) for p, q in zip(parts, path, strict=True)
+        ):
+            return True
+    return False
+
+
+def _key_words(path: tuple[str, ...]) -> str:
+    """A key path in words: ``reps.field.count`` -> ``reps, field count``."""
+    words = [f"row {int(part) + 1}" if part.isdigit() else plain(part) for part in path]
+    return words[0] if len(words) == 1 else f"{words[0]}: {' '.join(words[1:])}"
+
+
+def _value_words(key: str, value: Any) -> str:
+    if value is _ABSENT or value is None or value == []:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return f"{len(value)} {'row' if len(value) == 1 else 'rows'}"
+    if isinstance(value, Mapping):
+        return "set"
+    if isinstance(value, float | int):
+        if key.endswith("_weeks"):
+            return f"{value:g} weeks"
+        if key.endswith(("_share", "_fee", "_coverage")) and 0 <= value <= 1:
+            return f"{value:.0%}"
+        return f"{value:,g}"
+    return plain(value)
+
+
+def other_differences(a: Any, b: Any) -> str:
+    """How two scenarios differ in keys that are not workshop levers, in words."""
+    tree_a, tree_b = (s.model_dump(by_alias=True) for s in (a, b))
+    return "; ".join(
+        f"{_key_words(path)} {_value_words(path[-1], x)} → {_value_words(path[-1], y)}"
+        for path, x, y in _leaves(tree_a, tree_b)
+        if not _a_lever_key(path)
+    )
+
+
+def differences_text(levers_text: str, others_text: str) -> str:
+    """The line above the numbers: what differs between A and B, levers first."""
+    if not levers_text and not others_text:
+        return "A and B are the same: same scenario settings and the same levers."
+    parts = [f"A → B: {levers_text}" if levers_text else "A → B: the same levers"]
+    if others_text:
+        parts.append(f"and, outside the levers (from the variants): {others_text}")
+    return "; ".join(parts) + "."
 
 
 def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:
@@ -246,6 +348,55 @@ def numbers_html(current: dict[str, pd.DataFrame], rate: float) -> str:
     )
 
 
+CSS = f"""
+.v-application {{ font-size: 17px; }}
+.v-card__title {{ font-size: 1.3rem; font-weight: bold; word-break: normal; }}
+.dash-body {{ display: flex; flex-wrap: nowrap; gap: 16px; align-items: flex-start; }}
+.dash-side {{ flex: 0 0 300px; min-width: 0; }}
+.dash-main {{ flex: 1 1 0; min-width: 0; }}
+@media (min-width: 1600px) {{ .dash-side {{ flex-basis: 380px; }} }}
+.control-label {{
+    display: block; margin: 10px 0 0; font-size: 16px; line-height: 1.3;
+    white-space: normal; overflow-wrap: anywhere;
+}}
+.muted {{ color: #666; }}
+.wide-slider {{ width: 100%; min-width: 160px; margin-top: 0; }}
+.wide-slider .v-slider-track {{ --v-slider-track-size: 6px !important; }}
+.wide-slider .v-slider-track__background {{ background-color: #757575 !important; }}
+.wide-slider .v-slider-track__background--opacity {{ opacity: 0.5; }}
+.wide-slider .v-input__details {{ display: none; }}
+.lever-diff {{ display: block; font-size: 16px; font-weight: bold; white-space: normal; }}
+.chart-legend {{ display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 10px 0 6px;
+    font-size: 16px; }}
+.chart-legend span.sample {{ display: inline-block; width: 30px; margin-right: 6px;
+    vertical-align: middle; }}
+.chart-grid {{ display: grid; gap: 6px;
+    grid-template-columns: repeat(auto-fill, minmax({MIN_PANEL_PX}px, 1fr)); }}
+.chart-grid img {{ width: 100%; height: auto; display: block; }}
+#numbers th, #numbers td {{ white-space: normal; }}
+"""
+"""Page layout: a fixed-width column of controls, the rest for numbers and charts."""
+
+
+def charts_html(pngs: list[bytes], names: Mapping[str, str]) -> str:
+    """The legend and the chart panels (a grid that wraps) as HTML."""
+    samples = "".join(
+        f'<span><span class="sample" style="border-top:3px {line} {colour}"></span>'
+        f"{html.escape(text)}</span>"
+        for text, colour, line in legend(names)
+    )
+    titles = [REVENUE.title, *(p.title for p in PANELS)]
+    images = "".join(
+        f'<img class="chart-panel" alt="{html.escape(title)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        for title, png in zip(titles, pngs, strict=True)
+    )
+    return (
+        f'<div class="chart-legend">{samples}</div>'
+        f'<div class="chart-grid live-chart">{images}</div>'
+    )
+
+
 @solara.component
 def Page() -> None:
     """The dashboard page."""
@@ -259,12 +410,20 @@ def Page() -> None:
 
     solara.use_effect(on_load, [scenario_name.value])
 
-    solara.Style(
-        """
-        .v-application { font-size: 17px; }
-        .v-card__title { font-size: 1.3rem; font-weight: bold; }
-        """
+    def others() -> str:
+        if study is None:
+            return ""
+        try:
+            a, b = (live.variant_scenario(study, variant[s].value) for s in "AB")
+        except ScenarioError:
+            return ""
+        return other_differences(a, b)
+
+    outside = solara.use_memo(
+        others, [scenario_name.value, variant["A"].value, variant["B"].value, study]
     )
+
+    solara.Style(CSS)
     with solara.Column(style={"padding": "12px 20px"}):
         solara.HTML(
             tag="h1",
@@ -277,20 +436,20 @@ def Page() -> None:
                 "project folder or pass --scenarios DIR."
             )
             return
-        with solara.Columns([1, 3]):
-            with solara.Column():
+        with solara.Div(classes=["dash-body"]):
+            with solara.Div(classes=["dash-side"]):
                 with solara.Card("Scenario"):
                     solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
                     if study is not None:
                         solara.Text(study.scenario.description, style={"color": "#444"})
-                    solara.SliderInt(
+                    LabelledSlider(
                         f"Buyer accounts: {buyers.value:,}",
                         value=buyers,
                         min=500,
                         max=10_000,
                         step=500,
                     )
-                    solara.SliderInt(
+                    LabelledSlider(
                         f"Weeks: {horizon.value}", value=horizon, min=13, max=260, step=13
                     )
                     solara.InputInt("Seed", value=seed)
@@ -318,12 +477,12 @@ def Page() -> None:
                 if study is not None:
                     LeverPanel("A", study)
                     LeverPanel("B", study)
-            with solara.Column():
-                differences = lever_differences(levers["A"].value, levers["B"].value)
+            with solara.Div(classes=["dash-main"]):
                 solara.Text(
-                    f"A → B: {differences}" if differences else "A and B levers are the same.",
+                    differences_text(
+                        lever_differences(levers["A"].value, levers["B"].value), outside
+                    ),
                     classes=["lever-diff"],
-                    style={"font-size": "16px", "font-weight": "bold"},
                 )
                 if frames.value and study is not None:
                     rate = study.scenario.discount_rate_annual
@@ -331,9 +490,10 @@ def Page() -> None:
                 else:
                     solara.Info("Set the levers of A and B, then press Run.")
                 if chart.value is not None:
-                    solara.Image(chart.value, width="100%", classes=["live-chart"])
+                    names = {side: _label(side) for side in frames.value}
+                    solara.HTML(tag="div", unsafe_innerHTML=charts_html(chart.value, names))
                 solara.Text(
                     "Same seed for A and B (common random numbers). Reps and prospects are "
                     "scaled with the buyer accounts; weekly flows are 4-week moving averages.",
-                    style={"color": "#666", "font-size": "14px"},
+                    style={"color": "#666", "font-size": "14px", "display": "block"},
                 )

@@ -40,6 +40,7 @@ def environment(scenarios: str | Path, recommendation: str | Path | None = None)
     if recommendation is not None:
         env[RECOMMENDATION_ENV] = str(Path(recommendation).resolve())
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # its corner banner covered the charts
     return env
 
 

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim import metrics
 from sim.experiments.options import OPTION_TYPES, OPTIONS
 from sim.metrics import SUMMARY, SUMMARY_BY_NAME, Unit
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
@@ -356,64 +355,13 @@ def print_comparison(results: Results) -> None:
     print_verdict(results)
 
 
-VERDICT_METRIC = "npv_contribution_with_terminal"
-"""The decision metric of the verdict: NPV of contribution with the terminal value, so a plan
-that loses accounts late does not look free (SPEC §6)."""
-VERDICT_CONTEXT: tuple[str, ...] = ("churn_rate_annual", "distributor_exit_share")
-"""What the verdict says beside it: churn and distributors' exits."""
-
-
-def verdict_lines(comparison: pd.DataFrame, baseline: str) -> list[str]:
-    """Each variant against ``baseline`` on :data:`VERDICT_METRIC`, and the best one.
-
-    A variant is better or worse only where its paired 95% interval excludes zero; the others
-    are "not told apart" by the replications.
-    """
-    rows = comparison[comparison["metric"] == VERDICT_METRIC]
-    if rows.empty:
-        return []
-    lines = [
-        f"verdict: {metrics.label(VERDICT_METRIC)}, each variant against {baseline!r} (the"
-        " scenario as written); paired difference [95% CI]"
-    ]
-    context = comparison.set_index(["variant", "metric"])
-    for row in rows.itertuples():
-        if row.distinguishable:
-            winner = row.variant if row.mean_difference > 0 else baseline
-            judgement = f"{winner} is better"
-        else:
-            judgement = "not told apart"
-        others = "; ".join(
-            f"{metrics.label(name).lower()} {_signed(context.loc[(row.variant, name)], name)}"
-            for name in VERDICT_CONTEXT
-            if (row.variant, name) in context.index
-        )
-        lines.append(
-            f"  {row.variant}: {_signed(row, VERDICT_METRIC)} ({judgement}; n = {row.n})"
-            + (f"; {others}" if others else "")
-        )
-    winners = rows[rows["distinguishable"] & (rows["mean_difference"] > 0)]
-    if winners.empty:
-        lines.append(f"  no variant beats {baseline!r} by more than the replications' noise")
-    else:
-        best = winners.loc[winners["mean_difference"].idxmax()]
-        lines.append(f"  best: {best['variant']} ({_signed(best, VERDICT_METRIC)})")
-    return lines
-
-
-def _signed(row: Any, metric: str) -> str:
-    """``+1.2 M [0.4, 2.0]``: a paired difference and its interval in the metric's unit."""
-    unit = metrics.SUMMARY_BY_NAME[metric].unit
-    scale, suffix = HEADLINE_SCALES.get(unit, (1.0, ""))
-    low, high = row.ci_low / scale, row.ci_high / scale
-    return f"{row.mean_difference / scale:+,.2f}{suffix} [{low:+,.2f}, {high:+,.2f}]"
-
-
 def print_verdict(results: Results) -> None:
     """Print :func:`verdict_lines` for a comparison."""
     comparison = results.comparison
     if comparison is None or comparison.empty:
         return
+    from sim.results.verdict import verdict_lines
+
     baseline = str(results.summary["variant"].iloc[0])
     for line in verdict_lines(comparison, baseline):
         console.print(line, highlight=False, soft_wrap=True)

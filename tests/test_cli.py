@@ -502,7 +502,7 @@ def test_the_verdict_names_only_differences_the_replications_can_tell_apart():
     reported beside each. The judgements are worked out by hand from the intervals."""
     import pandas as pd
 
-    from sim.cli import verdict_lines
+    from sim.results.verdict import verdict_lines
 
     def row(variant, metric, mean, low, high):
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -579,3 +580,19 @@ def test_backtest_holdout_table_reads_in_words_and_percent() -> None:
     assert "holdout_error_share" not in table.columns and "Error vs actual" in table.columns
     assert table["Error vs actual"].tolist() == ["–", "+0.5%", "-5.0%"]
     assert table["Repeat orders after the cut-off"].tolist() == ["1,000", "1,005", "950"]
+
+
+def test_the_first_section_is_the_verdict_the_command_line_prints(
+    results: sim.Results, report: Path
+) -> None:
+    """The report opens on the same verdict the terminal prints after ``compare`` (same
+    function, same comparison.csv): every line of it appears in the first section."""
+    from sim.results.verdict import verdict_lines
+
+    text = report.read_text(encoding="utf-8")
+    sections = text.split('<section id="')[1:]
+    assert sections[0].startswith('verdict"')
+    lines = verdict_lines(results.comparison, "baseline")
+    assert len(lines) >= 3  # title, referral_fee, best or none
+    for line in lines[1:]:
+        assert html.escape(line.strip()) in sections[0], line

@@ -27,6 +27,7 @@ from sim.report.markups import markup_figure, markup_section
 from sim.report.pnl import DISTRIBUTOR, POOLED, line_comparison, line_summary, restock_share
 from sim.results.stats import mean_ci
 from sim.results.store import Results, load_results, write_text
+from sim.results.verdict import verdict_lines
 from sim.scenario.levers import LEVERS
 
 Formatter = Callable[[float], str]
@@ -184,6 +185,7 @@ def _page(
         )
         sections.append(("decision", "Decision", content))
     if results.comparison is not None and not results.comparison.empty:
+        sections.append(("verdict", "Verdict", _verdict(results.comparison, reference, scenario)))
         sections.append(("glance", "At a glance", _glance(results.comparison, variants, reference)))
     sections.append(("summary", "Summary", _summary_section(results.summary, variants)))
     if results.comparison is not None and not results.comparison.empty:
@@ -391,6 +393,26 @@ GLANCE: tuple[str, ...] = (
     "conflict_incidents",
 )
 """Differences named in the one-line verdict per variant."""
+
+
+def _verdict(comparison: pd.DataFrame, reference: str, scenario: Mapping[str, Any]) -> str:
+    """The command line's verdict (:func:`sim.results.verdict.verdict_lines`), and its basis."""
+    said = verdict_lines(comparison, reference)
+    if not said:
+        return '<p class="note">No comparison of the decision metric in these results.</p>'
+    title, *lines = said
+    items = "".join(f"<li>{html.escape(line.strip())}</li>" for line in lines)
+    market = scenario.get("market", {})
+    basis = (
+        f"It rests on the scenario below (section Scenario and assumptions): "
+        f"{market.get('buyers', '?'):,} accounts, {scenario.get('horizon_weeks', '?')} weeks, "
+        "every variant on the same random numbers; change an assumption and run again to see "
+        "whether the verdict holds."
+    )
+    return (
+        f'<p class="lead">{html.escape(title)}.</p><ul>{items}</ul>'
+        f'<p class="note">{html.escape(basis)}</p>'
+    )
 
 
 def _glance(comparison: pd.DataFrame, variants: list[str], reference: str) -> str:

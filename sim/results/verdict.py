@@ -1,0 +1,69 @@
+"""The verdict of a comparison: each variant against the scenario as written, in words.
+
+Read by the command line (after ``compare``) and by the report's first section, so both say the
+same thing. A variant is better or worse only where its paired 95% interval excludes zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sim import metrics
+from sim.metrics import Unit
+
+SCALES: dict[str, tuple[float, str]] = {Unit.CURRENCY: (1e6, "M"), Unit.SHARE: (0.01, "%")}
+"""Divisor and suffix of a difference by the metric's unit (others as they are)."""
+
+VERDICT_METRIC = "npv_contribution_with_terminal"
+"""The decision metric of the verdict: NPV of contribution with the terminal value, so a plan
+that loses accounts late does not look free (SPEC §6)."""
+VERDICT_CONTEXT: tuple[str, ...] = ("churn_rate_annual", "distributor_exit_share")
+"""What the verdict says beside it: churn and distributors' exits."""
+
+
+def verdict_lines(comparison: pd.DataFrame, baseline: str) -> list[str]:
+    """Each variant against ``baseline`` on :data:`VERDICT_METRIC`, and the best one.
+
+    A variant is better or worse only where its paired 95% interval excludes zero; the others
+    are "not told apart" by the replications.
+    """
+    rows = comparison[comparison["metric"] == VERDICT_METRIC]
+    if rows.empty:
+        return []
+    lines = [
+        f"verdict: {metrics.label(VERDICT_METRIC)}, each variant against {baseline!r} (the"
+        " scenario as written); paired difference [95% CI]"
+    ]
+    context = comparison.set_index(["variant", "metric"])
+    for row in rows.itertuples():
+        if row.distinguishable:
+            winner = row.variant if row.mean_difference > 0 else baseline
+            judgement = f"{winner} is better"
+        else:
+            judgement = "not told apart"
+        others = "; ".join(
+            f"{metrics.label(name).lower()} {_signed(context.loc[(row.variant, name)], name)}"
+            for name in VERDICT_CONTEXT
+            if (row.variant, name) in context.index
+        )
+        lines.append(
+            f"  {row.variant}: {_signed(row, VERDICT_METRIC)} ({judgement}; n = {row.n})"
+            + (f"; {others}" if others else "")
+        )
+    winners = rows[rows["distinguishable"] & (rows["mean_difference"] > 0)]
+    if winners.empty:
+        lines.append(f"  no variant beats {baseline!r} by more than the replications' noise")
+    else:
+        best = winners.loc[winners["mean_difference"].idxmax()]
+        lines.append(f"  best: {best['variant']} ({_signed(best, VERDICT_METRIC)})")
+    return lines
+
+
+def _signed(row: Any, metric: str) -> str:
+    """``+1.2 M [0.4, 2.0]``: a paired difference and its interval in the metric's unit."""
+    unit = metrics.SUMMARY_BY_NAME[metric].unit
+    scale, suffix = SCALES.get(unit, (1.0, ""))
+    low, high = row.ci_low / scale, row.ci_high / scale
+    return f"{row.mean_difference / scale:+,.2f}{suffix} [{low:+,.2f}, {high:+,.2f}]"

@@ -401,7 +401,7 @@ def _verdict(comparison: pd.DataFrame, reference: str, scenario: Mapping[str, An
     if not said:
         return '<p class="note">No comparison of the decision metric in these results.</p>'
     title, *lines = said
-    title = title.removeprefix("verdict: ").capitalize()
+    title = title.removeprefix("verdict: ")
     items = "".join(f"<li>{html.escape(line.strip())}</li>" for line in lines)
     market = scenario.get("market", {})
     basis = (

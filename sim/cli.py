@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.experiments.options import OPTION_TYPES, OPTIONS
-from sim.metrics import SUMMARY, SUMMARY_BY_NAME, Unit
+from sim.metrics import SUMMARY, SUMMARY_BY_NAME
+from sim.results.verdict import SCALES, verdict_lines
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
@@ -67,16 +68,8 @@ ChannelMapOpt = Annotated[
     ),
 ]
 
-HEADLINE_SCALES: dict[str, tuple[float, str]] = {
-    Unit.CURRENCY: (1e6, "M"),
-    Unit.SHARE: (0.01, "%"),
-    Unit.UNITS: (1e3, "k"),
-    Unit.INCIDENTS: (1e3, "k"),
-}
-"""Divisor and suffix of each unit in the headline table (others are shown as they are)."""
-
 HEADLINE: tuple[tuple[str, str, float, str], ...] = tuple(
-    (m.name, m.label, *HEADLINE_SCALES.get(m.unit, (1.0, ""))) for m in SUMMARY if m.headline
+    (m.name, m.label, *SCALES.get(m.unit, (1.0, ""))) for m in SUMMARY if m.headline
 )
 """Summary metrics printed after a run: column, label, divisor, suffix (from sim.metrics)."""
 
@@ -360,8 +353,6 @@ def print_verdict(results: Results) -> None:
     comparison = results.comparison
     if comparison is None or comparison.empty:
         return
-    from sim.results.verdict import verdict_lines
-
     baseline = str(results.summary["variant"].iloc[0])
     for line in verdict_lines(comparison, baseline):
         console.print(line, highlight=False, soft_wrap=True)

@@ -6,15 +6,22 @@ same thing. A variant is better or worse only where its paired 95% interval excl
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sim import metrics
 from sim.metrics import Unit
 
-SCALES: dict[str, tuple[float, str]] = {Unit.CURRENCY: (1e6, "M"), Unit.SHARE: (0.01, "%")}
-"""Divisor and suffix of a difference by the metric's unit (others as they are)."""
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCALES: dict[str, tuple[float, str]] = {
+    Unit.CURRENCY: (1e6, "M"),
+    Unit.SHARE: (0.01, "%"),
+    Unit.UNITS: (1e3, "k"),
+    Unit.INCIDENTS: (1e3, "k"),
+}
+"""Divisor and suffix of each unit where people read a number (others as they are): the
+command line's headline table and the verdict."""
 
 VERDICT_METRIC = "npv_contribution_with_terminal"
 """The decision metric of the verdict: NPV of contribution with the terminal value, so a plan

@@ -89,9 +89,8 @@ class DistributorState:
         columns = {f.name: np.zeros(distributors) for f in fields(cls)}
         for name in ("status", "exit_weeks", "weeks_seen"):
             columns[name] = np.zeros(distributors, dtype=np.int64)
-        for name in ("sales_recent", "sales_trend", "sales_variance", "revenue_recent"):
-            columns[name] = np.full(distributors, np.nan)
-        for name in ("cost_recent", "profit_recent"):
+        averages = ("sales_recent", "sales_trend", "sales_variance", "revenue_recent")
+        for name in (*averages, "cost_recent", "profit_recent"):
             columns[name] = np.full(distributors, np.nan)
         for name in ("stock_units", "forecast_units", "week_demand_units", "week_sold_units"):
             columns[name] = np.zeros((distributors, products))

@@ -22,6 +22,7 @@ from sim.experiments.options import OPTION_TYPES, OPTIONS
 from sim.metrics import SUMMARY, SUMMARY_BY_NAME
 from sim.results.verdict import SCALES, verdict_lines
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
+from sim.scenario.sanity import firm_warnings
 
 if TYPE_CHECKING:  # the engine is imported by the commands that need it: --help stays quick
     import pandas as pd
@@ -173,7 +174,15 @@ def _study(kind: str, scenario: Path, options: dict[str, Any]) -> Results:
     function = {"run": study.run, "compare": study.compare, "sweep": sweep.sweep}[kind]
     label = "sweeping" if kind == "sweep" else "simulating"
     with user_errors(), progress_bar(label) as progress:
-        return function(scenario, progress=progress, **options)
+        results = function(scenario, progress=progress, **options)
+    print_warnings(results.manifest.get("warnings", []))
+    return results
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Print the scenario's plausibility and sample warnings (:mod:`sim.scenario.sanity`)."""
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -298,6 +307,7 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
     )
     variants = f", {len(resolved.variants)} variants" if resolved.variants else ""
     errors.print(f"[green]ok[/]: {scenario} is a valid scenario{variants}")
+    print_warnings(firm_warnings(resolved.scenario))
 
 
 def print_summary(results: Results) -> None:

@@ -58,6 +58,16 @@ class Unit(StrEnum):
     SCORE = "score (0-1)"
 
     @property
+    def scales_with_firm(self) -> bool:
+        """Whether a sample's value is multiplied by the accounts each sampled one stands for.
+
+        Money and what counts accounts, units, incidents or leads add up over accounts; every
+        distributor and rep of the firm is simulated, and shares and scores do not add up
+        (:mod:`sim.model.sample`).
+        """
+        return self not in (Unit.DISTRIBUTORS, Unit.SHARE, Unit.SCORE)
+
+    @property
     def bounds(self) -> tuple[float, float]:
         """The values a metric of this unit can take: ``(low, high)``, infinite if unbounded.
 

@@ -53,7 +53,7 @@ def _default_file(files: list[Path]) -> str:
 
 FILES = live.scenario_files()
 scenario_name = solara.reactive(_default_file(FILES))
-buyers = solara.reactive(2_000)
+sample_percent = solara.reactive(10)
 horizon = solara.reactive(104)
 seed = solara.reactive(1)
 variant = {"A": solara.reactive(live.BASE), "B": solara.reactive(live.BASE)}
@@ -93,7 +93,11 @@ def simulate(study: Study, setup: dict[str, tuple[str, live.Levers]]) -> str:
     try:
         for side, (name, side_levers) in setup.items():
             small = live.workshop_scenario(
-                study, name, side_levers, buyers=buyers.value, horizon_weeks=horizon.value
+                study,
+                name,
+                side_levers,
+                sample_share=sample_percent.value / 100,
+                horizon_weeks=horizon.value,
             )
             runs[side] = live.LiveRun(small, seed.value)
     except ScenarioError as exc:
@@ -442,13 +446,17 @@ def Page() -> None:
                     solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
                     if study is not None:
                         solara.Text(study.scenario.description, style={"color": "#444"})
-                    LabelledSlider(
-                        f"Buyer accounts: {buyers.value:,}",
-                        value=buyers,
-                        min=500,
-                        max=10_000,
-                        step=500,
-                    )
+                    if study is not None:
+                        firm = study.scenario.market.buyers
+                        simulated = round(firm * sample_percent.value / 100)
+                        LabelledSlider(
+                            f"Accounts simulated: {sample_percent.value}% of {firm:,} "
+                            f"({simulated:,})",
+                            value=sample_percent,
+                            min=1,
+                            max=50,
+                            step=1,
+                        )
                     LabelledSlider(
                         f"Weeks: {horizon.value}", value=horizon, min=13, max=260, step=13
                     )

@@ -10,7 +10,6 @@ proportion so coverage per account stays as in the file). :class:`LiveRun` steps
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -127,29 +126,21 @@ def workshop_scenario(
     variant: str,
     levers: Levers,
     *,
-    buyers: int = 2_000,
+    sample_share: float = 0.1,
     horizon_weeks: int = 104,
 ) -> Scenario:
-    """One side of the dashboard: a variant of the study's scenario, the levers, scaled down.
+    """One side of the dashboard: a variant of the study's scenario with the levers.
 
-    Reps and prospects are scaled by ``buyers / market.buyers`` (at least one rep in a team
-    that has any), so each rep covers as many accounts as in the file; distributors follow
-    from their density (``distributors.accounts_per_distributor``), so each has the size it
-    has in the file.
+    The firm is the file's; a run simulates ``sample_share`` of its accounts
+    (``market.sample_share``, :mod:`sim.model.sample`), so it is fast enough to watch live and
+    its numbers are still the whole firm's.
     """
-    base = variant_scenario(study, variant)
-    factor = buyers / base.market.buyers
     changes: dict[str, Any] = {
         **study.variants.get(variant, {}),
-        "market.buyers": int(buyers),
-        "market.prospects": round(base.market.prospects * factor),
+        "market.sample_share": float(sample_share),
         "horizon_weeks": int(horizon_weeks),
-        **levers.changes(base),
+        **levers.changes(variant_scenario(study, variant)),
     }
-    for team in ("field", "inside"):
-        count = getattr(base.reps, team).count
-        if count:
-            changes[f"reps.{team}.count"] = max(1, math.ceil(count * factor))
     return variant_of(study.scenario, variant, changes)
 
 

@@ -29,10 +29,7 @@ def simulate(scenario: Scenario, key: RunKey) -> RunOutput:
     start = time.perf_counter()
     seed = np.random.SeedSequence(key.seed, spawn_key=(key.replication,))
     model = ChannelModel(scenario, seed)
-    initial = {
-        "active_customers": float(model.initial_customers),
-        "channel_inventory_units": model.initial_channel_inventory_units,
-    }
+    initial = model.initial_levels()
     model.run()
     seconds = time.perf_counter() - start
     return RunOutput(key, model.ledger.rows, initial, seconds, pnl=model.books.pnl_table())

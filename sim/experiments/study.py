@@ -28,6 +28,7 @@ from sim.results.stats import paired_differences
 from sim.results.store import Results, RunStore
 from sim.results.tables import run_frame
 from sim.scenario.loader import load_study, variant_of, with_changes
+from sim.scenario.sanity import firm_warnings
 from sim.scenario.schema import Scenario, Study
 
 BASE_VARIANT = "baseline"
@@ -253,6 +254,7 @@ def _manifest(
         "scenario": scenario.name,
         "scenario_hash": scenario_hash(resolved),
         "resolved_scenario": resolved.model_dump(mode="json", by_alias=True),
+        "warnings": firm_warnings(scenario),
         "command": command,
         "argv": sys.argv,
         "seed": scenario.seed,

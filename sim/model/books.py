@@ -13,6 +13,8 @@ currency unit.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from numba import njit
@@ -69,9 +71,12 @@ class Books:
         per distributor restock. Off by default: it grows with every need.
     """
 
-    def __init__(self, scenario: Scenario, *, journal: bool = False) -> None:
+    def __init__(self, scenario: Scenario, *, weight: float = 1.0, journal: bool = False) -> None:
         self.scenario = scenario
-        self.ledger = Ledger(scenario.horizon_weeks)
+        self.weight = weight
+        """Real accounts each simulated one stands for: the ledger and the P&L table are the
+        firm's (:mod:`sim.model.sample`)."""
+        self.ledger = Ledger(scenario.horizon_weeks, weight)
         self.journal: dict[str, list[pd.DataFrame]] | None = (
             {"orders": [], "sell_in": []} if journal else None
         )
@@ -139,7 +144,8 @@ class Books:
             [*CHANNELS, "all"],
         ]
         index = pd.MultiIndex.from_product(names, names=["product", "segment", "channel"])
-        items = pd.DataFrame(self.pnl.reshape(len(PNL_ITEMS), -1).T, index=index, columns=PNL_ITEMS)
+        firm = self.pnl.reshape(len(PNL_ITEMS), -1).T * self.weight
+        items = pd.DataFrame(firm, index=index, columns=PNL_ITEMS)
         table = pd.DataFrame(index=index)
         table["units"] = items["units"]
         table["revenue"] = items["revenue"]
@@ -359,7 +365,7 @@ class Books:
         for ch, name in enumerate(CHANNELS):
             spec = getattr(self.scenario.channels, name)
             if spec.capacity_step_orders and orders_by_channel[ch]:
-                steps = -(-int(orders_by_channel[ch]) // spec.capacity_step_orders)  # ceiling
+                steps = math.ceil(orders_by_channel[ch] / spec.capacity_step_orders)
                 self._post("cost_platform", ALL, ALL, ch, steps * spec.capacity_step_cost_weekly)
 
     def sell_in(

@@ -155,13 +155,26 @@ def choose_channels(
         (n, 4) price each channel would charge, as a fraction of list.
     choice
         (n,) the chosen channel, ``COMPETITOR`` for the competitor's line.
+    distributor_probability
+        (n,) the logit's probability of the distributor channel: what a distributor expects
+        to win of its accounts' needs.
     """
     n = len(buyer)
     open_ = np.empty((n, COMPETITOR), dtype=bool)
     price = np.empty((n, COMPETITOR))
     choice = np.empty(n, dtype=np.int64)
-    _choose(n, ChoiceColumns.of(pop), terms, buyer, product, week, key, open_, price, choice)
-    return open_, price, choice
+    distributor_probability = np.empty(n)
+    _choose(
+        n,
+        ChoiceColumns.of(pop),
+        terms,
+        buyer,
+        product,
+        week,
+        key,
+        (open_, price, choice, distributor_probability),
+    )
+    return open_, price, choice, distributor_probability
 
 
 def channel_prices(
@@ -286,10 +299,9 @@ def _choose(
     product: np.ndarray,
     week: int,
     key: np.ndarray,
-    open_: np.ndarray,
-    price: np.ndarray,
-    choice: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
+    open_, price, choice, distributor_probability = out
     n = len(buyer)
     for block in prange(blocks(n)):
         # Rows are built in scratch arrays, then copied: a view of a row per need costs ten
@@ -307,6 +319,7 @@ def _choose(
                 open_[i, c] = alternatives[c]
                 price[i, c] = row_price[c]
             choice[i] = logit_draw(utility, alternatives, uniform(key, b, week, p, 0), weights)
+            distributor_probability[i] = weights[DISTRIBUTOR] / weights.sum()
 
 
 @records_kernel

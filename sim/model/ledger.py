@@ -29,12 +29,23 @@ __all__ = ["CONFLICT_TYPES", "DERIVED", "FLOWS", "LEVELS", "METRICS", "Ledger"]
 
 
 class Ledger:
-    """Books flows during a week and keeps one row of every metric per week."""
+    """Books flows during a week and keeps one row of every metric per week, for the firm.
 
-    def __init__(self, horizon_weeks: int) -> None:
+    Parameters
+    ----------
+    horizon_weeks
+        Rows to keep.
+    weight
+        Real accounts each simulated one stands for (:class:`sim.model.sample.FirmSample`): the
+        rows hold the sample's flows and levels times ``weight`` where they add up over
+        accounts (:attr:`sim.metrics.Unit.scales_with_firm`), so they are the firm's.
+    """
+
+    def __init__(self, horizon_weeks: int, weight: float = 1.0) -> None:
         self._flow_index = {name: i for i, name in enumerate(FLOWS)}
         self._week_flows = np.zeros(len(FLOWS))
         self.rows = {name: np.zeros(horizon_weeks) for name in METRICS}
+        self._weight = {m.name: weight if m.unit.scales_with_firm else 1.0 for m in WEEKLY}
 
     def book(self, name: str, amount: float) -> None:
         """Add ``amount`` to this week's flow ``name``."""
@@ -52,5 +63,5 @@ class Ledger:
             if metric.formula is not None:
                 values[metric.name] = metric.formula(values)
         for name, column in self.rows.items():
-            column[week - 1] = values[name]
+            column[week - 1] = values[name] * self._weight[name]
         self._week_flows[:] = 0.0

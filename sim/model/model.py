@@ -28,8 +28,9 @@ from sim.model.conflicts import Orchestrator, find_conflicts
 from sim.model.distributors import Distributor, DistributorNetwork
 from sim.model.draws import stream_key
 from sim.model.policy import ChannelPlan, Promotions
-from sim.model.population import ACTIVE, CHURNED, create_population
+from sim.model.population import ACTIVE, CHURNED, create_population, customer_base
 from sim.model.reps import Rep
+from sim.model.sample import FirmSample
 from sim.model.shopping import shop
 from sim.model.territories import Territories
 from sim.model.valuation import customer_equity
@@ -75,14 +76,20 @@ class ChannelModel(mesa.Model):
         """Each stream's key for the compiled rules' counter-based draws (``sim.model.draws``)."""
         super().__init__(rng=self.streams["mesa"])
         setup = self.streams["setup"]
-        self.scenario = scenario
+        self.firm = scenario
+        """The scenario as given: the whole firm."""
+        base = customer_base(scenario)
+        self.sample = FirmSample.of(scenario, None if base is None else len(base))
+        self.scenario = scenario = self.sample.scenario_of(scenario)
+        """The sample's scenario, which the agents read (:mod:`sim.model.sample`)."""
         self.week = 0
         self.rules = BuyerRules.from_scenario(scenario)
-        self.population = pop = create_population(scenario, setup)
+        base = None if base is None else self.sample.accounts_of(base, setup)
+        self.population = pop = create_population(scenario, setup, base)
         self.plan = ChannelPlan(scenario)
         self.promotions = Promotions(scenario)
         self.sell_in_discount, self.sell_through_discount = self.promotions.discounts(0)
-        self.books = Books(scenario, journal=journal)
+        self.books = Books(scenario, weight=self.sample.weight, journal=journal)
         self.ledger = self.books.ledger
         self.orchestrator = Orchestrator(scenario, self.streams["orchestration"], self.books)
         self.reps = [
@@ -110,6 +117,13 @@ class ChannelModel(mesa.Model):
         self.initial_customers = int(pop.active_mask().sum())
         self.dropout = bool(pop.dropout.any())
         """Some accounts have a purchase process: they drop out after orders (BG/NBD)."""
+
+    def initial_levels(self) -> dict[str, float]:
+        """The firm's levels before week 1, which the summary's changes start from."""
+        return {
+            "active_customers": self.initial_customers * self.sample.weight,
+            "channel_inventory_units": self.initial_channel_inventory_units * self.sample.weight,
+        }
 
     @property
     def resale_price(self) -> np.ndarray:

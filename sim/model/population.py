@@ -124,19 +124,21 @@ def _age(
         relationship_week[b] = week
 
 
-def create_population(scenario: Scenario, rng: np.random.Generator) -> Population:
+def create_population(
+    scenario: Scenario, rng: np.random.Generator, base: CustomerBase | None = None
+) -> Population:
     """Draw the initial customers and prospects of a scenario.
 
-    Customers are ``market.buyers`` accounts drawn by segment share, or the rows of
-    ``market.customer_base``. Spend is lognormal with the segment's mean (``spend_annual``) and
-    ``spend_sigma``; orders per product line arrive as a Poisson process at ``orders_per_year``
-    (a week with at least one is a need, ``buyers.arriving_needs``); an order's size makes the
-    expected annual spend equal the drawn spend potential. With a segment ``purchase_process``
-    (BG/NBD), each account's order rate and spend are scaled by its own Gamma(r, 1/r) multiplier
-    and it draws a Beta(a, b) dropout.
+    Customers are ``market.buyers`` accounts drawn by segment share, or the accounts of
+    ``base`` (the simulated rows of ``market.customer_base``, :func:`customer_base`). Spend is
+    lognormal with the segment's mean (``spend_annual``) and ``spend_sigma``; orders per
+    product line arrive as a Poisson process at ``orders_per_year`` (a week with at least one
+    is a need, ``buyers.arriving_needs``); an order's size makes the expected annual spend
+    equal the drawn spend potential. With a segment ``purchase_process`` (BG/NBD), each
+    account's order rate and spend are scaled by its own Gamma(r, 1/r) multiplier and it draws
+    a Beta(a, b) dropout.
     """
     market = scenario.market
-    base = _customer_base(scenario)
     customers = len(base) if base is not None else market.buyers
     n = customers + market.prospects
     shares = np.array([s.share for s in market.segments])
@@ -210,7 +212,8 @@ def create_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     )
 
 
-def _customer_base(scenario: Scenario) -> CustomerBase | None:
+def customer_base(scenario: Scenario) -> CustomerBase | None:
+    """The accounts of ``market.customer_base``, or None without one."""
     path = scenario.market.customer_base
     if path is None:
         return None

@@ -39,8 +39,10 @@ def shop(model: World, network: DistributorNetwork) -> Needs:
         resale_price=network.resale_price,
         sell_through_discount=model.sell_through_discount,
     )
-    open_, prices, chosen = choice.choose_channels(pop, terms, buyer, product, week, keys["choice"])
-    network.observe(buyer, product, units, open_, chosen)
+    open_, prices, chosen, expected = choice.choose_channels(
+        pop, terms, buyer, product, week, keys["choice"]
+    )
+    network.observe(buyer, product, units, open_, (chosen, expected))
     ours = (chosen >= 0) & (chosen < COMPETITOR)
     lost = np.flatnonzero(~ours)
     model.books.lost_units(pop.segment[buyer[lost]], product[lost], units[lost])

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sim.model.policy import ChannelPlan
     from sim.model.population import Population
     from sim.model.reps import Rep
+    from sim.model.sample import FirmSample
     from sim.scenario.schema import Scenario
 
 
@@ -60,6 +61,7 @@ class World(Protocol):
 
     week: int
     scenario: Scenario
+    sample: FirmSample
     population: Population
     rules: BuyerRules
     plan: ChannelPlan

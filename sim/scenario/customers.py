@@ -46,6 +46,15 @@ class CustomerBase:
     def __len__(self) -> int:
         return len(self.segment)
 
+    def rows(self, index: np.ndarray) -> CustomerBase:
+        """The accounts at ``index``, in that order."""
+        return CustomerBase(
+            self.segment[index],
+            self.entry_week[index],
+            None if self.order_rate_multiplier is None else self.order_rate_multiplier[index],
+            None if self.dropout_probability is None else self.dropout_probability[index],
+        )
+
 
 def read_customer_base(path: str | Path, segments: Sequence[str]) -> CustomerBase:
     """Read and check a customer-base file against the scenario's segment names.

@@ -176,7 +176,18 @@ class Market(Block):
     """The buyer population and its behaviour."""
 
     buyers: int = Field(
-        default=20_000, ge=1, le=20_000_000, description="buyer accounts at week 0; assumption"
+        default=20_000,
+        ge=1,
+        le=20_000_000,
+        description="the firm's buyer accounts at week 0; assumption",
+    )
+    sample_share: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="share of the firm's accounts a run simulates; each simulated account "
+        "stands for 1/sample_share real ones and every output is the firm's (docs/ODD.md "
+        "§7.11)",
     )
     prospects: int = Field(
         default=8_000,
@@ -283,8 +294,8 @@ class ChannelCosts(ServiceCostRates):
     fixed_cost_weekly: float = Field(
         default=0.0, ge=0.0, description="fixed running cost, money per week"
     )
-    capacity_step_orders: int = Field(
-        default=0,
+    capacity_step_orders: float = Field(
+        default=0.0,
         ge=0,
         description="orders a week one capacity step handles (e-commerce platform tiers); "
         "0: no steps",

@@ -57,18 +57,19 @@ class BookTerms(NamedTuple):
 
 def line_outlook(
     network: DistributorNetwork, week: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What each distributor expects of its our-line book: keep, lowest keep, follow shares.
 
     Keep share = ``sum v x keep / sum v`` (``v`` the line's weekly value at list); lowest
     keep = that of its most threatened line (1 without a book); follow share = ``sum v x
-    follow / sum v``.
+    follow / sum v``; and the book's value ``sum v``, what its lines are expected to order a
+    week at list.
     """
     pop, cfg = network.pop, network.cfg
     count = len(network.agents)
     keep, lowest, follow = np.ones(count), np.ones(count), np.zeros(count)
     if not count:
-        return keep, lowest, follow
+        return keep, lowest, follow, np.zeros(count)
     columns = BookColumns(
         pop.status,
         pop.distributor,
@@ -93,7 +94,7 @@ def line_outlook(
     keep[has_book] = kept[has_book]
     keep[has_book] /= book[has_book]
     follow[has_book] = follows[has_book] / book[has_book]
-    return keep, lowest, follow
+    return keep, lowest, follow, book
 
 
 def _protected_lines(network: DistributorNetwork, week: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ distributor's result does not depend on how many others there are.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from enum import IntEnum
 
@@ -77,6 +78,7 @@ class DistributorState:
     week_conversion_cost: np.ndarray  # the cost of converting lines
     week_offered_value: np.ndarray  # its accounts' needs it could serve, value at list
     week_won_value: np.ndarray  # those that chose it
+    week_expected_won_value: np.ndarray  # those the logit gave it, in expectation
     # By product, units.
     stock_units: np.ndarray  # (D, P) on hand
     forecast_units: np.ndarray  # (D, P) weekly demand it plans for
@@ -124,17 +126,24 @@ def book_week(
     rows: np.ndarray,
     cfg: DistributorsConfig,
     unit_cost: np.ndarray,
+    expected: tuple[np.ndarray, float],
 ) -> np.ndarray:
     """Book the week's P&L of ``rows``; update their running averages and loss rates.
 
     Our line's profit ``Π = R - w q_sold - C - h w S / 52 - F + I`` (resale revenue, what it
     paid us for what it sold, its cost to serve, carrying cost on the stock left, the line's
     fixed cost, income from us); the competitor line's ``(B + R_alt) (a - c) - K`` (base and
-    converted sales at its margin less the cost rate, less the conversion cost).
+    converted sales at its margin less the cost rate, less the conversion cost). The running
+    averages read the week as the firm's distributor would see it (:func:`_firm_noise`).
+
+    Parameters
+    ----------
+    expected
+        (``rows``' book value this week at their resale prices, the sample share ``s``).
 
     Returns
     -------
-    (2, k) our line's profit and the portfolio's total profit this week.
+    (2, k) our line's profit and the portfolio's total profit this week, as booked.
     """
     s, window = state, cfg.threat_window_weeks
     stock_value = (s.stock_units[rows] * unit_cost).sum(axis=1)
@@ -147,24 +156,29 @@ def book_week(
         - s.line_fixed_cost_weekly[rows]
         + s.week_income[rows]
     )
-    revenue = _average(s.revenue_recent, rows, revenue_week, window)
-    cost = _average(s.cost_recent, rows, cost_week, window)
+    # The firm's noise: revenue moved toward its expectation, the rest moving with it.
+    seen = _firm_noise(revenue_week, *expected)
+    moved = seen - revenue_week
+    margin_rate = 1.0 - 1.0 / (1.0 + s.markup[rows]) - s.cost_rate[rows]
+    revenue = _average(s.revenue_recent, rows, seen, window)
+    cost = _average(s.cost_recent, rows, cost_week + moved * s.cost_rate[rows], window)
     # Measured over its first weeks, then kept: the cost structure both lines share.
     learning = (revenue > 0) & (s.weeks_seen[rows] < window)
     s.cost_rate[rows[learning]] = cost[learning] / revenue[learning]
     alternative = (s.alternative_base_weekly[rows] + s.week_alternative_revenue[rows]) * (
         state.alternative_margin_rate(cfg, rows) - s.cost_rate[rows]
     ) - s.week_conversion_cost[rows]
-    _average(s.profit_recent, rows, our, window)
+    _average(s.profit_recent, rows, our + moved * margin_rate, window)
     # Sales of the lines it serves, converted ones included: its own conversions are not
     # volume leaving.
-    sales = revenue_week + s.week_alternative_revenue[rows]
+    sales = seen + s.week_alternative_revenue[rows]
     fast = _average(s.sales_recent, rows, sales, window)
     slow = _average(s.sales_trend, rows, sales, cfg.trend_weeks)
     s.loss_rate_weekly[rows] = _loss_rate(s, rows, cfg, sales, fast, slow)
     offered = s.week_offered_value[rows] > 0
     seen = rows[offered]
-    share = np.minimum(MAX_SHARE_SEEN, s.week_won_value[seen] / s.week_offered_value[seen])
+    won = _firm_noise(s.week_won_value[seen], s.week_expected_won_value[seen], expected[1])
+    share = np.minimum(MAX_SHARE_SEEN, won / s.week_offered_value[seen])
     _average(s.share_seen, seen, share, window)
     s.weeks_seen[rows] += 1
     for name in (
@@ -175,9 +189,25 @@ def book_week(
         "week_conversion_cost",
         "week_offered_value",
         "week_won_value",
+        "week_expected_won_value",
     ):
         getattr(s, name)[rows] = 0.0
     return np.stack([our, our + alternative])
+
+
+def _firm_noise(revenue: np.ndarray, expected: np.ndarray, share: float) -> np.ndarray:
+    """A week's revenue with the noise the firm's distributor sees, ``E + sqrt(s) (R - E)``.
+
+    The firm's distributor sums its week over all its accounts; the sample's over a share
+    ``s`` of them, each standing for ``1 / s``, so its week's revenue ``R`` strays from what its
+    book is expected to order, ``E``, ``1 / sqrt(s)`` times as far relative to ``E``. Its
+    decisions compare running averages with thresholds (exit, threat), so they would change
+    with the sample; shrinking the deviation by ``sqrt(s)`` gives the firm's spread around
+    the same expectation (docs/ODD.md §7.11). At ``s = 1``, ``R`` itself.
+    """
+    if share == 1.0:
+        return revenue
+    return expected + math.sqrt(share) * (revenue - expected)
 
 
 def _loss_rate(

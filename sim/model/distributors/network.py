@@ -184,22 +184,29 @@ class DistributorNetwork:
         product: np.ndarray,
         units: np.ndarray,
         open_: np.ndarray,
-        choice: np.ndarray,
+        choice: tuple[np.ndarray, np.ndarray],
     ) -> None:
         """Each distributor sees its accounts' needs it could serve and those that chose it.
 
         Needs on lines the plan has moved off it are not its to win (value at list).
+        ``choice``: each need's chosen channel and its probability of the distributor
+        channel, what the distributor expected to win.
         """
+        chosen, probability = choice
         pop = self.pop
         could = open_[:, DISTRIBUTOR] & (
             take_cells(pop.moved_off_distributor_week, buyer, product) < 0
         )
         rows = np.flatnonzero(could)
         value = units[rows] * self.model.books.list_price[product[rows]]
-        won = choice[rows] == DISTRIBUTOR
+        won = chosen[rows] == DISTRIBUTOR
         self._credit(
             pop.distributor[buyer[rows]],
-            {"week_offered_value": value, "week_won_value": value * won},
+            {
+                "week_offered_value": value,
+                "week_won_value": value * won,
+                "week_expected_won_value": value * probability[rows],
+            },
         )
 
     def steer(self, needs: Needs, week: int, rng: np.random.Generator) -> None:
@@ -320,10 +327,13 @@ class DistributorNetwork:
         ``rng``: the ``churn`` stream (the hand-over's draws).
         """
         state, cfg = self.state, self.cfg
-        outlook = line_outlook(self, week)
+        *outlook, book_value = line_outlook(self, week)
         self._keep_table = None  # the steps below change the loss rates
         rows = np.flatnonzero(state.status != DistributorStatus.EXITED)
-        our, total = business.book_week(state, rows, cfg, self.unit_cost).tolist()
+        expected = book_value[rows] * state.resale_price(cfg, rows)
+        our, total = business.book_week(
+            state, rows, cfg, self.unit_cost, (expected, self.model.sample.share)
+        ).tolist()
         for d, line_profit, total_profit in zip(rows.tolist(), our, total, strict=True):
             self.agents[d].line_profit_history.append(line_profit)
             self.agents[d].total_profit_history.append(total_profit)

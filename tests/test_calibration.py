@@ -17,6 +17,7 @@ from sim.calibration import bgnbd, calibrate, read_orders, validate_lines, write
 from sim.calibration.spend import fit_gamma_gamma
 from sim.calibration.synthetic import simulate_orders
 from sim.scenario.loader import load_scenario
+from sim.scenario.sanity import firm_warnings
 from sim.scenario.schema import Scenario
 
 TRUE_PURCHASE = bgnbd.Params(r=0.8, alpha=10.0, a=0.6, b=3.0)
@@ -306,3 +307,11 @@ def test_shipped_sample_is_reproducible_and_calibrates(tmp_path) -> None:
     scenario = load_scenario(tmp_path / "ours.yaml")
     assert [s.name for s in scenario.market.segments] == [s.name for s in base.market.segments]
     assert round(scenario.market.buyers / scenario.distributors.accounts_per_distributor) == 6
+    # the firm's size: reps and prospects in proportion to its accounts, not the baseline's 60
+    # reps for a few hundred customers (issue 23)
+    for team in ("field", "inside"):
+        per_rep = base.market.buyers / getattr(base.reps, team).count
+        assert getattr(scenario.reps, team).count == max(1, round(scenario.market.buyers / per_rep))
+    assert scenario.market.prospects == round(scenario.market.buyers * 0.4)
+    # the data's own 69 accounts per distributor may be warned of; the reps are in proportion
+    assert not any("per field rep" in w or "per inside rep" in w for w in firm_warnings(scenario))

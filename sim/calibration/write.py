@@ -82,11 +82,14 @@ def scenario_text(calibration: Calibration, *, name: str, extends: str, base: Sc
         (1, "inbound_accounts_annual", round(c.inbound.per_account_annual, 6),
          f"SE {c.inbound.se:.3g} (Poisson); {c.inbound.new_customers} first orders in the "
          f"{c.inbound.window_weeks:g} weeks before {c.until.date()}, per active account a year"),
+        (1, "prospects", round(c.buyers * base.market.prospects / base.market.buyers),
+         f"the extended scenario's {base.market.prospects / base.market.buyers:.3g} per account"),
         (1, "segments", None, f"segments: {c.segment_source}"),
     ]  # fmt: skip
     shares = _exact_shares([s.active_expected for s in c.segments])
     for fit, share in zip(c.segments, shares, strict=True):
         lines += _segment_lines(fit, share, base, data)
+    lines += _rep_lines(c.buyers, base)
     if c.distributors is not None:
         lines += [
             (0, "distributors", None, ""),
@@ -102,6 +105,24 @@ def scenario_text(calibration: Calibration, *, name: str, extends: str, base: Sc
         f"# and data; everything else comes from {extends}. Method: docs/calibration.md.\n"
     )
     return header + "".join(_render(*line) for line in lines)
+
+
+def _rep_lines(buyers: int, base: Scenario) -> list[Line]:
+    """Rep teams sized for the firm's accounts at the extended scenario's accounts per rep.
+
+    A firm of 500 accounts does not have the baseline's 60 reps (:mod:`sim.scenario.sanity`).
+    """
+    lines: list[Line] = [(0, "reps", None, "")]
+    for team in ("field", "inside"):
+        count = getattr(base.reps, team).count
+        if count:
+            per_rep = base.market.buyers / count
+            lines += [
+                (1, team, None, ""),
+                (2, "count", max(1, round(buyers / per_rep)),
+                 f"the extended scenario's {per_rep:,.0f} accounts per rep"),
+            ]  # fmt: skip
+    return lines if len(lines) > 1 else []
 
 
 def diagnostics(calibration: Calibration, *, extends: str) -> dict[str, Any]:

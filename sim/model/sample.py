@@ -11,7 +11,7 @@ every agent of the firm is still simulated, every rep and every distributor, eac
 share of the sampled accounts. Rates, shares, prices and costs per order, line, unit, call or
 account do not change. The ledger multiplies what counts accounts, units, incidents, leads or
 money by ``w`` (:attr:`sim.metrics.Unit.scales_with_firm`), so every output is the firm's
-(docs/ODD.md §7.11, "Sampling").
+(docs/ODD.md §7.12, "Sampling").
 """
 
 from __future__ import annotations

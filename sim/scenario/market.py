@@ -187,7 +187,7 @@ class Market(Block):
         le=1.0,
         description="share of the firm's accounts a run simulates; each simulated account "
         "stands for 1/sample_share real ones and every output is the firm's (docs/ODD.md "
-        "§7.11)",
+        "§7.12)",
     )
     prospects: int = Field(
         default=8_000,

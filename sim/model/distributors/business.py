@@ -203,7 +203,7 @@ def _firm_noise(revenue: np.ndarray, expected: np.ndarray, share: float) -> np.n
     book is expected to order, ``E``, ``1 / sqrt(s)`` times as far relative to ``E``. Its
     decisions compare running averages with thresholds (exit, threat), so they would change
     with the sample; shrinking the deviation by ``sqrt(s)`` gives the firm's spread around
-    the same expectation (docs/ODD.md §7.11). At ``s = 1``, ``R`` itself.
+    the same expectation (docs/ODD.md §7.12). At ``s = 1``, ``R`` itself.
     """
     if share == 1.0:
         return revenue

@@ -176,7 +176,9 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
     offered = live.load(live.scenario_path(live.scenario_files()[0].name))
     assert live.variants_of(offered) == ["baseline", "recommended"]
     side_b = live.variant_scenario(offered, "recommended")
-    workshop = live.workshop_scenario(offered, "recommended", live.Levers.of(side_b), buyers=300)
+    workshop = live.workshop_scenario(
+        offered, "recommended", live.Levers.of(side_b), sample_share=0.5
+    )
     assert workshop.policy == plan.policy
     again = tmp_path / "again"
     result = CliRunner().invoke(

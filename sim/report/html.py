@@ -213,11 +213,15 @@ def _page(
         for key, title, content in sections
     )
     description = scenario.get("description", "")
+    warnings = "".join(
+        f'<p class="note"><strong>Warning:</strong> {html.escape(w)}</p>'
+        for w in manifest.get("warnings", [])
+    )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     facts = (
         f"{len(variants)} variant{'s' if len(variants) > 1 else ''} · "
         f"{int(runs.max())} replications each · {scenario.get('horizon_weeks', '?')} weeks · "
-        f"{scenario.get('market', {}).get('buyers', '?'):,} buyer accounts · "
+        f"{_accounts(scenario.get('market', {}))} · "
         f"NPV at {rate:.0%}/yr · built {stamp}"
     )
     return (
@@ -229,7 +233,7 @@ def _page(
         f"<h1>{html.escape(name)}</h1>"
         f'<p class="lead">{html.escape(description)}</p>'
         f'<p class="note">{html.escape(facts)}</p>'
-        f"<nav>{nav}</nav>{body}"
+        f"{warnings}<nav>{nav}</nav>{body}"
         "</main></body></html>\n"
     )
 
@@ -395,6 +399,13 @@ GLANCE: tuple[str, ...] = (
 """Differences named in the one-line verdict per variant."""
 
 
+def _accounts(market: Mapping[str, Any]) -> str:
+    """The firm's accounts and the share of them simulated, in words."""
+    buyers, share = market.get("buyers", 0), market.get("sample_share", 1.0)
+    sample = "" if share == 1 else f" ({share:.0%} of them simulated, each for {1 / share:.3g})"
+    return f"{buyers:,} buyer accounts{sample}"
+
+
 def _verdict(comparison: pd.DataFrame, reference: str, scenario: Mapping[str, Any]) -> str:
     """The command line's verdict (:func:`sim.results.verdict.verdict_lines`), and its basis."""
     said = verdict_lines(comparison, reference)
@@ -406,7 +417,7 @@ def _verdict(comparison: pd.DataFrame, reference: str, scenario: Mapping[str, An
     market = scenario.get("market", {})
     basis = (
         f"It rests on the scenario below (section Scenario and assumptions): "
-        f"{market.get('buyers', '?'):,} accounts, {scenario.get('horizon_weeks', '?')} weeks, "
+        f"{_accounts(market)}, {scenario.get('horizon_weeks', '?')} weeks, "
         "every variant on the same random numbers; change an assumption and run again to see "
         "whether the verdict holds."
     )

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from sim.experiments.options import OPTION_TYPES, OPTIONS
 from sim.metrics import SUMMARY, SUMMARY_BY_NAME
-from sim.results.verdict import SCALES, verdict_lines
+from sim.results.verdict import SCALES, display_scale, verdict_lines
 from sim.scenario.loader import ScenarioError, load_scenario, load_study
 from sim.scenario.sanity import firm_warnings
 
@@ -138,9 +138,22 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2 if isinstance(exc, ResultsFolderError) else 1) from None
 
 
+COMPILING = "compiling the engine on first use (up to a minute; later runs reuse it)…"
+"""Said before a command's first compilation (:func:`sim.model.kernel.before_compiling`)."""
+
+
+@contextmanager
+def compile_notice() -> Iterator[None]:
+    """Say :data:`COMPILING` on stderr if, and just before, the engine gets compiled."""
+    from sim.model.kernel import before_compiling
+
+    with before_compiling(lambda: errors.print(COMPILING, highlight=False)):
+        yield
+
+
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar with ETA, fed by (done, total) calls.
+    """A progress bar with ETA, fed by (done, total) calls, and :func:`compile_notice`.
 
     It appears at the first call, which the studies make once their input is checked: a
     mistake in the input ends with its message alone, no empty ``0/?`` bar before it.
@@ -152,7 +165,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         TextColumn("runs"),
         TimeRemainingColumn(),
     )
-    with ExitStack() as shown:
+    with ExitStack() as shown, compile_notice():
         bar: Progress | None = None
         task = None
 
@@ -313,49 +326,73 @@ def validate(scenario: ScenarioArg, set_: SetOpt = None) -> None:
 def print_summary(results: Results) -> None:
     """Print the headline metrics, mean and 95% CI across replications, per variant.
 
-    The interval stays within the metric's bounds (a share in [0, 1], a count >= 0;
-    :func:`sim.results.stats.mean_ci`).
+    One row per metric and variant (:func:`_table`), so the table fits 80 columns whatever the
+    number of variants. The interval stays within the metric's bounds (a share in [0, 1], a
+    count >= 0; :func:`sim.results.stats.mean_ci`).
     """
     from sim.results.stats import mean_ci
 
     summary = results.summary
-    table = Table(title=f"{results.manifest['scenario']}: {results.path}", title_justify="left")
-    table.add_column("metric")
-    for variant in summary["variant"].unique():
-        table.add_column(f"{variant} (mean [95% CI])", justify="right")
+    variants = list(summary["variant"].unique())
+    several = len(variants) > 1
+    headers = ["metric", *(["variant"] if several else []), "mean", "95% CI"]
+    table = _table(f"{results.manifest['scenario']}: {results.path}", headers, numbers=2)
     for column, label, scale, unit in HEADLINE:
-        cells = []
-        for variant in summary["variant"].unique():
+        bounds = SUMMARY_BY_NAME[column].unit.bounds
+        for i, variant in enumerate(variants):
             values = summary.loc[summary["variant"] == variant, column].to_numpy()
-            bounds = SUMMARY_BY_NAME[column].unit.bounds
             mean, low, high = (v / scale for v in mean_ci(values, bounds=bounds))
-            interval = "" if low != low else f" [{low:,.2f}, {high:,.2f}]"
-            cells.append(f"{mean:,.2f}{unit}{interval}")
-        table.add_row(label, *cells)
+            interval = "" if low != low else f"[{low:,.2f}, {high:,.2f}]"
+            names = [label if i == 0 else "", *([variant] if several else [])]
+            last = several and i == len(variants) - 1
+            table.add_row(*names, f"{mean:,.2f}{unit}", interval, end_section=last)
     console.print(table)
 
 
 def print_comparison(results: Results) -> None:
-    """Print the paired differences; mark those distinguishable from noise."""
+    """Print the paired differences in each metric's unit; mark those told apart from noise."""
     print_summary(results)
     comparison = results.comparison
     if comparison is None or comparison.empty:
         return
-    table = Table(title="difference vs baseline (paired, 95% CI); * = distinguishable from noise")
-    for header in ("variant", "metric", "mean difference", "95% CI", "n"):
-        table.add_column(header, justify="left" if header in ("variant", "metric") else "right")
-    wanted = {c for c, *_ in HEADLINE}
-    for row in comparison[comparison["metric"].isin(wanted)].itertuples():
-        star = "*" if row.distinguishable else " "
-        table.add_row(
-            row.variant,
-            row.metric,
-            f"{row.mean_difference:,.4g}{star}",
-            f"[{row.ci_low:,.4g}, {row.ci_high:,.4g}]",
-            str(row.n),
-        )
+    table = _table(
+        "difference vs baseline (paired, 95% CI); * = distinguishable from noise",
+        ["variant", "metric", "mean", "95% CI", "n"],
+        numbers=3,
+    )
+    wanted = [c for c, *_ in HEADLINE]
+    rows = comparison[comparison["metric"].isin(wanted)]
+    for variant, group in rows.groupby("variant", sort=False):
+        group = group.set_index("metric").loc[[m for m in wanted if m in group["metric"].values]]
+        for i, (metric, row) in enumerate(group.iterrows()):
+            largest = max(abs(row.mean_difference), abs(row.ci_low), abs(row.ci_high))
+            scale, suffix = display_scale(SUMMARY_BY_NAME[str(metric)].unit, largest)
+            star = "*" if row.distinguishable else ""
+            table.add_row(
+                str(variant) if i == 0 else "",
+                SUMMARY_BY_NAME[str(metric)].label,
+                f"{row.mean_difference / scale:+,.2f}{suffix}{star}",
+                f"[{row.ci_low / scale:+,.2f}, {row.ci_high / scale:+,.2f}]",
+                str(row.n),
+                end_section=i == len(group) - 1,
+            )
     console.print(table)
     print_verdict(results)
+
+
+def _table(title: str, headers: list[str], *, numbers: int) -> Table:
+    """A table whose text is never cut, at 80 columns too.
+
+    Names wrap at spaces (a word wider than its column folds, no ``…``); the last
+    ``numbers`` columns are right-aligned numbers kept on one line.
+    """
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        number = i >= len(headers) - numbers
+        table.add_column(
+            header, justify="right" if number else "left", overflow="fold", no_wrap=number
+        )
+    return table
 
 
 def print_verdict(results: Results) -> None:
@@ -436,7 +473,7 @@ def calibrate(
     from sim.calibration import calibrate as fit
     from sim.calibration import write_calibration
 
-    with user_errors():
+    with user_errors(), compile_notice():
         lines, cutoff = _order_lines(orders, until, columns, date_format, channel_map)
         base = load_scenario(extends)
         calibration = fit(lines, cutoff, base)

@@ -103,7 +103,16 @@ def test_orchestration_running_cost_follows_the_live_account_count():
 
 @pytest.fixture(scope="module")
 def promotions(tmp_path_factory):
-    return study(tmp_path_factory, "trade_promotions", "horizon_weeks=40", reps=3)
+    # The consumables promotion (weeks 20-23) alone: the valves one starts in week 72, after
+    # these 40 weeks.
+    return study(
+        tmp_path_factory,
+        "trade_promotions",
+        "horizon_weeks=40",
+        "policy.trade_promotions=[{product: consumables, discount: 0.1, start_week: 20, weeks: 4}]",
+        "variants.sell_through={policy.trade_promotions.0.basis: sell_through}",
+        reps=3,
+    )
 
 
 def test_sell_in_promotion_raises_sell_in_and_inventory_not_sell_through(promotions):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -26,7 +27,10 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.experiments.runner import RunKey, simulate
+from sim.metrics import SUMMARY, Unit
+from sim.model.model import ChannelModel
 from sim.results.tables import run_frame
+from sim.results.verdict import display_scale
 from sim.scenario.loader import with_changes
 
 TIMESERIES_COLUMNS = [
@@ -80,6 +84,8 @@ SUMMARY_COLUMNS = [
 """SPEC §6 ``summary.csv`` columns, then ours."""
 
 RUN_WEEKS, RUN_REPLICATIONS = 6, 2
+TABLE_WIDTHS = (80, 120)
+"""Terminal widths (``COLUMNS``) the printed tables are checked at."""
 
 
 @dataclass
@@ -107,6 +113,13 @@ def cli_runs(tmp_path_factory) -> dict[str, Done]:
         "unknown_flag": ["run", str(BASELINE), "--bogus", "3"],
         "run": ["run", str(BASELINE), *small_run, "--seed", "42", "--out", str(folder / "out")],
     }
+    tiny = ["--set", "market.buyers=300", "--set", "horizon_weeks=20", "--replications", "2"]
+    widths: dict[str, str] = {}
+    for width in TABLE_WIDTHS:
+        for command, path in (("run", BASELINE), ("compare", SCENARIOS / "direct_shift.yaml")):
+            name = f"{command}_{width}"
+            out = ["--out", str(folder / name), "--no-report"]
+            cases[name], widths[name] = [command, str(path), *tiny, *out], str(width)
     started = {
         name: subprocess.Popen(
             [sys.executable, "-m", "sim", *args],
@@ -114,7 +127,12 @@ def cli_runs(tmp_path_factory) -> dict[str, Done]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+            env={
+                **os.environ,
+                "NO_COLOR": "1",
+                "PYTHONPATH": str(ROOT),
+                **({"COLUMNS": widths[name]} if name in widths else {}),
+            },
         )
         for name, args in cases.items()
     }
@@ -131,6 +149,53 @@ def test_help(cli_runs):
     assert result.code == 0, result.stderr
     for command in ("run", "compare", "validate"):
         assert command in result.stdout
+
+
+def _table_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the tables rich drew in ``text``, each cell wrapped over lines joined again
+    (a line with an empty ``mean`` continues the row above)."""
+    rows: list[dict[str, str]] = []
+    header_lines: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith("┏"):
+            header_lines, first = [], len(rows)
+        elif line.startswith(("┃", "│")):
+            cells = [c.strip() for c in line[1:-1].split(line[0])]
+            if line[0] == "┃":
+                header_lines.append(cells)
+                continue
+            headers = [" ".join(filter(None, column)) for column in zip(*header_lines, strict=True)]
+            row = dict(zip(headers, cells, strict=True))
+            if row["mean"] or len(rows) == first:
+                rows.append(row)
+            else:
+                rows[-1] = {k: " ".join(filter(None, (v, row[k]))) for k, v in rows[-1].items()}
+    return rows
+
+
+@pytest.mark.parametrize("width", TABLE_WIDTHS)
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_tables_show_whole_metric_names_and_plain_scaled_numbers(cli_runs, command, width):
+    result = cli_runs[f"{command}_{width}"]
+    assert result.code == 0, result.stderr
+    out = result.stdout
+    assert "…" not in out and "e+0" not in out and "e-0" not in out
+    tables = [line for line in out.splitlines() if line[:1] in "┏┃┡│├└"]
+    assert tables and max(len(line) for line in tables) <= width
+    rows = _table_rows(out)
+    headline = [m.label for m in SUMMARY if m.headline]
+    variants = 1 + len(sim.load_study(SCENARIOS / "direct_shift.yaml").variants)
+    if command == "run":  # one row a metric
+        assert [r["metric"] for r in rows] == headline
+    else:  # a metric's label on its first variant's row; then each variant against the first
+        labels = [r["metric"] for r in rows if r["metric"]]
+        assert labels == headline + headline * (variants - 1)
+        assert len(rows) == len(headline) * (2 * variants - 1)
+    number = re.compile(r"[+-]?\d{1,3}(,\d{3})*\.\d\d(M|k|%)?")
+    for row in rows:
+        assert number.fullmatch(row["mean"].rstrip("*")), row
+        low, high = row["95% CI"].strip("[]").split(", ")
+        assert number.fullmatch(low) and number.fullmatch(high), row
 
 
 def test_validate_ok(cli_runs):
@@ -261,6 +326,60 @@ def test_validate_with_set_prints_resolved():
     result = CliRunner().invoke(app, ["validate", str(BASELINE), "--set", "seed=9"])
     assert result.exit_code == 0
     assert _yaml_of(result.stdout)["seed"] == 9
+
+
+LEVER_ROWS = {
+    "channel_plan": "{product: widget, segment: smb, from: distributor, to: ecommerce, "
+    "start_week: %d, ramp_weeks: 4}",
+    "trade_promotions": "{product: widget, discount: 0.1, start_week: %d, weeks: 3}",
+}
+"""One row of each list whose ``start_week`` must fall within the horizon."""
+
+
+def _lever_file(write_yaml, minimal_yaml, key: str, start_week: int) -> Path:
+    row = LEVER_ROWS[key] % start_week
+    text = f"{minimal_yaml}horizon_weeks: 10\npolicy:\n  {key}: [{row}]\n"
+    return write_yaml(f"{key}.yaml", text)
+
+
+@pytest.mark.parametrize("key", sorted(LEVER_ROWS))
+def test_a_lever_starting_after_the_horizon_is_refused(key, write_yaml, minimal_yaml):
+    path = _lever_file(write_yaml, minimal_yaml, key, start_week=11)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: policy.{key}.0.start_week: week 11 is after the horizon "
+        "(horizon_weeks 10), so it would never act; allowed: 1..10, or a longer horizon_weeks"
+    )
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("key", sorted(LEVER_ROWS))
+def test_a_lever_starting_in_the_last_week_is_accepted_and_acts(key, write_yaml, minimal_yaml):
+    """Weeks run 1..horizon_weeks: a row starting in week 10 of 10 acts in that week."""
+    path = _lever_file(write_yaml, minimal_yaml, key, start_week=10)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    model = ChannelModel(sim.load_scenario(path), 1)
+    model.run()
+    assert model.week == 10
+    if key == "trade_promotions":
+        assert model.sell_in_discount.tolist() == [0.1]  # the discount of week 10
+    else:
+        assert model.plan.moved_share(10).tolist() == [0.25]  # 1 of 4 ramp weeks done
+        assert model.plan.moved_share(9).tolist() == [0.0]
+
+
+def test_a_horizon_shortened_elsewhere_is_named_with_the_start_week():
+    result = CliRunner().invoke(
+        app, ["validate", str(SCENARIOS / "direct_shift.yaml"), "--set", "horizon_weeks=12"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {SCENARIOS / 'direct_shift.yaml'}: policy.channel_plan.0.start_week: week 13 "
+        "is after the horizon (horizon_weeks 12), so it would never act; allowed: 1..12, or a "
+        "longer horizon_weeks (horizon_weeks set in --set)"
+    )
 
 
 def _yaml_of(text: str) -> dict:
@@ -494,6 +613,23 @@ def test_every_study_option_is_a_flag_and_a_keyword(command):
         assert option.metadata["help"].split()[0] in help_text, option.name
     with pytest.raises(TypeError, match="bogus"):
         function(BASELINE, bogus=1)
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "shown"),
+    [
+        (Unit.CURRENCY, 5.083e7, "50.83M"),
+        (Unit.CURRENCY, -4_022.0, "-4.02k"),
+        (Unit.CURRENCY, 12.5, "12.50"),
+        (Unit.UNITS, 2_500.0, "2.50k"),
+        (Unit.UNITS, 999.0, "999.00"),
+        (Unit.SHARE, 0.0038, "0.38%"),
+        (Unit.ACCOUNTS, 5e6, "5,000,000.00"),  # no scale for accounts: as they are
+    ],
+)
+def test_a_number_is_shown_at_the_largest_scale_it_reaches(unit, value, shown):
+    scale, suffix = display_scale(unit, value)
+    assert f"{value / scale:,.2f}{suffix}" == shown
 
 
 def test_the_verdict_names_only_differences_the_replications_can_tell_apart():

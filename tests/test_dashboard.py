@@ -15,7 +15,8 @@ import pytest
 
 from sim.dashboard import charts, live
 from sim.dashboard.charts import panel_figures, panel_pngs
-from sim.scenario.loader import variant_of
+from sim.scenario.loader import ScenarioError, variant_of
+from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -50,13 +51,13 @@ def test_levers_round_trip_through_a_scenario() -> None:
         distributor_referral_fee=0.04,
         deal_registration=True,
     )
-    small = live.workshop_scenario(study, "slow", changed, sample_share=0.05, horizon_weeks=20)
+    small = live.workshop_scenario(study, "slow", changed, sample_share=0.05, horizon_weeks=26)
     policy = small.policy
     assert all(p.share == 0.3 and p.ramp_weeks == 8 for p in policy.channel_plan)
     assert policy.coordination == "orchestrated" and policy.orchestration_coverage == 0.6
     assert policy.rep_compensation == "channel_neutral"
     assert policy.distributor_referral_fee == 0.04 and policy.deal_registration
-    assert small.market.sample_share == 0.05 and small.horizon_weeks == 20
+    assert small.market.sample_share == 0.05 and small.horizon_weeks == 26
     # the firm is the file's: the dashboard simulates a share of it, it does not shrink it
     assert small.market.buyers == scenario.market.buyers
     assert small.reps == scenario.reps and small.distributors == scenario.distributors
@@ -128,11 +129,35 @@ def test_a_and_b_differing_outside_the_levers_are_not_called_the_same() -> None:
     assert other_differences(shift.scenario, status_quo) == "policy: channel plan 3 rows → none"
 
 
-def test_live_run_steps_in_chunks_and_draws() -> None:
+def _no_plan(*, sample_share: float, horizon_weeks: int) -> Scenario:
+    """direct_shift's ``status_quo`` (no channel plan) at its own levers, on a small sample of
+    the firm: the plan starts in week 13, after the few weeks these engine tests run."""
     study = live.load(SCENARIOS / "direct_shift.yaml")
-    small = live.workshop_scenario(
-        study, live.BASE, live.Levers.of(study.scenario), sample_share=0.04, horizon_weeks=6
+    levers = live.Levers.of(live.variant_scenario(study, "status_quo"))
+    return live.workshop_scenario(
+        study, "status_quo", levers, sample_share=sample_share, horizon_weeks=horizon_weeks
     )
+
+
+def test_the_weeks_start_where_every_plan_row_and_promotion_has_started() -> None:
+    """The weeks slider starts at the first quarter reaching the latest start week of any
+    variant (trade_promotions.yaml: 72 -> 78); one week less than that start is refused."""
+    promotions = live.load(SCENARIOS / "trade_promotions.yaml")
+    assert live.latest_start_week(promotions) == 72
+    assert live.shortest_horizon(72, step=13) == 78
+    assert live.shortest_horizon(13, step=13) == 13 and live.shortest_horizon(0, step=13) == 13
+    levers = live.Levers.of(promotions.scenario)
+    ok = live.workshop_scenario(promotions, live.BASE, levers, sample_share=0.025, horizon_weeks=72)
+    assert ok.horizon_weeks == 72
+    with pytest.raises(ScenarioError, match=r"trade_promotions\.1\.start_week: week 72 .* 71"):
+        live.workshop_scenario(promotions, live.BASE, levers, sample_share=0.025, horizon_weeks=71)
+    shift = live.load(SCENARIOS / "direct_shift.yaml")
+    assert live.latest_start_week(shift) == 13  # the status_quo variant has none
+    assert live.latest_start_week(live.load(SCENARIOS / "baseline.yaml")) == 0
+
+
+def test_live_run_steps_in_chunks_and_draws() -> None:
+    small = _no_plan(sample_share=0.04, horizon_weeks=6)
     run = live.LiveRun(small, seed=3)
     run.advance(4)
     assert run.week == 4 and not run.done
@@ -153,10 +178,7 @@ def test_live_run_steps_in_chunks_and_draws() -> None:
 def test_chart_text_is_drawn_large_enough_for_a_projector() -> None:
     """No text of a panel is drawn smaller than the smallest of :data:`charts.FONT_PT`; the
     browser test checks what that makes on screen, at the size the page shows a panel."""
-    study = live.load(SCENARIOS / "direct_shift.yaml")
-    small = live.workshop_scenario(
-        study, live.BASE, live.Levers.of(study.scenario), sample_share=0.025, horizon_weeks=3
-    )
+    small = _no_plan(sample_share=0.025, horizon_weeks=3)
     run = live.LiveRun(small, seed=1)
     run.advance(3)
     figures = panel_figures({"A": run.frame(), "B": run.frame()}, horizon_weeks=3, names={})
@@ -180,10 +202,7 @@ def _smallest_text_pt(figures: list) -> float:
 
 
 def test_same_seed_same_numbers() -> None:
-    study = live.load(SCENARIOS / "direct_shift.yaml")
-    small = live.workshop_scenario(
-        study, live.BASE, live.Levers.of(study.scenario), sample_share=0.03, horizon_weeks=4
-    )
+    small = _no_plan(sample_share=0.03, horizon_weeks=4)
     first, second = live.LiveRun(small, 5), live.LiveRun(small, 5)
     first.advance(4)
     second.advance(1)
@@ -200,10 +219,7 @@ def test_sessions_run_in_worker_processes_at_once() -> None:
 
     from sim.model.model import ChannelModel
 
-    study = live.load(SCENARIOS / "direct_shift.yaml")
-    small = live.workshop_scenario(
-        study, live.BASE, live.Levers.of(study.scenario), sample_share=0.03, horizon_weeks=5
-    )
+    small = _no_plan(sample_share=0.03, horizon_weeks=5)
     runs = [live.LiveRun(small, 5), live.LiveRun(small, 5)]
     pids = {r._worker.pid for r in runs}
     assert len(pids) == 2 and os.getpid() not in pids

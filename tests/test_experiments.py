@@ -136,7 +136,8 @@ def test_failed_run_is_recorded_and_retried(tmp_path, monkeypatch):
             raise RuntimeError("boom")
         return real(scenario, key)
 
-    options = {"overrides": (*QUICK, "horizon_weeks=4"), "replications": 3, "out": tmp_path}
+    # 13 weeks: the plan starts in week 13
+    options = {"overrides": (*QUICK, "horizon_weeks=13"), "replications": 3, "out": tmp_path}
     monkeypatch.setattr(runner, "simulate", flaky)
     with pytest.raises(RunsFailedError, match="1 of 3 runs failed"):
         sim.run(DIRECT_SHIFT, **options)

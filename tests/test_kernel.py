@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -406,3 +407,58 @@ def test_orders_in_a_need_week_are_zero_truncated_poisson(rate):
     expected = pmf[:cells].copy()
     expected[-1] = 1.0 - expected[:-1].sum()
     assert stats.chisquare(observed, expected * N_DRAWS).pvalue > ALPHA
+
+
+# --------------------------------------------------------------------------- first compile
+
+
+def _engine_function(folder: Path, name: str, package: str = "sim"):
+    """A fresh function (its own numba cache entry) in a module of ``package``, from a file.
+
+    A real module file (registered in ``sys.modules``) so numba's cache can load it back.
+    """
+    module = f"{package}._probe_{name}"
+    if module not in sys.modules:
+        path = folder / f"_probe_{name}.py"
+        path.write_text("def add_one(x):\n    return x + 1\n", encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(module, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[module] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[module])
+    return sys.modules[module].add_one
+
+
+def test_the_compile_notice_comes_once_before_compiling_and_not_from_the_cache(
+    tmp_path, monkeypatch, capsys
+):
+    """``progress_bar`` (run, compare, sweep, optimize, backtest) says the notice once, before
+    numba compiles an engine function; not when numba loads it from its cache, and not for a
+    function of another package."""
+    from numba import config
+
+    from sim import cli
+    from sim.model.kernel import before_compiling
+
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))  # a cold cache of its own
+    said: list[int] = []
+
+    def say() -> None:
+        said.append(len(list(tmp_path.rglob("*.nbi"))))  # indexes written before saying
+
+    with before_compiling(say):
+        assert njit(cache=True)(_engine_function(tmp_path, "a"))(1) == 2
+        assert njit(cache=True)(_engine_function(tmp_path, "b"))(1) == 2
+    assert said == [0]  # once, before the first compilation ended
+    assert len(list(tmp_path.rglob("*.nbi"))) == 2
+
+    with before_compiling(say):
+        assert njit(cache=True)(_engine_function(tmp_path, "a"))(2) == 3  # new dispatcher: cache
+        assert njit(cache=True)(_engine_function(tmp_path, "c", package="elsewhere"))(1) == 2
+    assert said == [0]
+
+    with cli.progress_bar("simulating"):
+        njit(cache=True)(_engine_function(tmp_path, "d"))(1)
+    assert capsys.readouterr().err.strip() == cli.COMPILING
+    with cli.progress_bar("simulating"):
+        njit(cache=True)(_engine_function(tmp_path, "d"))(1)
+    assert capsys.readouterr().err == ""

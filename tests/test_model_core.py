@@ -106,7 +106,14 @@ def test_policy_change_keeps_common_random_numbers():
 
 
 def _accounting_cases() -> dict[str, Scenario]:
-    promo = small(TRADE_PROMOTIONS, "horizon_weeks=40")
+    # The consumables promotion (weeks 20-23) alone: the valves one starts in week 72, after
+    # these 40 weeks (and the file's variants, which name it, are not run here).
+    promo = small(
+        TRADE_PROMOTIONS,
+        "horizon_weeks=40",
+        "policy.trade_promotions=[{product: consumables, discount: 0.1, start_week: 20, weeks: 4}]",
+        "variants={}",
+    )
     # Small distributors with thin margins on our line: the fast shift makes several exit.
     shift = small(
         DIRECT_SHIFT,
@@ -334,7 +341,7 @@ def test_phase_order_and_adoption_in_phase_three(monkeypatch):
     import sim.model.model as engine
 
     scenario = small(
-        DIRECT_SHIFT,
+        BASELINE,
         "horizon_weeks=3",
         "campaigns=[{name: c, start_week: 1, weeks: 2, reach: 0.1}]",
     )
@@ -443,26 +450,32 @@ def test_summary_churn_rate_annual(survival_run):
 # --------------------------------------------------------------------------- shipped scenarios
 
 
-def _shipped() -> list[tuple[str, str]]:
+def _shipped() -> list[tuple[str, str, int]]:
+    """(file, variant, weeks): 8 weeks, or to the week after the file's last lever starts."""
     cases = []
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        cases.append((path.name, "<none>"))
-        cases.extend((path.name, name) for name in load_study(path).variants)
+        study = load_study(path)
+        scenarios = [study.scenario]
+        scenarios += [variant_of(study.scenario, v, c) for v, c in study.variants.items()]
+        starts = [week for s in scenarios for week in s.policy.start_weeks().values()]
+        weeks = max([8, *(start + 1 for start in starts)])
+        cases.append((path.name, "<none>", weeks))
+        cases.extend((path.name, name, weeks) for name in study.variants)
     return cases
 
 
-@pytest.mark.parametrize(("file", "variant"), _shipped())
-def test_shipped_scenario_runs(file, variant):
+@pytest.mark.parametrize(("file", "variant", "weeks"), _shipped())
+def test_shipped_scenario_runs(file, variant, weeks):
     study = load_study(
         SCENARIOS / file,
-        ["market.buyers=1000", "market.prospects=200", "horizon_weeks=8", "replications=1"],
+        ["market.buyers=1000", "market.prospects=200", f"horizon_weeks={weeks}", "replications=1"],
     )
     scenario = study.scenario
     if variant != "<none>":
         scenario = variant_of(scenario, variant, study.variants[variant])
     output = simulate(scenario, RunKey(variant, 0, scenario.seed))
     frame = run_frame(scenario.name, output)
-    assert len(frame) == 8
+    assert len(frame) == weeks
     assert np.isfinite(frame[list(METRICS)].to_numpy()).all()
     assert (frame["active_customers"] > 0).all()
     assert_identities(output.weekly, output.initial["channel_inventory_units"])

@@ -37,6 +37,11 @@ UPDATE_SECONDS = 0.8
 STEP_WEEKS = 2
 """Weeks each side advances per inner step."""
 
+HORIZON_STEP = 13
+"""Step of the weeks slider: a quarter. Its minimum is the first quarter that reaches every
+plan row and promotion of the scenario (:func:`live.latest_start_week`): a horizon they
+start after is refused."""
+
 PREFERRED = ("direct_shift.yaml", "orchestration.yaml")
 """Scenario offered first, if present."""
 
@@ -408,9 +413,15 @@ def Page() -> None:
     files = [f.name for f in live.scenario_files()]
     study = solara.use_memo(lambda: _study(scenario_name.value), [scenario_name.value])
 
+    latest = solara.use_memo(
+        lambda: live.latest_start_week(study) if study is not None else 0, [study]
+    )
+    shortest = live.shortest_horizon(latest, step=HORIZON_STEP)
+
     def on_load() -> None:
         if study is not None:
             _reset_sides(study)
+            horizon.set(max(horizon.value, shortest))
 
     solara.use_effect(on_load, [scenario_name.value])
 
@@ -446,7 +457,6 @@ def Page() -> None:
                     solara.Select("Scenario file", values=files, value=scenario_name, dense=True)
                     if study is not None:
                         solara.Text(study.scenario.description, style={"color": "#444"})
-                    if study is not None:
                         firm = study.scenario.market.buyers
                         simulated = round(firm * sample_percent.value / 100)
                         LabelledSlider(
@@ -458,8 +468,18 @@ def Page() -> None:
                             step=1,
                         )
                     LabelledSlider(
-                        f"Weeks: {horizon.value}", value=horizon, min=13, max=260, step=13
+                        f"Weeks: {horizon.value}",
+                        value=horizon,
+                        min=shortest,
+                        max=max(260, shortest),
+                        step=HORIZON_STEP,
                     )
+                    if shortest > HORIZON_STEP:
+                        solara.Text(
+                            f"At least {shortest} weeks: a plan row or promotion of this "
+                            f"scenario starts in week {latest}.",
+                            classes=["control-label", "muted"],
+                        )
                     solara.InputInt("Seed", value=seed)
 
                     def run() -> None:

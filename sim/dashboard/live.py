@@ -10,6 +10,7 @@ proportion so coverage per account stays as in the file). :class:`LiveRun` steps
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -119,6 +120,23 @@ def variant_scenario(study: Study, variant: str) -> Scenario:
     if variant == BASE and not changes:
         return study.scenario
     return variant_of(study.scenario, variant, changes)
+
+
+def latest_start_week(study: Study) -> int:
+    """The latest week a channel-plan row or trade promotion starts in, over every variant.
+
+    0 if there is none. A horizon must reach it: a row starting after the horizon is refused
+    (:class:`~sim.scenario.schema.OutOfHorizonError`), so the weeks slider starts there.
+    """
+    weeks = [0]
+    for name in variants_of(study):
+        weeks += variant_scenario(study, name).policy.start_weeks().values()
+    return max(weeks)
+
+
+def shortest_horizon(start_week: int, *, step: int) -> int:
+    """The shortest horizon in whole ``step`` weeks, at least one step, that reaches a week."""
+    return max(1, math.ceil(start_week / step)) * step
 
 
 def workshop_scenario(

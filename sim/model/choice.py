@@ -141,7 +141,7 @@ def choose_channels(
     product: np.ndarray,
     week: int,
     key: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each need's open channels, their prices and the logit's choice (ODD §7.3).
 
     ``key`` is the ``choice`` stream's counter key: the need of buyer ``b`` for product ``p``

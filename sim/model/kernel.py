@@ -18,12 +18,15 @@ parallel launches take a process-wide lock. Set ``NUMBA_THREADING_LAYER`` to cho
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numba
+from numba.core import event as numba_event
 
 PARALLEL_FROM = 10_000
 """Items (needs or buyers) from which a loop runs on numba's threads."""
@@ -83,3 +86,42 @@ def _renamed(function: Callable[..., None], qualname: str) -> Callable[..., None
     copy.__qualname__ = qualname
     copy.__module__ = function.__module__
     return copy
+
+
+@contextmanager
+def before_compiling(say: Callable[[], None]) -> Iterator[None]:
+    """Within this block, call ``say`` once, just before numba first compiles an engine function.
+
+    The engine's functions are compiled with ``cache=True``: numba compiles one only when its
+    cache lacks it for this source, numba version and machine (the first run after an install
+    or an upgrade, and the parallel loops on the first run big enough for them), and loads it
+    otherwise. Its ``numba:compile`` event fires on a real compilation only, so ``say`` is not
+    called on later runs. Worker processes forked within the block share the "said" flag: a
+    study compiling in two workers at once says it once.
+    """
+    listener = _FirstCompile(say)
+    numba_event.register("numba:compile", listener)
+    try:
+        yield
+    finally:
+        numba_event.unregister("numba:compile", listener)
+
+
+class _FirstCompile(numba_event.Listener):
+    """Call ``say`` at the start of the first compilation of a function of this package."""
+
+    def __init__(self, say: Callable[[], None]) -> None:
+        self._say = say
+        self._said = multiprocessing.Value("b", False)  # shared with forked workers
+
+    def on_start(self, event: numba_event.Event) -> None:
+        if event.data["dispatcher"].py_func.__module__.split(".")[0] != __package__.split(".")[0]:
+            return
+        with self._said.get_lock():
+            if self._said.value:
+                return
+            self._said.value = True
+        self._say()
+
+    def on_end(self, event: numba_event.Event) -> None:
+        """Nothing: the message precedes the compilation."""

@@ -23,6 +23,22 @@ SCALES: dict[str, tuple[float, str]] = {
 """Divisor and suffix of each unit where people read a number (others as they are): the
 command line's headline table and the verdict."""
 
+
+def display_scale(unit: Unit, value: float) -> tuple[float, str]:
+    """Divisor and suffix to show ``value`` of ``unit`` in plain figures, never e-notation.
+
+    The unit's scale in :data:`SCALES`, stepped down by thousands (M, k, none) while
+    ``value`` would show below 1 there: money of about 4,022 shows as ``4.02k``, not
+    ``0.00M``. Shares stay in percent.
+    """
+    scale, suffix = SCALES.get(unit, (1.0, ""))
+    steps = {1e6: "M", 1e3: "k", 1.0: ""}
+    while scale in steps and scale > 1.0 and abs(value) < scale:
+        scale /= 1e3
+        suffix = steps[scale]
+    return scale, suffix
+
+
 VERDICT_METRIC = "npv_contribution_with_terminal"
 """The decision metric of the verdict: NPV of contribution with the terminal value, so a plan
 that loses accounts late does not look free (SPEC §6)."""

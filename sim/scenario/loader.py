@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sim.scenario.customers import CustomerBaseError, read_customer_base
 from sim.scenario.frozen import thaw
 from sim.scenario.market import Market
-from sim.scenario.schema import Scenario, Study, UnknownNameError
+from sim.scenario.schema import OutOfHorizonError, Scenario, Study, UnknownNameError
 
 KeyPath = tuple[str, ...]
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(\.\w+)+")
@@ -410,6 +410,8 @@ def _describe(exc: ValidationError, origins: Origins, root: type[BaseModel]) -> 
             lines.append(f"{where}: {key}: required key is missing")
         elif isinstance(error.get("ctx", {}).get("error"), UnknownNameError):
             lines.append(_unknown_name(error["ctx"]["error"], loc, origins))
+        elif isinstance(error.get("ctx", {}).get("error"), OutOfHorizonError):
+            lines.append(_out_of_horizon(error["ctx"]["error"], loc, origins))
         else:
             message = error["msg"].removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
@@ -462,6 +464,20 @@ def _unknown_name(error: UnknownNameError, loc: KeyPath, origins: Origins) -> st
         f"{error.path} names (set in {origins[used_at]}); {error.defined_by} here: "
         f"{error.known}; add {error.name!r} to it or set {error.path} too"
     )
+
+
+def _out_of_horizon(error: OutOfHorizonError, loc: KeyPath, origins: Origins) -> str:
+    """A start week after the horizon, named where it was written, and the horizon if elsewhere.
+
+    A horizon shortened in another layer (``--set horizon_weeks=...``, a child file) is as
+    likely the mistake as the start week: the message then names both places.
+    """
+    start, horizon = (*loc, *error.path.split(".")), (*loc, "horizon_weeks")
+    where = _origin(start, origins)
+    if horizon not in origins:
+        return f"{where}: {error} (horizon_weeks by default)"
+    elsewhere = f" (horizon_weeks set in {origins[horizon]})" if origins[horizon] != where else ""
+    return f"{where}: {error}{elsewhere}"
 
 
 def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:

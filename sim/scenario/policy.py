@@ -40,7 +40,7 @@ class TradePromotion(Block):
 
     product: str
     discount: float = Field(gt=0.0, lt=1.0, description="share off the distributor's price")
-    start_week: int = Field(ge=1, description="first week")
+    start_week: int = Field(ge=1, description="first week, at most horizon_weeks")
     weeks: int = Field(ge=1, description="duration, weeks")
     basis: Literal["sell_in", "sell_through"] = "sell_in"
 
@@ -52,7 +52,7 @@ class ChannelShift(Block):
     segment: str
     from_: Channel = Field(alias="from")
     to: Channel
-    start_week: int = Field(ge=1, description="first week of the move")
+    start_week: int = Field(ge=1, description="first week of the move, at most horizon_weeks")
     ramp_weeks: int = Field(default=0, ge=0, description="weeks to reach the full share")
     share: float = Field(
         default=1.0, ge=0.0, le=1.0, description="share of the segment's accounts moved"
@@ -102,3 +102,9 @@ class Policy(Block):
     )
     trade_promotions: Items[TradePromotion] = ()
     channel_plan: Items[ChannelShift] = ()
+
+    def start_weeks(self) -> dict[str, int]:
+        """The ``start_week`` of each trade promotion and plan row, by key path under policy."""
+        weeks = {f"trade_promotions.{i}": t.start_week for i, t in enumerate(self.trade_promotions)}
+        weeks.update({f"channel_plan.{i}": c.start_week for i, c in enumerate(self.channel_plan)})
+        return weeks

@@ -76,6 +76,7 @@ __all__ = [
     "Lever",
     "Market",
     "Optimize",
+    "OutOfHorizonError",
     "Policy",
     "Product",
     "PurchaseProcess",
@@ -104,6 +105,21 @@ class UnknownNameError(ValueError):
     def __init__(self, path: str, name: str, defined_by: str, known: list[str]) -> None:
         self.path, self.name, self.defined_by, self.known = path, name, defined_by, known
         super().__init__(f"{path}: unknown name {name!r}; allowed: {known}")
+
+
+class OutOfHorizonError(ValueError):
+    """A lever starts after the last simulated week, so it would never act.
+
+    The loader says where the start week and, if elsewhere, the horizon were written: a
+    horizon shortened with ``--set`` or in a child file is the likelier mistake there.
+    """
+
+    def __init__(self, path: str, start_week: int, horizon_weeks: int) -> None:
+        self.path, self.start_week, self.horizon_weeks = path, start_week, horizon_weeks
+        super().__init__(
+            f"{path}: week {start_week} is after the horizon (horizon_weeks {horizon_weeks}), "
+            f"so it would never act; allowed: 1..{horizon_weeks}, or a longer horizon_weeks"
+        )
 
 
 class Scenario(Block):
@@ -152,6 +168,14 @@ class Scenario(Block):
             for name in used:
                 if name not in names[defined_by]:
                     raise UnknownNameError(path, name, defined_by, names[defined_by])
+        return self
+
+    @model_validator(mode="after")
+    def _levers_start_within_horizon(self) -> Scenario:
+        # Weeks run 1..horizon_weeks: a row starting later would be accepted and never act.
+        for key, week in self.policy.start_weeks().items():
+            if week > self.horizon_weeks:
+                raise OutOfHorizonError(f"policy.{key}.start_week", week, self.horizon_weeks)
         return self
 
 

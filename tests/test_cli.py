@@ -329,16 +329,18 @@ def test_validate_with_set_prints_resolved():
 
 
 LEVER_ROWS = {
-    "channel_plan": "{product: widget, segment: smb, from: distributor, to: ecommerce, "
+    "policy.channel_plan": "{product: widget, segment: smb, from: distributor, to: ecommerce, "
     "start_week: %d, ramp_weeks: 4}",
-    "trade_promotions": "{product: widget, discount: 0.1, start_week: %d, weeks: 3}",
+    "policy.trade_promotions": "{product: widget, discount: 0.1, start_week: %d, weeks: 3}",
+    "campaigns": "{name: spring, start_week: %d, weeks: 2, cost_weekly: 100.0}",
 }
-"""One row of each list whose ``start_week`` must fall within the horizon."""
+"""One row of each list whose ``start_week`` must fall within the horizon, by key path."""
 
 
 def _lever_file(write_yaml, minimal_yaml, key: str, start_week: int) -> Path:
     row = LEVER_ROWS[key] % start_week
-    text = f"{minimal_yaml}horizon_weeks: 10\npolicy:\n  {key}: [{row}]\n"
+    block = f"policy:\n  {key.removeprefix('policy.')}" if "." in key else key
+    text = f"{minimal_yaml}horizon_weeks: 10\n{block}: [{row}]\n"
     return write_yaml(f"{key}.yaml", text)
 
 
@@ -348,7 +350,7 @@ def test_a_lever_starting_after_the_horizon_is_refused(key, write_yaml, minimal_
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: {path}: policy.{key}.0.start_week: week 11 is after the horizon "
+        f"error: {path}: {key}.0.start_week: week 11 is after the horizon "
         "(horizon_weeks 10), so it would never act; allowed: 1..10, or a longer horizon_weeks"
     )
     assert result.stdout == ""
@@ -363,8 +365,10 @@ def test_a_lever_starting_in_the_last_week_is_accepted_and_acts(key, write_yaml,
     model = ChannelModel(sim.load_scenario(path), 1)
     model.run()
     assert model.week == 10
-    if key == "trade_promotions":
+    if key == "policy.trade_promotions":
         assert model.sell_in_discount.tolist() == [0.1]  # the discount of week 10
+    elif key == "campaigns":
+        assert model.ledger.rows["campaign_costs"][-2:].tolist() == [0.0, 100.0]
     else:
         assert model.plan.moved_share(10).tolist() == [0.25]  # 1 of 4 ramp weeks done
         assert model.plan.moved_share(9).tolist() == [0.0]

@@ -457,7 +457,7 @@ def _shipped() -> list[tuple[str, str, int]]:
         study = load_study(path)
         scenarios = [study.scenario]
         scenarios += [variant_of(study.scenario, v, c) for v, c in study.variants.items()]
-        starts = [week for s in scenarios for week in s.policy.start_weeks().values()]
+        starts = [week for s in scenarios for week in s.start_weeks().values()]
         weeks = max([8, *(start + 1 for start in starts)])
         cases.append((path.name, "<none>", weeks))
         cases.extend((path.name, name, weeks) for name in study.variants)

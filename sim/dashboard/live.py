@@ -123,14 +123,14 @@ def variant_scenario(study: Study, variant: str) -> Scenario:
 
 
 def latest_start_week(study: Study) -> int:
-    """The latest week a channel-plan row or trade promotion starts in, over every variant.
+    """The latest week a campaign, channel-plan row or trade promotion starts, over variants.
 
     0 if there is none. A horizon must reach it: a row starting after the horizon is refused
     (:class:`~sim.scenario.schema.OutOfHorizonError`), so the weeks slider starts there.
     """
     weeks = [0]
     for name in variants_of(study):
-        weeks += variant_scenario(study, name).policy.start_weeks().values()
+        weeks += variant_scenario(study, name).start_weeks().values()
     return max(weeks)
 
 

@@ -22,7 +22,7 @@ class Campaign(Block):
     medium: Literal["email", "digital_ad", "direct_mail"] = Field(
         default="email", description="only email skips do-not-email accounts"
     )
-    start_week: int = Field(default=1, ge=1, description="first week")
+    start_week: int = Field(default=1, ge=1, description="first week, at most horizon_weeks")
     weeks: int = Field(default=4, ge=1, description="duration, weeks")
     reach: float = unit_interval(0.1, "share of targeted buyers touched per week")
     cost_weekly: float = Field(default=0.0, ge=0.0, description="money per week while it runs")

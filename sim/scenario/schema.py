@@ -173,10 +173,16 @@ class Scenario(Block):
     @model_validator(mode="after")
     def _levers_start_within_horizon(self) -> Scenario:
         # Weeks run 1..horizon_weeks: a row starting later would be accepted and never act.
-        for key, week in self.policy.start_weeks().items():
+        for key, week in self.start_weeks().items():
             if week > self.horizon_weeks:
-                raise OutOfHorizonError(f"policy.{key}.start_week", week, self.horizon_weeks)
+                raise OutOfHorizonError(f"{key}.start_week", week, self.horizon_weeks)
         return self
+
+    def start_weeks(self) -> dict[str, int]:
+        """The ``start_week`` of each campaign, trade promotion and plan row, by key path."""
+        weeks = {f"campaigns.{i}": c.start_week for i, c in enumerate(self.campaigns)}
+        weeks.update({f"policy.{key}": week for key, week in self.policy.start_weeks().items()})
+        return weeks
 
 
 class Study(Block):

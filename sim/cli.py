@@ -263,17 +263,23 @@ def print_recommendation(outcome: Recommendation) -> None:
         if comparison is None or comparison.empty
         else {row.variant: row for row in comparison[comparison["metric"] == metric].itertuples()}
     )
-    table = Table(title=f"finalists vs the scenario as written: {metric}, paired 95% CI")
-    for header in ("plan", "mean", "difference vs baseline", "95% CI", "feasible"):
-        table.add_column(header, justify="left" if header == "plan" else "right")
-    for row in outcome.candidates[outcome.candidates["stage"] == "finalist"].itertuples():
+    finalists = outcome.candidates[outcome.candidates["stage"] == "finalist"]
+    unit = SUMMARY_BY_NAME[metric].unit
+    largest = finalists[f"{metric}_mean"].abs().max() if len(finalists) else 0.0
+    scale, suffix = display_scale(unit, float(largest))
+    table = _table(
+        f"finalists vs the scenario as written: {SUMMARY_BY_NAME[metric].label}, paired 95% CI",
+        ["plan", "feasible", "mean", "difference vs baseline", "95% CI"],
+        numbers=3,
+    )
+    for row in finalists.itertuples():
         diff = paired.get(row.variant)
         table.add_row(
             f"{row.variant}{' (recommended)' if row.recommended else ''}",
-            f"{getattr(row, f'{metric}_mean'):,.0f}",
-            "" if diff is None else f"{diff.mean_difference:,.0f}",
-            "" if diff is None else f"[{diff.ci_low:,.0f}, {diff.ci_high:,.0f}]",
             "yes" if row.feasible else f"no: {row.violated}",
+            f"{getattr(row, f'{metric}_mean') / scale:,.2f}{suffix}",
+            "" if diff is None else f"{diff.mean_difference / scale:+,.2f}{suffix}",
+            "" if diff is None else f"[{diff.ci_low / scale:+,.2f}, {diff.ci_high / scale:+,.2f}]",
         )
     console.print(table)
     folder = outcome.results.path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,9 @@ def test_optimize_writes_the_plan_the_comparison_and_the_stress_test(
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["optimize", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    # the finalists' table in plain figures (M for millions), never e-notation or cut names
+    assert "e+0" not in result.output and "…" not in result.output
+    assert re.search(r"[+-][\d,.]+M", result.stdout), result.stdout
     table = pd.read_csv(out / "optimization.csv")
     assert (table["stage"] == "search").sum() == 4
     chosen = table[table["recommended"]]

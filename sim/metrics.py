@@ -247,6 +247,12 @@ WEEKLY: tuple[Metric, ...] = (
         "Distributors' markup over our wholesale price (active ones)",
         Unit.SHARE,
     ),
+    _level(
+        "distributor_gross_margin_mean",
+        "Distributors' gross margin on our line (active ones)",
+        Unit.SHARE,
+    ),
+    _level("distributor_profit", "Distributors' operating profit on our line", Unit.CURRENCY),
     _level("distributors_exited", "Distributors exited (cumulative)", Unit.DISTRIBUTORS),
     _level("channel_inventory_units", "Channel inventory", Unit.UNITS),
     _level("ecommerce_adopters_share", "E-commerce adopters among active buyers", Unit.SHARE),

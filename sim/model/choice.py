@@ -104,22 +104,30 @@ def initial_channel_probabilities(
     Before any buyer has a distributor, the distributor channel is open to every segment
     that allows it when the network has ``distributors``, at its price realisation.
     """
-    n, n_products = pop.units_per_order.shape
     terms = choice_terms(
         rules,
         distributor_open=np.array([distributors]),  # slot -1: the buyer's future distributor
         resale_price=rules.realisation[DISTRIBUTOR : DISTRIBUTOR + 1],
-        sell_through_discount=np.zeros(n_products),
+        sell_through_discount=np.zeros(pop.units_per_order.shape[1]),
     )
+    return channel_probabilities(pop, terms)
+
+
+def channel_probabilities(pop: Population, terms: ChoiceTerms) -> np.ndarray:
+    """(N, P, 5) each buyer x product's logit probabilities under ``terms``, before any offer.
+
+    The probabilities the weekly choice (:func:`choose_channels`) draws from, for a need of
+    every product of every buyer, with the population's current channels, relationships and
+    distributors.
+    """
+    n, n_products = pop.units_per_order.shape
     probabilities = np.empty((n, n_products, COMPETITOR + 1))
-    _initial_probabilities(n, ChoiceColumns.of(pop), terms, probabilities)
+    _probabilities(n, ChoiceColumns.of(pop), terms, probabilities)
     return probabilities
 
 
 @records_kernel
-def _initial_probabilities(
-    cols: ChoiceColumns, terms: ChoiceTerms, probabilities: np.ndarray
-) -> None:
+def _probabilities(cols: ChoiceColumns, terms: ChoiceTerms, probabilities: np.ndarray) -> None:
     n, n_products, k = probabilities.shape
     for block in prange(blocks(n)):
         alternatives = np.ones(k, dtype=np.bool_)

@@ -109,7 +109,7 @@ class ChannelModel(mesa.Model):
         )
         buyers.draw_initial_channels(pop, probabilities, setup)
         self.network = DistributorNetwork(self, self.plan, self.weekly_value)
-        self.network.sign(probabilities, setup)
+        self.network.sign(setup)
         self.distributors: list[Distributor] = self.network.agents
         self.campaigns = [CampaignAgent(self, spec) for spec in scenario.campaigns]
         buyers.schedule_hazard_checks(pop, self.rules, setup)

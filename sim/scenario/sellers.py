@@ -130,12 +130,12 @@ class Distributors(Block):
         "distribution industry surveys, value an assumption",
     )
     margin: float = Field(
-        default=0.30,
+        default=0.36,
         ge=0.0,
         lt=1.0,
-        description="our wholesale discount off list: a distributor pays list x (1 - margin), "
-        "its gross margin when it resells at list; industrial/MRO 30-45% (Grainger, Fastenal); "
-        "lever (fixed wholesale price)",
+        description="our wholesale discount off list: a distributor pays list x (1 - margin); "
+        "0.36 lands its gross margin at ~30% at its own equilibrium price (industrial/MRO "
+        "30-45%: Grainger, Fastenal); lever (fixed wholesale price)",
     )
     line_share_mean: float = Field(
         default=0.30,
@@ -145,15 +145,23 @@ class Distributors(Block):
         "drawn per distributor from a Beta with concentration 8; assumption",
     )
     alternative_margin: float = unit_interval(
-        0.29,
+        0.35,
         "distributor's gross margin on the competitor line it carries when it resells at list "
         "(it sells both lines at its one resale price); assumption: a little below ours",
     )
     line_fixed_cost_share: float = unit_interval(
-        0.08,
-        "fixed cost of carrying our line (line management, training, systems, minimum "
-        "stock), share of its initial sales of our line, a week; shed if it drops the line; "
-        "assumption: independent distributors' thin net margins (low single digits)",
+        0.04,
+        "avoidable fixed cost of carrying our line (line management, training, product "
+        "specialists, minimum stock), share of its initial sales of our line, a week; shed if "
+        "it drops the line; assumption",
+    )
+    overhead_share: float = unit_interval(
+        0.15,
+        "shared overhead allocated to our line (branches, management, systems), share of its "
+        "sales of our line: in its P&L, not in its decisions, since dropping one line does not "
+        "shed it (relevant costing); assumption: with its cost to serve and the line's fixed "
+        "cost, operating cost ~25% of sales and an operating margin in low single digits "
+        "(independent distributors)",
     )
     conversion_cost: float = unit_interval(
         0.03,

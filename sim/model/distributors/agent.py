@@ -11,15 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
-import numpy as np
 
-from sim.channels import DISTRIBUTOR
 from sim.model.distributors.business import (
     LINE_SHARE_CONCENTRATION,
-    MAX_SHARE_SEEN,
     DistributorState,
     DistributorStatus,
-    target_markup,
 )
 from sim.model.week import World
 
@@ -57,9 +53,8 @@ class Distributor(mesa.Agent):
         Its row in ``state``.
     state
         The network's state; its row holds the demand its accounts are expected to place with
-        it (``forecast_units``) and its size weight.
-    share_expected
-        Its expected share of its accounts' needs (value at list) at week 0.
+        it (``forecast_units``), its size weight and its starting markup, share seen and
+        cost rate (:meth:`DistributorNetwork.sign`).
     """
 
     model: World
@@ -86,9 +81,7 @@ class Distributor(mesa.Agent):
     week_demand_units = _Row()
     week_sold_units = _Row()
 
-    def __init__(
-        self, model: World, index: int, state: DistributorState, share_expected: float
-    ) -> None:
+    def __init__(self, model: World, index: int, state: DistributorState) -> None:
         super().__init__(model)
         cfg = model.scenario.distributors
         rng = model.streams["setup"]
@@ -103,8 +96,6 @@ class Distributor(mesa.Agent):
         cover = rng.uniform(cfg.reorder_weeks_cover, cfg.target_weeks_cover)
         self.stock_units = cover * self.forecast_units
         list_price = model.books.list_price
-        self.share_seen = min(MAX_SHARE_SEEN, share_expected)
-        self.markup = self._starting_markup(model.rules.realisation[DISTRIBUTOR])
         our_weekly = float(self.forecast_units @ list_price) * self.resale_price
         self.line_fixed_cost_weekly = cfg.line_fixed_cost_share * our_weekly
         self.alternative_base_weekly = our_weekly * (1.0 - self.line_share) / self.line_share
@@ -114,15 +105,6 @@ class Distributor(mesa.Agent):
         carrying cost - the line's fixed cost + income from us."""
         self.total_profit_history: list[float] = []
         """Weekly profit across its portfolio: our line plus the competitor's line."""
-
-    def _starting_markup(self, realisation: float) -> float:
-        """Its target markup at the expected share; without one, the channel's price."""
-        beta = self.model.rules.market.choice.price_weight
-        wholesale = 1.0 - self.cfg.margin
-        if beta > 0 and wholesale > 0:
-            rows = np.array([self.index])
-            return float(target_markup(self.state, rows, self.cfg, beta)[0])
-        return realisation / wholesale - 1.0 if wholesale > 0 else 0.0
 
     @property
     def status(self) -> DistributorStatus:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -121,6 +122,57 @@ def _average(column: np.ndarray, rows: np.ndarray, value: np.ndarray, weeks: flo
     return new
 
 
+class WeekPnl(NamedTuple):
+    """The active distributors' week on our line, as their controllers would report it.
+
+    Attributes
+    ----------
+    gross_margin_mean
+        Mean over those that sold of ``1 - cost of goods sold / resale revenue``.
+    operating_profit
+        Their total operating profit on our line: resale revenue - cost of goods sold at our
+        sell-in price - cost to serve - carrying cost - the line's fixed cost - the shared
+        overhead allocated to it (``overhead_share`` of its sales) + income from us. Money a
+        week, for the distributors' sampled accounts.
+    """
+
+    gross_margin_mean: float
+    operating_profit: float
+
+
+def week_pnl(
+    state: DistributorState, rows: np.ndarray, cfg: DistributorsConfig, unit_cost: np.ndarray
+) -> WeekPnl:
+    """The week's P&L of ``rows`` on our line (:class:`WeekPnl`), before it is booked."""
+    revenue = state.week_revenue[rows]
+    gross, contribution = _line_week(state, rows, cfg, unit_cost)
+    selling = revenue > 0
+    margin = float(np.mean(gross[selling] / revenue[selling])) if selling.any() else 0.0
+    return WeekPnl(margin, float((contribution - cfg.overhead_share * revenue).sum()))
+
+
+def _line_week(
+    state: DistributorState, rows: np.ndarray, cfg: DistributorsConfig, unit_cost: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(gross profit, contribution) of ``rows``' week on our line, money.
+
+    Gross profit: resale revenue less what it paid us for what it sold. Contribution: less
+    its cost to serve, the carrying cost of the stock left and the line's fixed cost, plus
+    income from us: what dropping the line would lose it (the shared overhead stays).
+    """
+    s = state
+    gross = s.week_revenue[rows] - (s.week_sold_units[rows] * unit_cost).sum(axis=1)
+    stock_value = (s.stock_units[rows] * unit_cost).sum(axis=1)
+    contribution = (
+        gross
+        - s.week_cost_to_serve[rows]
+        - stock_value * cfg.carrying_cost_annual / 52.0
+        - s.line_fixed_cost_weekly[rows]
+        + s.week_income[rows]
+    )
+    return gross, contribution
+
+
 def book_week(
     state: DistributorState,
     rows: np.ndarray,
@@ -146,16 +198,8 @@ def book_week(
     (2, k) our line's profit and the portfolio's total profit this week, as booked.
     """
     s, window = state, cfg.threat_window_weeks
-    stock_value = (s.stock_units[rows] * unit_cost).sum(axis=1)
     revenue_week, cost_week = s.week_revenue[rows], s.week_cost_to_serve[rows]
-    our = (
-        revenue_week
-        - (s.week_sold_units[rows] * unit_cost).sum(axis=1)
-        - cost_week
-        - stock_value * cfg.carrying_cost_annual / 52.0
-        - s.line_fixed_cost_weekly[rows]
-        + s.week_income[rows]
-    )
+    _, our = _line_week(state, rows, cfg, unit_cost)
     # The firm's noise: revenue moved toward its expectation, the rest moving with it.
     seen = _firm_noise(revenue_week, *expected)
     moved = seen - revenue_week
@@ -242,20 +286,22 @@ def _loss_rate(
 def target_markup(
     state: DistributorState, rows: np.ndarray, cfg: DistributorsConfig, price_weight: float
 ) -> np.ndarray:
-    """The inverse-elasticity markup ``1 / (beta w (1 - s))`` of logit demand.
+    """The markup of the price that maximises its profit on our line: logit-Bertrand.
 
-    With buyers' price weight ``beta`` (utility per unit of price as a fraction of list) and
-    the share ``s`` of its accounts' needs it wins, its demand's price elasticity is ``-beta
-    p (1 - s)``; the profit-maximising price satisfies ``p - w = 1 / (beta (1 - s))``, i.e.
-    markup ``1 / (beta w (1 - s))`` over the wholesale price ``w``. Without price-sensitive
-    buyers (or before it has seen a share): the current markup.
+    Selling at price ``p`` (fraction of list) it earns ``p (1 - c) - w`` a unit: our wholesale
+    price ``w`` and its cost to serve ``c`` per unit of sales (``cost_rate``). With buyers'
+    price weight ``beta`` (utility per unit of price as a fraction of list) and the share ``s``
+    of its accounts' needs it wins, logit demand falls at ``dq/dp = -beta q (1 - s)``, so the
+    first-order condition ``(1 - c) q - beta q (1 - s) (p (1 - c) - w) = 0`` gives
+    ``p* = w / (1 - c) + 1 / (beta (1 - s))``: its own costs passed on, plus the inverse
+    elasticity. Over ``w``, the markup ``c / (1 - c) + 1 / (beta w (1 - s))``. Without
+    price-sensitive buyers (or before it has seen a share): the current markup.
     """
     wholesale = 1.0 - cfg.margin
-    share = state.share_seen[rows]
+    share, cost = state.share_seen[rows], state.cost_rate[rows]
     if price_weight > 0 and wholesale > 0:
-        return np.where(
-            np.isnan(share), state.markup[rows], 1.0 / (price_weight * wholesale * (1.0 - share))
-        )
+        target = cost / (1.0 - cost) + 1.0 / (price_weight * wholesale * (1.0 - share))
+        return np.where(np.isnan(share), state.markup[rows], target)
     return state.markup[rows]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import special
 
 from sim.channels import CHANNELS, DIRECT, DISTRIBUTOR
-from sim.model import buyers
+from sim.model import buyers, choice
 from sim.model.buyers import BuyerRules
 from sim.model.costs import ServiceCosts
 from sim.model.distributors import business
@@ -38,6 +38,9 @@ from sim.model.policy import ChannelPlan
 from sim.model.population import ACTIVE, PROSPECT, Population, put_cells, take_cells
 from sim.model.week import Needs, World
 from sim.scenario.schema import Distributors as DistributorsConfig
+
+EQUILIBRIUM_ITERATIONS = 50
+"""Newton steps allowed to the starting prices' fixed point (a handful reach 1e-10)."""
 
 
 class DistributorNetwork:
@@ -88,47 +91,108 @@ class DistributorNetwork:
         collection; paid out of its margin."""
         self.size_weight = np.empty(0)
         self.resale_price = self._resale_prices()
+        self.week_pnl = business.WeekPnl(0.0, 0.0)
+        """The active distributors' P&L on our line in the week last booked."""
         self._keep_table: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ set-up
 
-    def sign(self, probabilities: np.ndarray, rng: np.random.Generator) -> None:
-        """Give the week-0 distributor buyers a distributor; sign and stock the distributors.
+    def sign(self, rng: np.random.Generator) -> None:
+        """Give the week-0 distributor buyers a distributor; sign, price and stock them.
 
-        Each is stocked for the demand its accounts are expected to place with it.
+        Each starts in its steady state: at the fixed point of its pricing rule
+        (:meth:`_price_at_equilibrium`), stocked for the demand its accounts are then expected
+        to place with it.
 
         Parameters
         ----------
-        probabilities
-            (N, P, C + 1) the week-0 logit probabilities (``choice.initial_channel_probabilities``).
         rng
             The ``setup`` stream.
         """
         pop = self.pop
-        list_price = self.model.books.list_price
         self._assign(rng)
         count = len(self.open) - 1
-        weekly_units = pop.units_per_order * pop.orders_per_week[:, None]
-        active = pop.active_mask()
-        demand = np.zeros((count, len(list_price)))
-        for p in range(demand.shape[1]):
-            expected = weekly_units[:, p] * probabilities[:, p, DISTRIBUTOR] * active
-            slot = np.bincount(pop.distributor + 1, weights=expected, minlength=count + 1)
-            demand[:, p] = slot[1:]  # slot 0 holds buyers without a distributor
-        # Each distributor's expected share of its accounts' needs (value at list) at week 0.
-        value = weekly_units * list_price * active[:, None]
-        won = value * probabilities[:, :, DISTRIBUTOR]
-        slot = pop.distributor + 1
-        share = np.bincount(slot, weights=won.sum(axis=1), minlength=count + 1)[1:] / np.maximum(
-            np.bincount(slot, weights=value.sum(axis=1), minlength=count + 1)[1:], 1e-12
-        )
-        self.state = DistributorState.empty(count, len(list_price))
-        self.state.forecast_units[:] = demand
+        self.state = DistributorState.empty(count, len(self.model.books.list_price))
         self.state.size_weight[:] = self.size_weight
-        self.agents = [
-            Distributor(self.model, d, self.state, float(share[d])) for d in range(count)
-        ]
+        probability = self._price_at_equilibrium()
+        weekly_units = pop.units_per_order * pop.orders_per_week[:, None]
+        expected = weekly_units * probability * pop.active_mask()[:, None]
+        slot = pop.distributor + 1  # slot 0 holds buyers without a distributor
+        for p in range(expected.shape[1]):
+            self.state.forecast_units[:, p] = np.bincount(
+                slot, weights=expected[:, p], minlength=count + 1
+            )[1:]
+        self.agents = [Distributor(self.model, d, self.state) for d in range(count)]
         self.resale_price = self._resale_prices()
+
+    def _price_at_equilibrium(self, tolerance: float = 1e-10) -> np.ndarray:
+        """Set every distributor's markup at the fixed point of its pricing rule; (N, P) shares.
+
+        Its share ``s(m)`` of its accounts' needs (value at list) falls with its markup ``m``
+        and the rule's target ``g(s)`` (:func:`business.target_markup`) rises with the share,
+        so ``m = g(s(m))`` has one root; logit demand gives ``g'(m) = -s / (1 - s)``, so Newton's
+        step is ``m += (1 - s) (g - m)``. The share is the one the weekly choice gives its
+        accounts (current channels, relationships and habits included) and its cost rate the
+        one its service costs give the orders expected at that price, so nothing drifts when
+        nothing changes (docs/ODD.md §7.8, "Steady start").
+
+        Returns
+        -------
+        (N, P) each buyer x product's probability of choosing its distributor at the prices set.
+        """
+        state, cfg, pop = self.state, self.cfg, self.pop
+        rows = np.arange(len(state.markup))
+        beta = self.rules.market.choice.price_weight
+        value = self.weekly_value * pop.active_mask()[:, None]
+        state.markup[:] = self.rules.realisation[DISTRIBUTOR] / (1.0 - cfg.margin) - 1.0
+        for _ in range(EQUILIBRIUM_ITERATIONS):
+            probability = self._distributor_probabilities()
+            won = self._by_distributor((value * probability).sum(axis=1))
+            offered = self._by_distributor((value * (probability > 0)).sum(axis=1))
+            state.share_seen[:] = np.minimum(
+                business.MAX_SHARE_SEEN, won / np.maximum(offered, 1e-300)
+            )
+            state.cost_rate[:] = self._expected_cost_rate(probability)
+            step = (1.0 - state.share_seen) * (
+                business.target_markup(state, rows, cfg, beta) - state.markup
+            )
+            state.markup[:] += step
+            if not len(step) or np.abs(step).max() < tolerance:
+                break
+        return self._distributor_probabilities()
+
+    def _distributor_probabilities(self) -> np.ndarray:
+        """(N, P) each buyer x product's logit probability of its distributor, at their prices."""
+        terms = choice.choice_terms(
+            self.rules,
+            distributor_open=self.open,
+            resale_price=self._resale_prices(),
+            sell_through_discount=np.zeros(len(self.model.books.list_price)),
+        )
+        return choice.channel_probabilities(self.pop, terms)[:, :, DISTRIBUTOR]
+
+    def _expected_cost_rate(self, probability: np.ndarray) -> np.ndarray:
+        """(D,) each distributor's cost to serve per unit of sales on its expected orders.
+
+        Each buyer orders each product ``orders_per_week`` times a week, ``units_per_order``
+        units at the distributor's price; an order is costed on its own (one line), which
+        the orders of infrequent buyers mostly are (``distributors.cost_to_serve``).
+        """
+        pop, list_price = self.pop, self.model.books.list_price
+        orders = pop.orders_per_week[:, None] * probability * pop.active_mask()[:, None]
+        b, p = np.nonzero(orders)
+        value = (
+            pop.units_per_order[b, p] * list_price[p] * self._resale_prices()[pop.distributor[b]]
+        )
+        cost = self.service_costs.of_lines(np.arange(len(b)), value).sum(axis=1)
+        revenue = self._by_distributor(np.bincount(b, orders[b, p] * value, len(pop.status)))
+        spent = self._by_distributor(np.bincount(b, orders[b, p] * cost, len(pop.status)))
+        return spent / np.maximum(revenue, 1e-300)
+
+    def _by_distributor(self, per_buyer: np.ndarray) -> np.ndarray:
+        """(D,) sums of a per-buyer column over each distributor's accounts."""
+        count = len(self.open) - 1
+        return np.bincount(self.pop.distributor + 1, weights=per_buyer, minlength=count + 1)[1:]
 
     def _assign(self, rng: np.random.Generator) -> None:
         """Size the network and give each buyer with a week-0 distributor line a distributor.
@@ -330,6 +394,7 @@ class DistributorNetwork:
         *outlook, book_value = line_outlook(self, week)
         self._keep_table = None  # the steps below change the loss rates
         rows = np.flatnonzero(state.status != DistributorStatus.EXITED)
+        self.week_pnl = business.week_pnl(state, rows, cfg, self.unit_cost)
         expected = book_value[rows] * state.resale_price(cfg, rows)
         our, total = business.book_week(
             state, rows, cfg, self.unit_cost, (expected, self.model.sample.share)
@@ -531,6 +596,8 @@ class DistributorNetwork:
             "distributor_effort_mean": mean(state.effort),
             "distributor_threat_mean": mean(state.threat),
             "distributor_markup_mean": mean(state.markup),
+            "distributor_gross_margin_mean": self.week_pnl.gross_margin_mean,
+            "distributor_profit": self.week_pnl.operating_profit,
             "distributors_exited": len(self.agents) - len(working),
             "channel_inventory_units": self.channel_inventory_units(),
         }

@@ -409,6 +409,9 @@ def test_dashboard_runs_two_policies_on_a_projector_and_a_wide_screen(
             expect(run).to_be_enabled(timeout=30_000)
             expect(page.get_by_text("Policy B")).to_be_visible()
             expect(page.get_by_text("This website runs on")).to_have_count(0)
+            # 10% of the firm: too few accounts of its smallest distributors, and it says so
+            small = page.get_by_text("accounts of the smallest of the 20 distributors")
+            expect(small).to_be_visible()
 
             # few weeks so the test is quick: the plan starts at week 13, so 26 weeks
             weeks = page.get_by_role("slider").nth(1)

@@ -732,7 +732,7 @@ def test_mapping_reads_like_a_dict():
     assert dict(mix.items()) == {**mix}
     sweep = load_study(DIRECT_SHIFT).sweep
     assert sweep is not None
-    assert sweep.parameters["distributors.alternative_margin"] == (0.15, 0.3)
+    assert sweep.parameters["distributors.alternative_margin"] == (0.21, 0.36)
 
 
 def test_sweep_block_accepts_a_dict():

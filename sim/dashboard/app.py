@@ -29,6 +29,7 @@ from sim.dashboard import live
 from sim.dashboard.charts import MIN_PANEL_PX, PANELS, REVENUE, legend, nan_to_dash, panel_pngs
 from sim.scenario.levers import EVERY, LEVERS, PolicyLever
 from sim.scenario.loader import ScenarioError
+from sim.scenario.sanity import sample_warnings
 from sim.scenario.schema import Study
 
 UPDATE_SECONDS = 0.8
@@ -467,6 +468,8 @@ def Page() -> None:
                             max=50,
                             step=1,
                         )
+                        for warning in sample_warnings(study.scenario, sample_percent.value / 100):
+                            solara.Text(warning, classes=["control-label", "muted"])
                     LabelledSlider(
                         f"Weeks: {horizon.value}",
                         value=horizon,

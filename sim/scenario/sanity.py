@@ -9,6 +9,8 @@ simulates (``market.sample_share``) is too small to show the distributors' react
 
 from __future__ import annotations
 
+from scipy import special
+
 from sim.scenario.schema import Scenario
 
 BASELINE_RATIOS: dict[str, float] = {
@@ -23,14 +25,14 @@ distributor, reps costing 1.16% of the accounts' expected spend."""
 PLAUSIBLE_FACTOR = 3.0
 """A ratio more than this many times the baseline's, or less than its inverse, is warned of."""
 
-SMALL_SAMPLE_ACCOUNTS_PER_DISTRIBUTOR = 30
-"""Below this many simulated accounts per distributor on average, a distributor's P&L rests on
-too few accounts to show its reaction."""
+SMALL_SAMPLE_ACCOUNTS = 30
+"""Below this many simulated accounts, the smallest distributor's book moves in steps of too
+many real accounts: its exits are over-stated (docs/ODD.md §7.12, measured at a tenth)."""
 
 
 def firm_warnings(scenario: Scenario) -> list[str]:
     """Plain-language warnings about the firm's size and the sample, naming the keys."""
-    return [*_ratio_warnings(scenario), *_sample_warnings(scenario)]
+    return [*_ratio_warnings(scenario), *sample_warnings(scenario)]
 
 
 def _ratios(scenario: Scenario) -> dict[str, tuple[float | None, str]]:
@@ -80,17 +82,37 @@ def _ratio_warnings(scenario: Scenario) -> list[str]:
     ]
 
 
-def _sample_warnings(scenario: Scenario) -> list[str]:
-    market, density = scenario.market, scenario.distributors.accounts_per_distributor
-    if not density or market.sample_share == 1.0:
+def sample_warnings(scenario: Scenario, sample_share: float | None = None) -> list[str]:
+    """The warning that a sample is too small for the distributors' exits, if it is.
+
+    ``sample_share``: the share simulated, ``market.sample_share`` if None (the dashboard asks
+    of its slider's share before it builds the run).
+    """
+    market, cfg = scenario.market, scenario.distributors
+    share = market.sample_share if sample_share is None else sample_share
+    if not cfg.accounts_per_distributor or share == 1.0:
         return []
-    simulated = density * market.sample_share
-    if simulated >= SMALL_SAMPLE_ACCOUNTS_PER_DISTRIBUTOR:
+    count = max(1, round(market.buyers / cfg.accounts_per_distributor))
+    smallest = market.buyers * smallest_distributor_share(count, cfg.size_sigma)
+    simulated = smallest * share
+    if simulated >= SMALL_SAMPLE_ACCOUNTS:
         return []
     return [
-        f"market.sample_share {market.sample_share:g} simulates {simulated:.0f} accounts per "
-        f"distributor on average (fewer than {SMALL_SAMPLE_ACCOUNTS_PER_DISTRIBUTOR}): the "
-        "distributors' P&L and decisions rest on too few accounts to answer; raise "
-        f"market.sample_share to at least "
-        f"{min(1.0, SMALL_SAMPLE_ACCOUNTS_PER_DISTRIBUTOR / density):.2g}"
+        f"market.sample_share {share:g} simulates about {simulated:.0f} accounts "
+        f"of the smallest of the {count} distributors (fewer than {SMALL_SAMPLE_ACCOUNTS}): its "
+        "P&L moves in steps of many real accounts, so distributors' exits are over-stated; "
+        f"raise market.sample_share to at least {min(1.0, SMALL_SAMPLE_ACCOUNTS / smallest):.2g}"
     ]
+
+
+def smallest_distributor_share(count: int, size_sigma: float) -> float:
+    """Expected share of the accounts the smallest of ``count`` distributors holds.
+
+    The network draws its sizes as lognormals stratified by quantile
+    (``DistributorNetwork._assign``): the smallest from the lowest ``1 / count`` band, whose
+    mean over the mean of all is ``count x Phi(Phi^-1(1 / count) - sigma)``, a share of
+    ``Phi(Phi^-1(1 / count) - sigma)`` of the accounts.
+    """
+    if count == 1:
+        return 1.0
+    return float(special.ndtr(special.ndtri(1.0 / count) - size_sigma))

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
+import signal
 import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from servers import free_port, wait_for
 
 import sim
 import sim.wargame as wg
@@ -163,3 +172,210 @@ def test_tokens_are_private_and_every_round_is_in_the_files(tmp_path: Path) -> N
         again.model.ledger.rows["contribution_margin"],
         game.model.ledger.rows["contribution_margin"],
     )
+
+
+def test_the_after_action_figures_are_the_paired_differences(
+    tmp_path: Path, model_run: pd.DataFrame
+) -> None:
+    """review.csv against differences computed here from the paths' own timeseries: the game
+    vs ``run`` (the model's players), and vs a game replayed without one team's decisions."""
+    moves = [
+        {"distributor:0": {"markup": 0.45, "push_to_competitor": ["valves"]},
+         "manufacturer": {"distributor_referral_fee": 0.06}},
+        {"distributor:0": {"effort": 0.2}, "distributor:1": {"exit": True},
+         "manufacturer": {"distributor_margin": 0.27}},
+    ]  # fmt: skip
+    game = wg.create(SHIFT, tmp_path / "g", overrides=SMALL)
+    without = wg.create(SHIFT, tmp_path / "w", overrides=SMALL)
+    for decisions in moves:
+        for role, decision in decisions.items():
+            wg.submit(game, role, decision)
+            if role != "distributor:0":
+                wg.submit(without, role, decision)
+        wg.advance(game)
+        wg.advance(without)
+    review = pd.read_csv(tmp_path / "g" / "review.csv")
+    played = pd.read_parquet(tmp_path / "g" / "timeseries.parquet")
+    alone = pd.read_parquet(tmp_path / "w" / "timeseries.parquet")
+    rounds = (played["week"] - 1) // 13 + 1
+    margin = "contribution_margin"
+    vs_model = (played[margin] - model_run[margin].to_numpy()).groupby(rounds).sum()
+    vs_alone = (played[margin] - alone[margin]).groupby(rounds).sum()
+    ours = review[(review["team"] == "manufacturer") & (review["outcome"] == margin)]
+    np.testing.assert_allclose(ours["game_minus_model"], vs_model, rtol=1e-9)
+    assert vs_model.abs().min() > 0  # the choices moved our margin: the check can fail
+    theirs = review[(review["team"] == "distributor:0") & review["outcome"].str.endswith(margin)]
+    np.testing.assert_allclose(theirs["team_choices"], vs_alone, rtol=1e-9)
+    # and distributor 0's own profit: game vs the game without its decisions
+    weeks = pd.read_csv(tmp_path / "g" / "distributors.csv")
+    weeks_alone = pd.read_csv(tmp_path / "w" / "distributors.csv")
+    mine = weeks[weeks["distributor"] == 0].reset_index(drop=True)
+    mine_alone = weeks_alone[weeks_alone["distributor"] == 0].reset_index(drop=True)
+    gained = (mine["total_profit"] - mine_alone["total_profit"]).groupby(rounds).sum()
+    own = review[(review["team"] == "distributor:0") & (review["outcome"] == "total_profit")]
+    np.testing.assert_allclose(own["team_choices"], gained, rtol=1e-9)
+    page = html.unescape((tmp_path / "g" / "report.html").read_text())
+    assert "What the teams' choices did" in page and "distributor:0's choices" in page
+    assert "data:image/png;base64," in page and "push_to_competitor" in page
+
+
+# ------------------------------------------------------------------ the command and its server
+
+
+def _command(folder: Path, port: int, *extra: str) -> list[str]:
+    sets = [arg for s in SMALL for arg in ("--set", s)]
+    return [sys.executable, "-m", "sim", "wargame", str(SHIFT), "--out", str(folder),
+            "--port", str(port), *sets, *extra]  # fmt: skip
+
+
+def _serve(folder: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``channel-sim wargame`` on a free loopback port; its process and base URL."""
+    port = free_port()
+    log = open(folder.parent / f"{folder.name}-server.log", "a")  # noqa: SIM115
+    server = subprocess.Popen(
+        _command(folder, port, *extra),
+        cwd=folder.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/", 60, server)
+    return server, url
+
+
+def _stop(server: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    server.send_signal(sig)
+    server.wait(timeout=20)
+
+
+def _call(url: str, token: str | None, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A game served by the command; (URL, tokens, folder)."""
+    folder = tmp_path / "game"
+    server, url = _serve(folder)
+    try:
+        yield url, json.loads((folder / "tokens.json").read_text()), folder
+    finally:
+        _stop(server)
+
+
+def test_tokens_are_enforced(served) -> None:
+    url, tokens, _ = served
+    mine, theirs = tokens["distributor:0"], tokens["distributor:1"]
+    assert _call(f"{url}/api/state", None)[0] == 401
+    assert _call(f"{url}/api/state", "not-a-token")[0] == 401
+    assert _call(f"{url}/api/decision", None, {"markup": 0.3})[0] == 401
+    status, seen = _call(f"{url}/api/state", mine)
+    assert status == 200 and seen["role"] == "distributor:0" and seen["round"] == 0
+    # another role's token can neither read nor write that role
+    for token in (theirs, tokens["manufacturer"], tokens["facilitator"]):
+        assert _call(f"{url}/api/state?role=distributor:0", token)[0] == 403
+        assert _call(f"{url}/api/decision?role=distributor:0", token, {"markup": 0.1})[0] == 403
+    assert _call(f"{url}/api/advance", mine, {})[0] == 403
+    assert _call(f"{url}/api/decision", tokens["facilitator"], {"markup": 0.1})[0] == 403
+    assert _call(f"{url}/api/state", mine)[1]["pending"] is None  # nothing was written
+    # a distributor's view holds its own numbers only
+    assert "channel_pnl" not in seen and "distributors" not in seen
+    manufacturer = _call(f"{url}/api/state", tokens["manufacturer"])[1]
+    assert "weekly" in manufacturer and "rounds_pnl" not in manufacturer
+    assert set(manufacturer["distributors"][0]) == {
+        "distributor", "carries_our_line", "resale_price"
+    }  # fmt: skip
+    status, refused = _call(f"{url}/api/decision", mine, {"effort": 1.5})
+    assert status == 400 and refused["error"].startswith("effort: ")
+    assert _call(f"{url}/api/advance", tokens["facilitator"], {}) == (
+        200, {"round": 1, "finished": False}
+    )  # fmt: skip
+
+
+def test_a_killed_server_resumes_at_the_last_round_with_nothing_lost(tmp_path: Path) -> None:
+    folder = tmp_path / "game"
+    server, url = _serve(folder)
+    tokens = json.loads((folder / "tokens.json").read_text())
+    first = {"markup": 0.35, "announcement": "prices up"}
+    second = {"distributor_referral_fee": 0.05}
+    try:
+        assert _call(f"{url}/api/decision", tokens["distributor:0"], first)[0] == 200
+        assert _call(f"{url}/api/advance", tokens["facilitator"], {})[0] == 200
+        assert _call(f"{url}/api/decision", tokens["manufacturer"], second)[0] == 200
+    finally:
+        _stop(server, signal.SIGKILL)
+    assert server.returncode == -signal.SIGKILL
+    server, url = _serve(folder)  # the same command
+    try:
+        assert json.loads((folder / "tokens.json").read_text()) == tokens
+        state = _call(f"{url}/api/state", tokens["manufacturer"])[1]
+        assert state["round"] == 1 and state["pending"] == second
+        assert state["decided"] == [{}]
+        assert _call(f"{url}/api/advance", tokens["facilitator"], {})[1]["round"] == 2
+    finally:
+        _stop(server)
+    # the same decisions played in Python give the same game
+    again = wg.create(SHIFT, tmp_path / "again", overrides=SMALL)
+    wg.submit(again, "distributor:0", first)
+    wg.advance(again)
+    wg.submit(again, "manufacturer", second)
+    wg.advance(again)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "timeseries.parquet"),
+        pd.read_parquet(tmp_path / "again" / "timeseries.parquet"),
+    )
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_refuses_bad_input_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    sets = [arg for s in SMALL for arg in ("--set", s)]
+    wg.create(SHIFT, tmp_path / "g", overrides=SMALL)
+    other = ROOT / "scenarios" / "orchestration.yaml"
+    cases = [
+        ([str(other), "--out", str(tmp_path / "g"), *sets], r"differs from the one asked for"),
+        ([str(SHIFT), "--out", str(tmp_path / "h"), "--roles", "distributor:99", *sets],
+         r"'distributor:99' is not a role; allowed: manufacturer, competitor, or distributor:0"),
+        ([str(SHIFT), "--out", str(tmp_path / "h"), "--rounds", "3", *sets],
+         r"--rounds: 3 rounds of 13 weeks do not fit in horizon_weeks \(26\)"),
+        ([str(SHIFT), "--out", str(tmp_path / "h"), "--set", "distributors.margin=2"],
+         r"distributors.margin"),
+        ([str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "h")], r"no such scenario file"),
+    ]  # fmt: skip
+    for args, message in cases:
+        done = _cli("wargame", *args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert re.search(message, " ".join(done.stderr.split())), done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "h").exists()
+    shown = _cli("wargame", "--help", cwd=tmp_path)
+    assert shown.returncode == 0 and "--round-weeks" in shown.stdout
+
+
+def test_listening_on_the_room_network_warns(tmp_path: Path) -> None:
+    folder = tmp_path / "game"
+    server, _ = _serve(folder, "--host", "0.0.0.0")
+    _stop(server)
+    log = (tmp_path / "game-server.log").read_text()
+    assert "warning:" in log and "anyone on this network" in " ".join(log.split())
+    assert "facilitator" in log and "#token=" in log

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from servers import free_port, wait_for
+from servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for
 
 import sim
 import sim.wargame as wg
@@ -219,6 +219,24 @@ def test_the_after_action_figures_are_the_paired_differences(
     assert "data:image/png;base64," in page and "push_to_competitor" in page
 
 
+def test_bots_play_a_game_and_a_retaliator_pushes_the_moved_lines(tmp_path: Path) -> None:
+    from sim.wargame import bot
+
+    game = wg.create(SHIFT, tmp_path / "g", overrides=SMALL)
+    played = bot.play(
+        game,
+        {"manufacturer": bot.Manufacturer(0.05), "distributor:0": bot.Retaliator(),
+         "distributor:1": bot.HoldPrice(0.3)},
+    )  # fmt: skip
+    assert played == 2 and game.finished
+    second = json.loads((tmp_path / "g" / "rounds" / "round_02.json").read_text())["decisions"]
+    assert second["distributor:0"]["push_to_competitor"] == ["consumables", "valves"]
+    assert second["distributor:1"] == {"markup": 0.3, "effort": 1.0, "exit": False}
+    assert game.model.distributors[1].markup == 0.3
+    with pytest.raises(wg.GameError, match="the game is over"):
+        wg.advance(game)
+
+
 # ------------------------------------------------------------------ the command and its server
 
 
@@ -298,6 +316,12 @@ def test_tokens_are_enforced(served) -> None:
     }  # fmt: skip
     status, refused = _call(f"{url}/api/decision", mine, {"effort": 1.5})
     assert status == 400 and refused["error"].startswith("effort: ")
+    from sim.wargame import bot
+
+    seat = bot.Client(url, theirs)
+    assert seat.submit(bot.HoldPrice(0.3).decide(seat.state()))["accepted"]["markup"] == 0.3
+    with pytest.raises(ValueError, match="403"):
+        seat.advance()
     assert _call(f"{url}/api/advance", tokens["facilitator"], {}) == (
         200, {"round": 1, "finished": False}
     )  # fmt: skip
@@ -337,23 +361,18 @@ def test_a_killed_server_resumes_at_the_last_round_with_nothing_lost(tmp_path: P
     )
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_command_refuses_bad_input_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
     sets = [arg for s in SMALL for arg in ("--set", s)]
     wg.create(SHIFT, tmp_path / "g", overrides=SMALL)
     other = ROOT / "scenarios" / "orchestration.yaml"
     cases = [
         ([str(other), "--out", str(tmp_path / "g"), *sets], r"differs from the one asked for"),
+        ([str(SHIFT), "--out", str(tmp_path / "g"), "--round-weeks", "4", *sets],
+         r"--round-weeks 4 is not 13"),
         ([str(SHIFT), "--out", str(tmp_path / "h"), "--roles", "distributor:99", *sets],
          r"'distributor:99' is not a role; allowed: manufacturer, competitor, or distributor:0"),
         ([str(SHIFT), "--out", str(tmp_path / "h"), "--rounds", "3", *sets],
@@ -363,13 +382,13 @@ def test_the_command_refuses_bad_input_with_exit_2_and_no_traceback(tmp_path: Pa
         ([str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "h")], r"no such scenario file"),
     ]  # fmt: skip
     for args, message in cases:
-        done = _cli("wargame", *args, cwd=tmp_path)
-        assert done.returncode == 2, (args, done.stderr)
-        assert re.search(message, " ".join(done.stderr.split())), done.stderr
-        assert "Traceback" not in done.stderr
+        done = CliRunner().invoke(app, ["wargame", *args])
+        assert done.exit_code == 2, (args, done.output)
+        assert re.search(message, " ".join(done.output.split())), done.output
+        assert done.exception is None or isinstance(done.exception, SystemExit)
     assert not (tmp_path / "h").exists()
-    shown = _cli("wargame", "--help", cwd=tmp_path)
-    assert shown.returncode == 0 and "--round-weeks" in shown.stdout
+    shown = CliRunner().invoke(app, ["wargame", "--help"])
+    assert shown.exit_code == 0 and "--round-weeks" in shown.output
 
 
 def test_listening_on_the_room_network_warns(tmp_path: Path) -> None:
@@ -379,3 +398,106 @@ def test_listening_on_the_room_network_warns(tmp_path: Path) -> None:
     log = (tmp_path / "game-server.log").read_text()
     assert "warning:" in log and "anyone on this network" in " ".join(log.split())
     assert "facilitator" in log and "#token=" in log
+
+
+# ------------------------------------------------------------------ the pages in a browser
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no Debian chromium at /usr/bin/chromium")
+def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
+    served, tmp_path: Path
+) -> None:
+    """The manufacturer and two distributors decide on their pages, the facilitator starts
+    and advances each round; a bad value is refused on the page; no request leaves the
+    machine. The game's files hold what was clicked."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, tokens, folder = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            outside: list[str] = []
+            pages = {}
+            for role in ("manufacturer", "distributor:0", "distributor:1", "facilitator"):
+                page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+                page.on("request", lambda r: outside.append(r.url) if url not in r.url else None)
+                page.goto(f"{url}/play/{role}#token={tokens[role]}")
+                expect(page.locator("#status")).to_contain_text("Round 0 of 2 played")
+                pages[role] = page
+            boss, first, second, facilitator = pages.values()
+            facilitator.fill("#minutes", "10")
+            facilitator.click("#start")
+            expect(facilitator.locator("#message")).to_contain_text("deadline")
+
+            # round 1: a refused value first, then the teams' decisions
+            first.fill("#markup", "5")
+            first.click("#submit")
+            expect(first.locator("#message")).to_contain_text("markup: ")
+            first.fill("#markup", "0.4")
+            first.check("#push_set")
+            first.check(".push[value=valves]")
+            first.fill("#announcement", "valves go to our other supplier")
+            first.click("#submit")
+            expect(first.locator("#message")).to_contain_text("decision saved for round 1")
+            second.select_option("#exit", "false")
+            second.click("#submit")
+            expect(second.locator("#message")).to_contain_text("decision saved")
+            boss.fill("#distributor_referral_fee", "0.05")
+            boss.fill("#announcement", "we pay 5% on every line we move")
+            boss.click("#submit")
+            expect(boss.locator("#message")).to_contain_text("decision saved")
+            facilitator.reload()
+            expect(facilitator.locator("#facts")).not_to_contain_text("not yet")
+            facilitator.click("#advance")
+            expect(facilitator.locator("#message")).to_contain_text(
+                "round 1 played", timeout=60_000
+            )
+
+            # round 2: each page shows what it may see; the manufacturer reads the announcement
+            for page in pages.values():
+                page.reload()
+                expect(page.locator("#status")).to_contain_text("Round 1 of 2 played")
+            expect(boss.locator("#facts")).to_contain_text("valves go to our other supplier")
+            expect(first.locator("#facts")).to_contain_text("we pay 5% on every line we move")
+            expect(first.locator("#facts")).to_contain_text("retaliating")
+            expect(first.locator("svg")).to_have_count(3)
+            first.fill("#effort", "0.2")
+            first.click("#submit")
+            expect(first.locator("#message")).to_contain_text("decision saved for round 2")
+            boss.select_option("#deal_registration", "true")
+            boss.click("#submit")
+            expect(boss.locator("#message")).to_contain_text("decision saved")
+            facilitator.click("#advance")
+            expect(facilitator.locator("#message")).to_contain_text(
+                "the game is over", timeout=60_000
+            )
+            with facilitator.expect_popup() as opened:
+                facilitator.click("#report")
+            expect(opened.value.locator("h1")).to_contain_text("After-action review")
+            expect(facilitator.locator("#market svg")).to_have_count(2)
+            for role, page in pages.items():
+                page.screenshot(
+                    path=str(tmp_path / f"{role.replace(':', '-')}.png"), full_page=True
+                )
+            assert outside == [], outside[:5]
+        finally:
+            browser.close()
+    played = [json.loads((folder / "rounds" / f"round_0{n}.json").read_text()) for n in (1, 2)]
+    assert played[0]["decisions"] == {
+        "distributor:0": {
+            "announcement": "valves go to our other supplier",
+            "markup": 0.4,
+            "push_to_competitor": ["valves"],
+        },
+        "distributor:1": {"exit": False},
+        "manufacturer": {
+            "announcement": "we pay 5% on every line we move",
+            "distributor_referral_fee": 0.05,
+        },
+    }
+    assert played[1]["decisions"] == {
+        "distributor:0": {"effort": 0.2},
+        "manufacturer": {"deal_registration": True},
+    }
+    assert played[1]["left_to_model"] == ["distributor:1"]

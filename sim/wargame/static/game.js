@@ -5,7 +5,8 @@ const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => v === null || v === undefined ? "–" :
   typeof v === "number" ? (Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(2) + " M" :
-    Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(1) + " k" : v.toFixed(Math.abs(v) < 10 ? 3 : 0))
+    Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(1) + " k" :
+    Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 3 : 0))
   : String(v);
 const pct = (v) => v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%";
 let state = null, filled = -1;
@@ -124,7 +125,7 @@ const render = {
     filled = s.round;
   },
   "facilitator": (s) => {
-    $("facts").innerHTML = `<h2>Teams</h2>${table(s.teams.map(t => ({team: t, decided: s.submitted.includes(t) ? "yes" : "not yet (model decides)"})), ["team", "decided"], ["Team", "Decided this round"])}
+    $("facts").innerHTML = `<h2>Teams</h2>${table(s.teams.map(t => ({team: t, decided: s.finished ? "game over" : s.submitted.includes(t) ? "yes" : "not yet (model decides)"})), ["team", "decided"], ["Team", "Decided this round"])}
       <p><a href="/projector#token=${TOKEN}" target="_blank">Projector view</a></p>`;
     projector(s);
   },

@@ -222,12 +222,18 @@ def test_the_after_action_figures_are_the_paired_differences(
 def test_bots_play_a_game_and_a_retaliator_pushes_the_moved_lines(tmp_path: Path) -> None:
     from sim.wargame import bot
 
-    game = wg.create(SHIFT, tmp_path / "g", overrides=SMALL)
+    teams = "manufacturer,distributor:0,distributor:1,competitor"
+    game = wg.create(SHIFT, tmp_path / "g", roles=teams, overrides=SMALL)
+    wg.submit(game, "competitor", {"alternative_margin": 0.33})
     played = bot.play(
         game,
         {"manufacturer": bot.Manufacturer(0.05), "distributor:0": bot.Retaliator(),
          "distributor:1": bot.HoldPrice(0.3)},
     )  # fmt: skip
+    assert game.model.firm.distributors.alternative_margin == 0.33
+    rival = wg.view(game, "competitor")
+    assert rival["offer"] == {"alternative_margin": 0.33} and len(rival["weekly"]) == 26
+    assert wg.view(game, "distributor:1")["competitor_offer"]["alternative_margin"] == 0.33
     assert played == 2 and game.finished
     second = json.loads((tmp_path / "g" / "rounds" / "round_02.json").read_text())["decisions"]
     assert second["distributor:0"]["push_to_competitor"] == ["consumables", "valves"]
@@ -501,3 +507,28 @@ def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
         "manufacturer": {"deal_registration": True},
     }
     assert played[1]["left_to_model"] == ["distributor:1"]
+
+
+def test_the_guide_s_worked_game_runs_and_says_what_the_guide_says(tmp_path: Path) -> None:
+    """docs/examples/wargame_two_rounds.py plays the guide's game; its figures are the guide's."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "examples" / "wargame_two_rounds.py"), str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    review = pd.read_csv(tmp_path / "review.csv").set_index(["team", "outcome", "round"])
+    guide = (ROOT / "docs" / "wargame.md").read_text()
+    margin = "manufacturer contribution_margin"
+    figures = {
+        ("manufacturer", "contribution_margin", 2): "−442.1",
+        ("distributor:0", margin, 2): "+49.2",
+        ("distributor:1", margin, 2): "+24.4",
+        ("distributor:1", "total_profit", 2): "−207.4",
+    }
+    for key, written in figures.items():
+        value = review.loc[key, "team_choices"] / 1e3
+        assert f"{value:+.1f}".replace("-", "−") == written and written in guide, key
+    assert "All choices together vs the model's own players: -521.9 thousand" in done.stdout

@@ -8,7 +8,7 @@ distributor:<i>    its own P&L, accounts and demand trend week by week (the firm
 manufacturer       its channel P&L (by channel, so far) and weekly margin; the plan and its
                    levers; what the distributors announce, and what it sees of each in the
                    market (carrying our line or not, its resale price)
-competitor         its line's offer, the lines it has won from us, the market
+competitor         its line's offer, the units of our demand its line won, the market
 facilitator        the market (the projector view) and who has decided, not what
 =================  ========================================================================
 
@@ -38,7 +38,7 @@ MARKET_COLUMNS: tuple[str, ...] = (
     "revenue_ecommerce",
     "active_customers",
     "distributors_active",
-    "lines_lost_to_competitor",
+    "lost_to_competitor_units",
 )
 """Weekly metrics anyone in the room may see on the projector (no team's private figures)."""
 
@@ -88,8 +88,7 @@ def _common(game: Game, role: str) -> dict[str, Any]:
 def market(game: Game) -> dict[str, Any]:
     """The projector's view: the market's weekly figures, the firm's (:data:`MARKET_COLUMNS`)."""
     series = game.paths["game"].timeseries()
-    available = [c for c in MARKET_COLUMNS if c in series.columns]
-    return {"weeks": _records(series[["week", *available]])}
+    return {"weeks": _records(series[["week", *MARKET_COLUMNS]])}
 
 
 def facilitator_view(game: Game) -> dict[str, Any]:
@@ -159,13 +158,11 @@ def distributor_view(game: Game, d: int) -> dict[str, Any]:
 
 
 def competitor_view(game: Game) -> dict[str, Any]:
-    """The competitor line's offer, the lines it has won, the market."""
+    """The competitor line's offer, our demand its line won week by week, the market."""
     series = game.paths["game"].timeseries()
     return {
         "offer": {"alternative_margin": game.model.firm.distributors.alternative_margin},
-        "weekly": _records(
-            series[["week", "lost_to_competitor_units", "lines_lost_to_competitor"]]
-        ),
+        "weekly": _records(series[["week", "lost_to_competitor_units"]]),
         "market": market(game),
     }
 

@@ -56,6 +56,13 @@ REVIEW_COLUMNS: tuple[str, ...] = (
 """``review.csv``: per round x team x outcome (its own, and the manufacturer's margin)."""
 
 
+REVIEW_CSS = """
+#timeline td { white-space: normal; text-align: left; }
+#timeline td:last-child { max-width: 40rem; }
+"""
+"""The timeline's values (announcements) wrap instead of running off the page."""
+
+
 def outcome_of(role: str) -> tuple[str, str]:
     """The outcome a role plays for: (name, unit)."""
     if role == roles.MANUFACTURER:
@@ -126,8 +133,17 @@ def timeline(game: Game) -> pd.DataFrame:
             if not chosen:
                 rows.append({"round": number, "team": team, "field": "(all)", "value": "model"})
             for name, value in chosen.items():
-                rows.append({"round": number, "team": team, "field": name, "value": str(value)})
+                rows.append({"round": number, "team": team, "field": name, "value": _said(value)})
     return pd.DataFrame(rows, columns=["round", "team", "field", "value"])
+
+
+def _said(value: Any) -> str:
+    """A decision's value as a person reads it: lists joined, yes and no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
 
 
 def write(game: Game) -> None:
@@ -179,7 +195,7 @@ def _choices_figure(table: pd.DataFrame) -> Figure:
         ax.axhline(0, color="#333333", lw=0.8)
         ax.set_xticks(rounds, [f"round {r}" for r in rounds])
         ax.set_xlabel("Round")
-        ax.set_ylabel(f"Our contribution margin,\ngame − without the team ({scale.unit})")
+        ax.set_ylabel(f"Change in our margin\n({scale.unit})")
         ax.set_title("What each team's choices did to our margin, round by round")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="Team")
     return figure
@@ -226,7 +242,7 @@ def _page(game: Game, table: pd.DataFrame, images: Mapping[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>After-action review: {html.escape(game.firm.name)}</title>"
-        f"<style>{CSS}</style></head><body><main>"
+        f"<style>{CSS}{REVIEW_CSS}</style></head><body><main>"
         f"<h1>After-action review: {html.escape(game.firm.name)}</h1>"
         f'<p class="note">{html.escape(facts)}</p><nav>{nav}</nav>{body}'
         "</main></body></html>\n"
@@ -244,9 +260,16 @@ def _verdict(game: Game, table: pd.DataFrame) -> str:
     ]
     for team, rows in ours.groupby("team", sort=False):
         effect = rows["team_choices"].sum()
+        own = table[(table["team"] == team) & ~table["outcome"].str.endswith(MARGIN)]
+        to_itself = ""
+        if len(own):
+            amount = own["team_choices"].sum()
+            shown = money(amount) if own["unit"].iloc[0] == "currency units" else f"{amount:,.0f}"
+            to_itself = f", {shown} to its own {own['outcome'].iloc[0].replace('_', ' ')}"
         lines.append(
             f"<li>{html.escape(str(team))}'s choices: {html.escape(money(effect))} to our "
-            "margin (the game against the game with this team left to the model)</li>"
+            f"margin{html.escape(to_itself)} (the game against the game with this team left "
+            "to the model)</li>"
         )
     lines.append(
         '</ul><p class="note">The teams\' effects need not add up to the total: choices '

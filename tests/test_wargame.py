@@ -129,6 +129,14 @@ def test_a_bad_decision_is_refused_naming_the_field_and_changes_nothing(tmp_path
             wg.submit(game, role, payload)
     assert (tmp_path / "g" / "game.json").read_bytes() == state
     assert wg.view(game, "distributor:0")["pending"] == {"markup": 0.3}
+    # after a round, a new plan move cannot start in the weeks played; a started one may slow
+    wg.advance(game)
+    plan = wg.view(game, "manufacturer")["channel_plan"]
+    early = [*plan, {**plan[0], "segment": "mid_market", "to": "ecommerce", "start_week": 5}]
+    with pytest.raises(wg.DecisionError, match=r"channel_plan.3.start_week: 5 is in the past"):
+        wg.submit(game, "manufacturer", {"channel_plan": early})
+    slower = [{**plan[0], "ramp_weeks": 52}, *plan[1:]]
+    assert wg.submit(game, "manufacturer", {"channel_plan": slower})
 
 
 def test_views_show_the_firm_at_any_sample_share(tmp_path: Path) -> None:

@@ -392,7 +392,9 @@ class Game:
                 )
             if self.finished:
                 raise GameError(f"the game is over: all {self.setup.rounds} rounds are played")
-            decision = roles.parse_decision(role, payload, self.model.firm)
+            decision = roles.parse_decision(
+                role, payload, self.model.firm, next_week=self.model.week + 1
+            )
             d = roles.distributor_index(role)
             if d is not None and decision.fields_set():
                 status = self.model.network.state.status[d]

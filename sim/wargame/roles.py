@@ -172,8 +172,11 @@ def schema_of(role: str) -> type[Decision]:
     raise DecisionError(f"{role!r} makes no decisions")
 
 
-def parse_decision(role: str, payload: Any, firm: Scenario) -> Decision:
+def parse_decision(role: str, payload: Any, firm: Scenario, *, next_week: int = 1) -> Decision:
     """``payload`` (JSON) as ``role``'s decision, checked against the firm's scenario.
+
+    ``next_week``: the first week the decision plays in; a new plan move may not start
+    before it.
 
     Raises
     ------
@@ -198,10 +201,32 @@ def parse_decision(role: str, payload: Any, firm: Scenario) -> Decision:
     changes = scenario_changes(decision)
     if changes:
         try:
-            with_changes(firm, changes, source=f"{role}'s decision")
+            changed = with_changes(firm, changes, source=f"{role}'s decision")
         except ScenarioError as exc:
             raise DecisionError(_named(str(exc), schema)) from None
+        _check_plan_starts(changed, firm, next_week)
     return decision
+
+
+def _check_plan_starts(changed: Scenario, firm: Scenario, next_week: int) -> None:
+    """A plan row that starts before ``next_week`` must be one already in the plan.
+
+    The past is played: a new move (or a started one given an earlier start) would move
+    lines in weeks already booked. A started row may change its share and ramp.
+    """
+    held = {_row_key(r) for r in firm.policy.channel_plan}
+    for i, row in enumerate(changed.policy.channel_plan):
+        if row.start_week < next_week and _row_key(row) not in held:
+            raise DecisionError(
+                f"channel_plan.{i}.start_week: {row.start_week} is in the past; a new move "
+                f"starts in week {next_week} or later (the coming round's first week); "
+                "a started move keeps its start_week"
+            )
+
+
+def _row_key(row: Any) -> tuple[Any, ...]:
+    """A plan row's identity: what it moves, from where to where, from when."""
+    return (row.product, row.segment, row.from_, row.to, row.start_week)
 
 
 def scenario_changes(decision: Decision) -> dict[str, Any]:

@@ -19,8 +19,11 @@ with the token of their join link (``#token=...``, a fragment: browsers do not s
 from __future__ import annotations
 
 import json
+import math
 import secrets
+import sys
 from collections.abc import Mapping
+from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,15 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
         except GameError as exc:
             return self._json(HTTPStatus.CONFLICT, {"error": str(exc)})
+        _said(f"{role} decided for round {self.game.round + 1}")
         self._json(HTTPStatus.OK, {"accepted": decision.fields_set(), "round": self.game.round})
 
     def _advance(self, role: str, body: Any) -> None:
         if role != roles.FACILITATOR:
             return self._forbidden(role, "advancing the game")
+        _said(f"playing round {self.game.round + 1}…")
         try:
             played = self.game.advance()
         except GameError as exc:
             return self._json(HTTPStatus.CONFLICT, {"error": str(exc)})
+        _said(f"round {played} played; {self.game.folder / 'report.html'} written")
         self._json(HTTPStatus.OK, {"round": played, "finished": self.game.finished})
 
     def _start(self, role: str, body: Any) -> None:
@@ -193,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _BAD
 
     def _json(self, status: HTTPStatus, data: Any) -> None:
-        payload = json.dumps(data, allow_nan=False, default=str).encode()
+        payload = json.dumps(_finite(data), allow_nan=False, default=str).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -209,6 +215,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with NaN and infinities as ``null``: JSON has no such numbers."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
+def _said(text: str) -> None:
+    """One line on the server's terminal: what happened in the game, when."""
+    stamp = datetime.now().strftime("%H:%M:%S")
+    print(f"{stamp} {text}", file=sys.stderr, flush=True)
 
 
 _BAD = object()

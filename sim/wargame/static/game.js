@@ -53,7 +53,9 @@ function chart(rows, columns, title, unit) {
   return s + "</svg>";
 }
 function header(s) {
-  const clock = s.deadline ? `deadline ${new Date(s.deadline).toLocaleTimeString()}` : "no deadline";
+  const left = s.deadline ? Math.round((new Date(s.deadline) - Date.now()) / 60000) : null;
+  const clock = s.deadline ? `deadline ${new Date(s.deadline).toLocaleTimeString()} ` +
+    (left > 0 ? `(${left} min left)` : "(time is up)") : "no deadline";
   const next = s.finished ? "the game is over" : `next: round ${s.round + 1} (weeks ${s.next_weeks[0]}–${s.next_weeks[1]})`;
   $("status").innerHTML = `<p class="clock">Round ${s.round} of ${s.rounds} played · ${next} · ${clock}</p>`;
 }

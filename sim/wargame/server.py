@@ -27,7 +27,7 @@ from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sim.wargame import files, pages, roles, views
 from sim.wargame.game import Game, GameError
@@ -78,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path in ("/", "/index.html"):
             return self._page(pages.index_page())
         if url.path.startswith("/play/"):
-            role = url.path.removeprefix("/play/").replace("%3A", ":")
+            role = unquote(url.path.removeprefix("/play/"))
             if role not in (*self.game.setup.roles, roles.FACILITATOR):
                 return self._json(HTTPStatus.NOT_FOUND, {"error": f"no role {role!r} here"})
             return self._page(pages.role_page(role))

@@ -357,6 +357,7 @@ def test_a_killed_server_resumes_at_the_last_round_with_nothing_lost(tmp_path: P
     assert server.returncode == -signal.SIGKILL
     log = " ".join((tmp_path / "game-server.log").read_text().split())
     assert "warning: listening on 0.0.0.0: anyone on this network can reach the game" in log
+    assert re.search(r"facilitator http://[\d.]+:\d+/play/facilitator#token=", log)
     server, url = _serve(folder, "--host", "0.0.0.0")  # the same command
     try:
         assert json.loads((folder / "tokens.json").read_text()) == tokens
@@ -530,7 +531,12 @@ def test_the_guide_s_worked_game_runs_and_says_what_the_guide_says(tmp_path: Pat
         ("distributor:1", margin, 2): "+24.4",
         ("distributor:1", "total_profit", 2): "−207.4",
     }
+    stale = (
+        "docs/wargame.md §5 quotes another engine's figures: run "
+        "docs/examples/wargame_two_rounds.py and update the guide's table and text"
+    )
     for key, written in figures.items():
         value = review.loc[key, "team_choices"] / 1e3
-        assert f"{value:+.1f}".replace("-", "−") == written and written in guide, key
-    assert "All choices together vs the model's own players: -521.9 thousand" in done.stdout
+        assert f"{value:+.1f}".replace("-", "−") == written and written in guide, (key, stale)
+    said = "All choices together vs the model's own players: -521.9 thousand"
+    assert said in done.stdout and "−521.9" in guide, stale

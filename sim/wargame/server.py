@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
+import socket
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -38,13 +39,31 @@ MAX_BODY_BYTES = 1_000_000
 
 
 def join_links(game: Game, host: str, port: int) -> dict[str, str]:
-    """Each role's join link (its page and token), the facilitator's included."""
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    """Each role's join link (its page and token), the facilitator's included.
+
+    On every interface (``0.0.0.0``) the links carry this machine's address on the room's
+    network, so the teams' laptops can open them.
+    """
+    shown = room_address() if host in ("", "0.0.0.0") else host
     held = files.tokens(game.folder, [*game.setup.roles, roles.FACILITATOR])
     return {
         role: f"http://{shown}:{port}/play/{quote(role)}#token={token}"
         for role, token in held.items()
     }
+
+
+def room_address() -> str:
+    """The address of this machine on its local network (127.0.0.1 if it has none).
+
+    Connecting a UDP socket sends nothing; it only picks the interface a packet would leave
+    by.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
 
 def make_server(game: Game, host: str = "127.0.0.1", port: int = 8766) -> ThreadingHTTPServer:

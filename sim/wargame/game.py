@@ -284,17 +284,8 @@ class Game:
             If its scenario file changed since the game began.
         """
         folder = Path(out)
-        path = folder / files.GAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{folder} holds no war-game ({files.GAME} missing)")
-        state = files.read_json(path)
-        setup = Setup(
-            **{
-                **state["setup"],
-                "overrides": tuple(state["setup"]["overrides"]),
-                "roles": tuple(state["setup"]["roles"]),
-            }
-        )
+        state = _state_of(folder)
+        setup = _setup_of(state)
         firm = load_scenario(setup.scenario, setup.overrides)
         if scenario_hash(firm) != setup.scenario_hash:
             raise GameError(
@@ -333,19 +324,18 @@ class Game:
                 rounds=rounds,
                 overrides=overrides,
             )
-        held = cls.load(out)
-        asked_round_weeks = round_weeks or held.setup.round_weeks
+        held = _setup_of(_state_of(Path(out)))
         asked, _ = _setup(
-            scenario, roles_ or held.setup.roles, asked_round_weeks, rounds, overrides
+            scenario, roles_ or held.roles, round_weeks or held.round_weeks, rounds, overrides
         )
-        mismatch = _differences(held.setup, asked, rounds_given=rounds is not None)
+        mismatch = _differences(held, asked, rounds_given=rounds is not None)
         if mismatch:
             raise GameError(
-                f"{out} holds a war-game of {held.setup.scenario} that differs from the one asked "
+                f"{out} holds a war-game of {held.scenario} that differs from the one asked "
                 f"for: {'; '.join(mismatch)}. Run the same command as when it began, or use "
                 "another --out folder"
             )
-        return held
+        return cls.load(out)  # checked first: a refused command replays nothing
 
     # -------------------------------------------------------------- what is known
 
@@ -504,6 +494,29 @@ class Game:
 
     def _decisions(self, stored: Mapping[str, Any]) -> dict[str, Decision]:
         return {role: roles.schema_of(role).model_validate(v) for role, v in stored.items()}
+
+
+def _state_of(folder: Path) -> dict[str, Any]:
+    """``game.json`` of ``folder``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``folder`` holds no game.
+    """
+    path = folder / files.GAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} holds no war-game ({files.GAME} missing)")
+    state: dict[str, Any] = files.read_json(path)
+    return state
+
+
+def _setup_of(state: Mapping[str, Any]) -> Setup:
+    """The :class:`Setup` stored in ``game.json`` (lists back to tuples)."""
+    stored = state["setup"]
+    return Setup(
+        **{**stored, "overrides": tuple(stored["overrides"]), "roles": tuple(stored["roles"])}
+    )
 
 
 def _jsonable(decisions: Mapping[str, Decision]) -> dict[str, Any]:

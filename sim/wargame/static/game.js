@@ -3,7 +3,7 @@
 const ROLE = document.body.dataset.role;
 const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const fmt = (v) => v === null || v === undefined ? "–" :
+const fmt = (v) => v === null || v === undefined ? "–" : typeof v === "boolean" ? (v ? "yes" : "no") :
   typeof v === "number" ? (Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(2) + " M" :
     Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(1) + " k" :
     Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 3 : 0))
@@ -62,11 +62,13 @@ function header(s) {
 function num(id) { const v = $(id).value.trim(); return v === "" ? null : Number(v); }
 function choice(id) { const v = $(id).value; return v === "" ? null : v === "true"; }
 function text(id) { const v = $(id).value.trim(); return v === "" ? null : v; }
+// a distributor's empty field is its model rule's; the firm's and the competitor's levers stay
+const EMPTY = ROLE.startsWith("distributor") ? "the model decides" : "stays as it is";
 function field(id, label, help, input) {
-  return `<label for="${id}">${label}${input}<span class="help">${help || ""} (empty: the model decides)</span></label>`;
+  return `<label for="${id}">${label}${input}<span class="help">${help || ""} (empty: ${EMPTY})</span></label>`;
 }
 function yesno(id, yes, no) {
-  return `<select id="${id}"><option value="">model decides</option><option value="true">${yes}</option><option value="false">${no}</option></select>`;
+  return `<select id="${id}"><option value="">${EMPTY}</option><option value="true">${yes}</option><option value="false">${no}</option></select>`;
 }
 function setValue(id, v) { if ($(id) && v !== undefined && v !== null) $(id).value = String(v); }
 
@@ -102,7 +104,7 @@ const render = {
     $("facts").innerHTML = `<h2>Our channel P&L so far</h2>${table(s.channel_pnl, ["channel", "revenue", "cost_to_serve", "referral_fees", "contribution_margin"], ["Channel", "Revenue", "Cost to serve", "Referral fees", "Contribution margin"])}
       ${chart(s.weekly, ["contribution_margin", "revenue"], "Our weekly revenue and margin", "currency units a week")}
       <h3>Our terms in force</h3><p>Wholesale price ${pct(s.levers.wholesale_price_share_of_list)} of list · referral fee ${pct(s.levers.distributor_referral_fee)} · deal registration ${s.levers.deal_registration ? "on" : "off"}</p>
-      <h3>The distributors</h3>${table(s.distributors, ["distributor", "carries_our_line", "resale_price"], ["Distributor", "Carries our line", "Resale price (share of list)"])}
+      <h3>The distributors</h3>${table(s.distributors.map(d => ({...d, resale: pct(d.resale_price)})), ["distributor", "carries_our_line", "resale"], ["Distributor", "Carries our line", "Resale price (share of list)"])}
       <h3>What the distributors announce</h3>${table(s.announcements, ["round", "role", "text"], ["Round", "Distributor", "Announcement"])}`;
     if (filled === s.round) return;
     $("form").innerHTML = field("distributor_referral_fee", "Referral fee to distributors", s.fields.distributor_referral_fee, `<input id="distributor_referral_fee" type="number" step="0.01" min="0" max="1">`)

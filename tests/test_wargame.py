@@ -485,6 +485,10 @@ def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
                 facilitator.click("#report")
             expect(opened.value.locator("h1")).to_contain_text("After-action review")
             expect(facilitator.locator("#market svg")).to_have_count(2)
+            room = browser.new_page(viewport={"width": 1024, "height": 768})
+            room.goto(f"{url}/projector#token={tokens['facilitator']}")
+            expect(room.locator("#market svg").first).to_contain_text("E-commerce")
+            expect(room.locator("#status")).to_contain_text("the game is over")
             for role, page in pages.items():
                 page.screenshot(
                     path=str(tmp_path / f"{role.replace(':', '-')}.png"), full_page=True

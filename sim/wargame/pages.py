@@ -12,6 +12,7 @@ import html
 import json
 from importlib import resources
 
+from sim.channels import CHANNELS, COLOURS, LABELS
 from sim.report.html import CSS
 
 PAGE_CSS = (
@@ -30,6 +31,8 @@ button { background: var(--blue); color: #fff; border: 0; border-radius: 4px;
 #message.error { color: var(--red); } #message.ok { color: var(--green); }
 .clock { font-size: 1.3rem; }
 svg text { font-size: 13px; }
+body[data-role=projector] svg text { font-size: 17px; }
+body[data-role=projector] main { max-width: 1600px; }
 """
 )
 
@@ -75,8 +78,12 @@ def index_page() -> str:
     )
 
 
+CHANNEL_STYLE = json.dumps({c: {"label": LABELS[c], "colour": COLOURS[c]} for c in CHANNELS})
+"""Each channel's label and colour, as the report and the dashboard draw them."""
+
+
 def _document(title: str, role: str, body: str, *, script: bool = True) -> str:
-    code = f"<script>{SCRIPT}</script>" if script else ""
+    code = f"<script>const CHANNEL_STYLE = {CHANNEL_STYLE};\n{SCRIPT}</script>" if script else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

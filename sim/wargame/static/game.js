@@ -30,14 +30,14 @@ function table(rows, columns, labels) {
   const body = rows.map(r => "<tr>" + columns.map(c => `<td>${fmt(r[c])}</td>`).join("") + "</tr>").join("");
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
-function chart(rows, columns, title, unit) {
+function chart(rows, columns, title, unit, names, colours) {
   // an SVG line chart of weekly rows: x = week, one line per column; labelled axes
   if (!rows || !rows.length) return "";
   const W = 900, H = 300, L = 80, B = 40, T = 30, R = 160;
   const xs = rows.map(r => r.week), all = rows.flatMap(r => columns.map(c => r[c] || 0));
   const x0 = Math.min(...xs), x1 = Math.max(x0 + 1, ...xs), y1 = Math.max(1, ...all), y0 = Math.min(0, ...all);
   const X = (x) => L + (W - L - R) * (x - x0) / (x1 - x0), Y = (y) => H - B - (H - B - T) * (y - y0) / (y1 - y0);
-  const colours = ["#0072B2", "#E69F00", "#CC79A7", "#009E73", "#555555"];
+  colours = colours || ["#0072B2", "#E69F00", "#CC79A7", "#009E73", "#555555"];
   let s = `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}">`;
   s += `<text x="${L}" y="18">${title}</text>`;
   s += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#333"/>`;
@@ -48,7 +48,7 @@ function chart(rows, columns, title, unit) {
   columns.forEach((c, i) => {
     const pts = rows.map(r => `${X(r.week).toFixed(1)},${Y(r[c] || 0).toFixed(1)}`).join(" ");
     s += `<polyline fill="none" stroke="${colours[i % 5]}" stroke-width="2.5" points="${pts}"/>`;
-    s += `<text x="${W - R + 8}" y="${T + 16 * (i + 1)}" fill="${colours[i % 5]}">${c.replaceAll("_", " ")}</text>`;
+    s += `<text x="${W - R + 8}" y="${T + 16 * (i + 1)}" fill="${colours[i % 5]}">${names ? names[i] : c.replaceAll("_", " ")}</text>`;
   });
   return s + "</svg>";
 }
@@ -65,7 +65,8 @@ function text(id) { const v = $(id).value.trim(); return v === "" ? null : v; }
 // a distributor's empty field is its model rule's; the firm's and the competitor's levers stay
 const EMPTY = ROLE.startsWith("distributor") ? "the model decides" : "stays as it is";
 function field(id, label, help, input) {
-  return `<label for="${id}">${label}${input}<span class="help">${help || ""} (empty: ${EMPTY})</span></label>`;
+  const empty = id === "announcement" ? "nothing said" : EMPTY;
+  return `<label for="${id}">${label}${input}<span class="help">${help || ""} (empty: ${empty})</span></label>`;
 }
 function yesno(id, yes, no) {
   return `<select id="${id}"><option value="">${EMPTY}</option><option value="true">${yes}</option><option value="false">${no}</option></select>`;
@@ -121,7 +122,7 @@ const render = {
   },
   "competitor": (s) => {
     $("facts").innerHTML = `<h2>Your line</h2><p>Distributors' margin on your line at list: ${pct(s.offer.alternative_margin)}</p>
-      ${chart(s.weekly, ["lost_to_competitor_units"], "Units of the manufacturer's demand your line won", "units a week")}`;
+      ${chart(s.weekly, ["lost_to_competitor_units"], "Units of the manufacturer's demand your line won", "units a week", ["won from it"])}`;
     if (filled === s.round) return;
     $("form").innerHTML = field("alternative_margin", "What your line pays distributors (their margin at list)", s.fields.alternative_margin, `<input id="alternative_margin" type="number" step="0.01" min="0" max="1">`)
       + field("announcement", "Announcement", "", `<textarea id="announcement" rows="2"></textarea>`);
@@ -136,7 +137,11 @@ const render = {
   "projector": (s) => projector(s),
 };
 function projector(s) {
-  $("market").innerHTML = `<h2>The market</h2>` + chart(s.market.weeks, ["revenue_field", "revenue_inside", "revenue_distributor", "revenue_ecommerce"], "Our revenue by channel, week by week", "currency units a week")
+  // channel names and colours are the report's (sim.channels, passed in by the page)
+  const names = Object.keys(CHANNEL_STYLE);
+  $("market").innerHTML = (ROLE === "projector" ? "" : `<h2>The market</h2>`)
+    + chart(s.market.weeks, names.map(c => "revenue_" + c), "Our revenue by channel, week by week", "currency units a week",
+            names.map(c => CHANNEL_STYLE[c].label), names.map(c => CHANNEL_STYLE[c].colour))
     + chart(s.market.weeks, ["distributors_active"], "Distributors carrying our line", "distributors");
 }
 const decide = {

@@ -534,6 +534,7 @@ def test_the_guide_s_worked_game_runs_and_says_what_the_guide_says(tmp_path: Pat
         ("distributor:0", margin, 2): "+49.2",
         ("distributor:1", margin, 2): "+24.4",
         ("distributor:1", "total_profit", 2): "−207.4",
+        ("distributors", margin, 2): "+93.1",
     }
     stale = (
         "docs/wargame.md §5 quotes another engine's figures: run "

@@ -340,8 +340,20 @@ class Game:
     # -------------------------------------------------------------- what is known
 
     def path_names(self) -> list[str]:
-        """The paths stepped: the game, the model's own players, the game without each team."""
-        return ["game", "model", *(f"without:{r}" for r in self.setup.roles)]
+        """The paths stepped: the game, the model's own players, the game without each team.
+
+        With two distributor teams or more, also the game without any of them
+        (``without:distributors``): what the distributor teams' choices did together.
+        """
+        names = ["game", "model", *(f"without:{r}" for r in self.setup.roles)]
+        if len(self.distributor_teams) > 1:
+            names.append(f"without:{roles.DISTRIBUTOR_TEAMS}")
+        return names
+
+    @property
+    def distributor_teams(self) -> list[str]:
+        """The roles of the distributors teams play."""
+        return [r for r in self.setup.roles if roles.distributor_index(r) is not None]
 
     @property
     def model(self) -> ChannelModel:
@@ -448,10 +460,14 @@ class Game:
                 kept: dict[str, Decision] = {}
             elif name.startswith("without:"):
                 left_out = name.removeprefix("without:")
-                kept = {r: d for r, d in decisions.items() if r != left_out}
+                kept = {r: d for r, d in decisions.items() if r not in self.members(left_out)}
             else:
                 kept = dict(decisions)
             path.play(kept, weeks)
+
+    def members(self, team: str) -> list[str]:
+        """The roles of ``team``: itself, or every distributor team for ``distributors``."""
+        return self.distributor_teams if team == roles.DISTRIBUTOR_TEAMS else [team]
 
     # -------------------------------------------------------------- files
 

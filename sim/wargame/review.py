@@ -95,8 +95,9 @@ def round_totals(game: Game, path: str, role: str) -> list[float]:
 def review_table(game: Game) -> pd.DataFrame:
     """The after-action figures (:data:`REVIEW_COLUMNS`), one row per round x team x outcome."""
     rows = []
-    for team in game.setup.roles:
-        outcomes = [outcome_of(team)]
+    together = [t for t in game.path_names() if t == f"without:{roles.DISTRIBUTOR_TEAMS}"]
+    for team in [*game.setup.roles, *(t.removeprefix("without:") for t in together)]:
+        outcomes = [] if team == roles.DISTRIBUTOR_TEAMS else [outcome_of(team)]
         if team != roles.MANUFACTURER:
             outcomes.append(outcome_of(roles.MANUFACTURER))
         without = f"without:{team}"
@@ -260,6 +261,13 @@ def _verdict(game: Game, table: pd.DataFrame) -> str:
     ]
     for team, rows in ours.groupby("team", sort=False):
         effect = rows["team_choices"].sum()
+        if team == roles.DISTRIBUTOR_TEAMS:
+            lines.append(
+                f"<li><strong>The distributor teams' choices together: "
+                f"{html.escape(money(effect))} to our margin</strong> (the game against the "
+                "game with every distributor left to the model)</li>"
+            )
+            continue
         own = table[(table["team"] == team) & ~table["outcome"].str.endswith(MARGIN)]
         to_itself = ""
         if len(own):

@@ -29,6 +29,9 @@ FACILITATOR = "facilitator"
 DISTRIBUTOR = "distributor"
 """Role names; a distributor's is ``distributor:<i>``, ``i`` its index in the network."""
 
+DISTRIBUTOR_TEAMS = "distributors"
+"""Every distributor team together: a team of the after-action review, not a role."""
+
 DEFAULT_ROLES: tuple[str, ...] = (MANUFACTURER, "distributor:0", "distributor:1")
 """Three teams on one laptop: our firm and two distributors (the competitor is the model's)."""
 

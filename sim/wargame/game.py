@@ -116,13 +116,12 @@ def apply(model: ChannelModel, decisions: Round) -> None:
     """Put one round's decisions into the model; what no decision sets stays the model's.
 
     Every distributor seat is set for the round (a team that does not decide hands its
-    distributor back to the model);
-    the manufacturer's and competitor's fields change the firm's scenario from the next
-    week on, and stay changed until changed again.
+    distributor back to the model); the manufacturer's and competitor's fields change the
+    firm's scenario from the next week on, and stay changed until changed again.
     """
     firm = model.firm
-    for d in range(len(model.distributors)):  # last round's seats end with it
-        model.network.seat(d, None)
+    for seat in range(len(model.distributors)):  # last round's seats end with it
+        model.network.seat(seat, None)
     for role, decision in decisions.items():
         d = roles.distributor_index(role)
         if d is None or not isinstance(decision, roles.DistributorDecision):

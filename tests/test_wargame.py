@@ -405,13 +405,18 @@ def test_the_command_refuses_bad_input_with_exit_2_and_no_traceback(tmp_path: Pa
         ([str(SHIFT), "--out", str(tmp_path / "h"), "--set", "distributors.margin=2"],
          r"distributors.margin"),
         ([str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "h")], r"no such scenario file"),
+        ([str(SHIFT), "--out", str(tmp_path / "run"), *sets],
+         r"run holds other files \(timeseries.parquet\), not a war-game"),
     ]  # fmt: skip
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "timeseries.parquet").write_bytes(b"a run's results")
     for args, message in cases:
         done = CliRunner().invoke(app, ["wargame", *args])
         assert done.exit_code == 2, (args, done.output)
         assert re.search(message, " ".join(done.output.split())), done.output
         assert done.exception is None or isinstance(done.exception, SystemExit)
     assert not (tmp_path / "h").exists()
+    assert (tmp_path / "run" / "timeseries.parquet").read_bytes() == b"a run's results"
     shown = CliRunner().invoke(app, ["wargame", "--help"])
     assert shown.exit_code == 0 and "--round-weeks" in shown.output
 
@@ -525,15 +530,16 @@ def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
 
 def test_the_guide_s_worked_game_runs_and_says_what_the_guide_says(tmp_path: Path) -> None:
     """docs/examples/wargame_two_rounds.py plays the guide's game; its figures are the guide's."""
+    out = tmp_path / "example"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "docs" / "examples" / "wargame_two_rounds.py"), str(tmp_path)],
+        [sys.executable, str(ROOT / "docs" / "examples" / "wargame_two_rounds.py"), str(out)],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    review = pd.read_csv(tmp_path / "review.csv").set_index(["team", "outcome", "round"])
+    review = pd.read_csv(out / "review.csv").set_index(["team", "outcome", "round"])
     guide = (ROOT / "docs" / "wargame.md").read_text()
     margin = "manufacturer contribution_margin"
     figures = {

@@ -260,11 +260,20 @@ class Game:
         Raises
         ------
         ScenarioError, DecisionError, GameError
-            For a bad scenario, role, round length or count, or a folder holding a game.
+            For a bad scenario, role, round length or count, or a folder holding a game or
+            other files.
         """
         folder = Path(out)
         if (folder / files.GAME).exists():
             raise GameError(f"{folder} already holds a game: load it, or use another folder")
+        held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        if held:
+            # A game writes timeseries.parquet and report.html: never over a run's results.
+            shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+            raise GameError(
+                f"{folder} holds other files ({shown}), not a war-game: give an empty or new "
+                "--out folder"
+            )
         setup, firm = _setup(scenario, roles_, round_weeks, rounds, overrides)
         folder.mkdir(parents=True, exist_ok=True)
         game = cls(folder, setup, firm, {"played": []})

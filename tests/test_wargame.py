@@ -96,9 +96,16 @@ def test_amend_moves_the_levers_from_the_next_week_and_refuses_other_keys() -> N
 @pytest.fixture(scope="module")
 def model_run(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """``channel-sim run`` of the small scenario, one replication: its weekly timeseries."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
     out = tmp_path_factory.mktemp("run")
-    results = sim.run(SHIFT, replications=1, overrides=list(SMALL), out=out)
-    return results.timeseries
+    sets = [arg for s in SMALL for arg in ("--set", s)]
+    args = ["run", str(SHIFT), *sets, "--replications", "1", "--out", str(out), "--no-report"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    return sim.load_results(out).timeseries
 
 
 def test_a_game_with_every_role_left_to_the_model_is_the_run(

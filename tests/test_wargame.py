@@ -188,6 +188,13 @@ def test_tokens_are_private_and_every_round_is_in_the_files(tmp_path: Path) -> N
         again.model.ledger.rows["contribution_margin"],
         game.model.ledger.rows["contribution_margin"],
     )
+    # killed after game.json took the round, before the rest was written: resuming writes it
+    written = pd.read_parquet(tmp_path / "g" / "timeseries.parquet")
+    for name in ("timeseries.parquet", "report.html", "review.csv"):
+        (tmp_path / "g" / name).unlink()
+    wg.Game.open(SHIFT, tmp_path / "g", overrides=SMALL)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "g" / "timeseries.parquet"), written)
+    assert (tmp_path / "g" / "report.html").is_file()
 
 
 def test_the_after_action_figures_are_the_paired_differences(

@@ -346,7 +346,9 @@ class Game:
                 f"for: {'; '.join(mismatch)}. Run the same command as when it began, or use "
                 "another --out folder"
             )
-        return cls.load(out)  # checked first: a refused command replays nothing
+        game = cls.load(out)  # checked first: a refused command replays nothing
+        game.write_files()
+        return game
 
     # -------------------------------------------------------------- what is known
 
@@ -508,6 +510,22 @@ class Game:
     def save(self) -> None:
         """Write ``game.json`` atomically."""
         files.write_json(self.folder / files.GAME, self.state())
+
+    def write_files(self) -> None:
+        """Write the weekly path, the distributors' weeks and the review if they lag the state.
+
+        A server killed after ``game.json`` took a round but before these were written left
+        them a round behind; the replayed game writes them again.
+        """
+        from sim.wargame import review
+
+        series = self.folder / "timeseries.parquet"
+        if not self.round:
+            return
+        if series.is_file() and len(pd.read_parquet(series, columns=["week"])) == self.model.week:
+            return
+        self._write_paths()
+        review.write(self)
 
     def _write_paths(self) -> None:
         """The game's weekly path and its distributors' weeks, as files."""

@@ -462,7 +462,7 @@ def wargame(
         str | None,
         typer.Option(
             help="Roles teams take, comma-separated: manufacturer, distributor:<i>, competitor "
-            "(default manufacturer,distributor:0,distributor:1; the others are the model's)."
+            "(default: manufacturer and distributors 0 and 1; the model plays the others)."
         ),
     ] = None,
     round_weeks: Annotated[
@@ -480,8 +480,7 @@ def wargame(
 ) -> None:
     """A war-game with people in the loop: teams play roles, the model plays the market.
 
-    Creates the game in --out, or resumes the game it holds (same scenario), prints each
-    role's join link and serves the pages and the JSON API until Ctrl-C (docs/wargame.md).
+    Creates the game in --out or resumes it, prints the join links, serves until Ctrl-C.
     """
     from sim.wargame import server
     from sim.wargame.game import Game, GameError

@@ -159,7 +159,33 @@ def write(game: Game) -> None:
 
 
 def _figures(game: Game, table: pd.DataFrame) -> dict[str, Figure]:
-    return {"paths": _paths_figure(game), "choices": _choices_figure(table)}
+    figures = {"paths": _paths_figure(game), "choices": _choices_figure(table)}
+    if game.distributor_teams:
+        figures["distributors"] = _distributors_figure(game)
+    return figures
+
+
+def _distributors_figure(game: Game) -> Figure:
+    """Each distributor team's weekly profit: as played, and with the model in its chair."""
+    teams = game.distributor_teams
+    with fig.style():
+        figure, axes = fig.new_figure(11.0, 3.6 * len(teams), nrows=len(teams), squeeze=False)
+        for ax, team in zip(axes[:, 0], teams, strict=True):
+            d = roles.distributor_index(team)
+            weekly = {
+                path: rows[rows["distributor"] == d]
+                for path in ("game", f"without:{team}")
+                for rows in [game.paths[path].distributors()]
+            }
+            scale = fig.Money.for_values(weekly["game"]["total_profit"])
+            labels = {"game": "its choices", f"without:{team}": "the model in its chair"}
+            for path, rows in weekly.items():
+                ax.plot(rows["week"], rows["total_profit"] / scale.factor, lw=2, label=labels[path])
+            ax.set_title(f"{team}: profit across its portfolio, week by week")
+            ax.set_xlabel("Week")
+            ax.set_ylabel(f"Profit a week\n({scale.unit})")
+            ax.legend(loc="best")
+    return figure
 
 
 def _paths_figure(game: Game) -> Figure:
@@ -231,6 +257,7 @@ def _page(game: Game, table: pd.DataFrame, images: Mapping[str, Any]) -> str:
          figure_html(images, "paths", "Contribution margin a week: game vs model")),
         ("choices", "Each team's choices, round by round",
          figure_html(images, "choices", "Each team's choices: our contribution margin")
+         + figure_html(images, "distributors", "Each distributor team's profit a week")
          + table_html(shown)),
         ("timeline", "Decisions timeline", table_html(timeline(game))),
     ]  # fmt: skip

@@ -3,8 +3,9 @@
 ============  ==========================================================================
 ``roles``     role names, each role's decision (typed, checked like scenario keys) and
               what it does in the engine
-``game``      a game: the model stepped round by round with the decisions put in;
-              create, load (replaying the decisions), resume
+``game``      a game: its setup, its decisions, its paths; create, load (replaying the
+              decisions), resume, submit, advance
+``track``     one path: the model stepped round by round with some decisions put in
 ``views``     what each role may see
 ``review``    the after-action review (``review.csv``, ``report.html``)
 ``files``     the game's folder, written atomically; ``tokens.json``

@@ -502,6 +502,10 @@ def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
             first.click("#submit")
             expect(first.locator("#message")).to_contain_text("decision saved for round 2")
             boss.select_option("#deal_registration", "true")
+            moves = boss.locator("#plan tr.move")
+            expect(moves).to_have_count(3)
+            moves.first.locator("[data-key=ramp_weeks]").fill("52")  # slow the first move
+            moves.nth(2).locator(".remove").check()  # drop the third
             boss.click("#submit")
             expect(boss.locator("#message")).to_contain_text("decision saved")
             facilitator.click("#advance")
@@ -536,9 +540,16 @@ def test_three_teams_and_the_facilitator_play_two_rounds_in_the_browser(
             "distributor_referral_fee": 0.05,
         },
     }
+    plan = [
+        dict(r.model_dump(mode="json", by_alias=True))
+        for r in wg.load(folder).firm.policy.channel_plan
+    ]
     assert played[1]["decisions"] == {
         "distributor:0": {"effort": 0.2},
-        "manufacturer": {"deal_registration": True},
+        "manufacturer": {
+            "deal_registration": True,
+            "channel_plan": [{**plan[0], "ramp_weeks": 52}, plan[1]],
+        },
     }
     assert played[1]["left_to_model"] == ["distributor:1"]
 

@@ -126,6 +126,11 @@ def manufacturer_view(game: Game) -> dict[str, Any]:
         "weekly": _records(series[weekly]),
         "levers": _terms(game),
         "channel_plan": [r.model_dump(mode="json", by_alias=True) for r in policy.channel_plan],
+        "plan_choices": {
+            "products": [p.name for p in model.firm.products],
+            "segments": [s.name for s in model.firm.market.segments],
+            "channels": list(CHANNELS),
+        },
         "distributors": seen,
         "announcements": _announcements(game, lambda r: roles.distributor_index(r) is not None),
         "market": market(game),

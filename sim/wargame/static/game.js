@@ -111,13 +111,15 @@ const render = {
     $("form").innerHTML = field("distributor_referral_fee", "Referral fee to distributors", s.fields.distributor_referral_fee, `<input id="distributor_referral_fee" type="number" step="0.01" min="0" max="1">`)
       + field("deal_registration", "Deal registration", s.fields.deal_registration, yesno("deal_registration", "on", "off"))
       + field("distributor_margin", "Distributors' margin off list (wholesale price = 1 − margin)", s.fields.distributor_margin, `<input id="distributor_margin" type="number" step="0.01" min="0" max="0.99">`)
-      + field("channel_plan", "The plan's moves (JSON rows; edit to change the plan)", s.fields.channel_plan, `<textarea id="channel_plan" rows="6"></textarea>`)
+      + `<fieldset><legend>The plan's moves</legend><span class="help">${s.fields.channel_plan}; change a row, remove it or add one (unchanged: the plan stays)</span>
+         <table id="plan"><thead><tr><th>Product</th><th>Segment</th><th>From</th><th>To</th><th>From week</th><th>Over weeks</th><th>Share moved</th><th>Remove</th></tr></thead><tbody></tbody></table>
+         <button type="button" id="add_move" onclick="addMove()">Add a move</button></fieldset>`
       + field("announcement", "Announcement to the distributors", "", `<textarea id="announcement" rows="2"></textarea>`);
     const p = s.pending || {};
     setValue("distributor_referral_fee", p.distributor_referral_fee); setValue("deal_registration", p.deal_registration);
     setValue("distributor_margin", p.distributor_margin); setValue("announcement", p.announcement);
-    $("channel_plan").value = JSON.stringify(p.channel_plan || s.channel_plan, null, 1);
-    $("channel_plan").dataset.held = JSON.stringify(s.channel_plan);
+    PLAN = {held: JSON.stringify(s.channel_plan), choices: s.plan_choices, next: s.next_weeks ? s.next_weeks[0] : 1};
+    (p.channel_plan || s.channel_plan).forEach(addMove);
     filled = s.round;
   },
   "competitor": (s) => {
@@ -148,14 +150,38 @@ const decide = {
   "distributor": () => ({markup: num("markup"), effort: num("effort"), exit: choice("exit"), announcement: text("announcement"),
     push_to_competitor: $("push_set").checked ? [...document.querySelectorAll(".push")].filter(b => b.checked).map(b => b.value) : null}),
   "manufacturer": () => {
-    const plan = $("channel_plan").value.trim();
-    let rows = null;
-    if (plan && JSON.stringify(JSON.parse(plan)) !== $("channel_plan").dataset.held) rows = JSON.parse(plan);
+    const rows = planRows();
     return {distributor_referral_fee: num("distributor_referral_fee"), deal_registration: choice("deal_registration"),
-      distributor_margin: num("distributor_margin"), channel_plan: rows, announcement: text("announcement")};
+      distributor_margin: num("distributor_margin"), channel_plan: JSON.stringify(rows) === PLAN.held ? null : rows,
+      announcement: text("announcement")};
   },
   "competitor": () => ({alternative_margin: num("alternative_margin"), announcement: text("announcement")}),
 };
+// ---------------------------------------------------------------- the plan's moves, as a table
+let PLAN = null;
+const PLAN_KEYS = ["product", "segment", "from", "to", "start_week", "ramp_weeks", "share"];
+function addMove(row) {
+  row = row || {product: PLAN.choices.products[0], segment: PLAN.choices.segments[0], from: "distributor",
+                to: "ecommerce", start_week: PLAN.next, ramp_weeks: 13, share: 0.5};
+  const pick = (key, options) => `<select data-key="${key}">` + options.map(o =>
+    `<option${o === row[key] ? " selected" : ""}>${o}</option>`).join("") + "</select>";
+  const number = (key, step) => `<input data-key="${key}" type="number" step="${step}" value="${row[key]}">`;
+  const tr = document.createElement("tr");
+  tr.className = "move";
+  tr.innerHTML = `<td>${pick("product", PLAN.choices.products)}</td><td>${pick("segment", PLAN.choices.segments)}</td>`
+    + `<td>${pick("from", PLAN.choices.channels)}</td><td>${pick("to", PLAN.choices.channels)}</td>`
+    + `<td>${number("start_week", 1)}</td><td>${number("ramp_weeks", 1)}</td><td>${number("share", 0.05)}</td>`
+    + `<td><input type="checkbox" class="remove"></td>`;
+  document.querySelector("#plan tbody").appendChild(tr);
+}
+function planRows() {
+  // rows in the scenario file's form, in the table's order; numbers as numbers
+  return [...document.querySelectorAll("#plan tr.move")].filter(tr => !tr.querySelector(".remove").checked)
+    .map(tr => Object.fromEntries(PLAN_KEYS.map(k => {
+      const v = tr.querySelector(`[data-key=${k}]`).value;
+      return [k, ["start_week", "ramp_weeks", "share"].includes(k) ? Number(v) : v];
+    })));
+}
 async function refresh() {
   try {
     state = await api("/api/state" + (ROLE === "projector" ? "" : "?role=" + encodeURIComponent(ROLE)));

@@ -31,6 +31,9 @@ button { background: var(--blue); color: #fff; border: 0; border-radius: 4px;
 #message.error { color: var(--red); } #message.ok { color: var(--green); }
 .clock { font-size: 1.3rem; }
 svg text { font-size: 13px; }
+#plan td, #plan th { padding: 0.2rem 0.3rem; }
+#plan select { max-width: 10rem; font-size: 0.95rem; }
+#plan input[type=number] { width: 5rem; font-size: 0.95rem; }
 body[data-role=projector] svg text { font-size: 17px; }
 body[data-role=projector] main { max-width: 1600px; }
 """

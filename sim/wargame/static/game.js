@@ -111,7 +111,7 @@ const render = {
     $("form").innerHTML = field("distributor_referral_fee", "Referral fee to distributors", s.fields.distributor_referral_fee, `<input id="distributor_referral_fee" type="number" step="0.01" min="0" max="1">`)
       + field("deal_registration", "Deal registration", s.fields.deal_registration, yesno("deal_registration", "on", "off"))
       + field("distributor_margin", "Distributors' margin off list (wholesale price = 1 − margin)", s.fields.distributor_margin, `<input id="distributor_margin" type="number" step="0.01" min="0" max="0.99">`)
-      + `<fieldset><legend>The plan's moves</legend><span class="help">${s.fields.channel_plan}; change a row, remove it or add one (unchanged: the plan stays)</span>
+      + `<fieldset><legend>The plan's moves</legend><p class="note">Change a row, remove it or add one; a new move starts in week ${s.next_weeks ? s.next_weeks[0] : 1} or later (unchanged: the plan stays).</p>
          <table id="plan"><thead><tr><th>Product</th><th>Segment</th><th>From</th><th>To</th><th>From week</th><th>Over weeks</th><th>Share moved</th><th>Remove</th></tr></thead><tbody></tbody></table>
          <button type="button" id="add_move" onclick="addMove()">Add a move</button></fieldset>`
       + field("announcement", "Announcement to the distributors", "", `<textarea id="announcement" rows="2"></textarea>`);

@@ -8,6 +8,7 @@ The Python API mirrors the command line::
     results.summary     # one row per replication
     sim.sweep("scenarios/direct_shift.yaml", replications=1)  # .sensitivity
     sim.load_results("results/direct_shift")
+    sim.wargame.create("scenarios/direct_shift.yaml", "results/game")  # docs/wargame.md
 
 Names are imported on first use, so ``import sim`` (and ``channel-sim --help``) stays quick.
 """
@@ -29,14 +30,19 @@ _EXPORTS = {
     "sweep": "sim.experiments.sweep",
 }
 
-__all__ = sorted(_EXPORTS)
+_SUBPACKAGES = ("wargame",)
+"""Packages offered as ``sim.<name>`` on first use (``sim.wargame.create(...)``)."""
+
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"sim.{name}")
     raise AttributeError(f"module 'sim' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted([*globals(), *_EXPORTS, *_SUBPACKAGES])

@@ -454,6 +454,92 @@ def dashboard(
     raise typer.Exit(code)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Hosts only this machine can reach."""
+
+
+@app.command()
+def wargame(
+    scenario: ScenarioArg,
+    out: Annotated[
+        Path, typer.Option(help="The game's folder: created, or resumed if it holds this game.")
+    ],
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            help="Roles teams take, comma-separated: manufacturer, distributor:<i>, competitor "
+            "(default: manufacturer and distributors 0 and 1; the model plays the others)."
+        ),
+    ] = None,
+    round_weeks: Annotated[
+        int | None, typer.Option(min=1, help="Weeks a round plays (default 13, a quarter).")
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(min=1, help="Rounds in the game (default: as many as fit the horizon)."),
+    ] = None,
+    set_: SetOpt = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0: the room's network).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free).")] = 8766,
+) -> None:
+    """A war-game with people in the loop: teams play roles, the model plays the market.
+
+    Creates the game in --out or resumes it, prints the join links, serves until Ctrl-C.
+    """
+    from sim.wargame import server
+    from sim.wargame.game import Game, GameError
+    from sim.wargame.roles import DecisionError
+
+    with user_errors(), compile_notice():
+        try:
+            game = Game.open(
+                scenario,
+                out,
+                roles_=roles,
+                round_weeks=round_weeks,
+                rounds=rounds,
+                overrides=set_ or [],
+            )
+            httpd = server.make_server(game, host, port)
+        except (GameError, DecisionError) as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            errors.print(
+                f"[bold red]error:[/] cannot listen on {host}:{port}: {exc.strerror or exc}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+    if host not in LOOPBACK:
+        errors.print(
+            f"[yellow]warning:[/] listening on {host}: anyone on this network can reach the "
+            "game; only the tokens keep the teams' pages apart. Share each link with its team "
+            "alone.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    bound = httpd.server_address[1]
+    state = "resumed at round" if game.round else "created: round"
+    console.print(
+        f"war-game {game.firm.name!r} in {game.folder}: {state} {game.round} of "
+        f"{game.setup.rounds} ({game.setup.round_weeks} weeks each)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for role, link in server.join_links(game, host, int(bound)).items():
+        console.print(f"  {role:<16} {link}", highlight=False, soft_wrap=True)
+    console.print("Ctrl-C stops the server; the same command resumes the game.", highlight=False)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        errors.print("stopped: the game is saved; run the same command to resume")
+    finally:
+        httpd.server_close()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

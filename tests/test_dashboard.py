@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for
 
 from sim.dashboard import charts, live
 from sim.dashboard.charts import panel_figures, panel_pngs
@@ -20,17 +19,6 @@ from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 # ------------------------------------------------------------------ engine (no browser)
@@ -239,33 +227,13 @@ def test_sessions_run_in_worker_processes_at_once() -> None:
 # ------------------------------------------------------------------ the page in a browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, seconds: float, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"dashboard server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"dashboard did not answer at {url} within {seconds} s")
-
-
 @pytest.fixture
 def dashboard_url(tmp_path: Path):
     """``channel-sim dashboard`` on a free localhost port, killed afterwards."""
     from sim.dashboard import assets
 
     assets.install()  # Solara's front-end files, so the page needs no network
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "dashboard-server.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [
@@ -288,7 +256,7 @@ def dashboard_url(tmp_path: Path):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for(url, 45, server)
+        wait_for(url, 45, server)
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -102,6 +102,15 @@ class Books:
         self.lost_units_by_line = np.zeros(shape[1:])
         """Units of needs lost to a competitor's line so far, by product x segment."""
 
+    def reprice(self, scenario: Scenario) -> None:
+        """Read the amended ``scenario``'s policy and our wholesale price from next week on.
+
+        The weeks already booked keep the prices they were booked at
+        (:meth:`sim.model.model.ChannelModel.amend`).
+        """
+        self.scenario = scenario
+        self.sell_in_price = self.list_price * (1.0 - scenario.distributors.margin)
+
     # ------------------------------------------------------------------ posting
 
     def _post(

@@ -16,6 +16,9 @@ The nine phases of a week, in order (docs/ODD.md, "Process overview and scheduli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import mesa
 import numpy as np
 
@@ -34,6 +37,7 @@ from sim.model.sample import FirmSample
 from sim.model.shopping import shop
 from sim.model.territories import Territories
 from sim.model.valuation import customer_equity
+from sim.scenario.loader import with_changes
 from sim.scenario.schema import Scenario
 
 STREAMS: tuple[str, ...] = (
@@ -50,6 +54,17 @@ STREAMS: tuple[str, ...] = (
 )
 """Independent random streams, spawned in this order from the run's SeedSequence, so a policy
 change in one mechanism does not shift the draws of another (common random numbers)."""
+
+AMENDABLE: tuple[str, ...] = (
+    "policy.channel_plan",
+    "policy.distributor_referral_fee",
+    "policy.deal_registration",
+    "distributors.margin",
+    "distributors.alternative_margin",
+)
+"""Keys :meth:`ChannelModel.amend` may change between weeks (and their sub-keys): the levers
+a manufacturer and a competitor move in a war-game (:mod:`sim.wargame`). Each is read week by
+week by its owner, so a change takes effect from the next week on."""
 
 
 class ChannelModel(mesa.Model):
@@ -129,6 +144,32 @@ class ChannelModel(mesa.Model):
     def resale_price(self) -> np.ndarray:
         """(D + 1,) each distributor's resale price as a fraction of list (last: none)."""
         return self.network.resale_price
+
+    def amend(self, changes: Mapping[str, Any], *, source: str) -> None:
+        """Change some of the firm's levers from the next week on (:data:`AMENDABLE` keys).
+
+        The firm's scenario gets ``changes`` (validated like a file, errors naming ``source``),
+        the sample's scenario follows, and each owner reads its part again: the books our
+        policy and wholesale price (the distributors' restocks from now on are sold in at
+        it), the channel plan its rows, the network the wholesale price and the competitor
+        line's margin. What was booked stays booked.
+
+        Raises
+        ------
+        ScenarioError
+            For a bad value (naming ``source``, the key, the value and what is allowed).
+        ValueError
+            For a key outside :data:`AMENDABLE`.
+        """
+        for key in changes:
+            if not any(key == k or key.startswith(f"{k}.") for k in AMENDABLE):
+                raise ValueError(f"{key} cannot change during a run; these can: {AMENDABLE}")
+        self.firm = with_changes(self.firm, changes, source=source)
+        self.scenario = self.sample.scenario_of(self.firm)
+        self.books.reprice(self.scenario)
+        self.plan = ChannelPlan(self.scenario)
+        self.network.plan = self.plan
+        self.network.reprice()
 
     # ------------------------------------------------------------------ the week
 

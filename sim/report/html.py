@@ -181,7 +181,7 @@ def _page(
     sections: list[tuple[str, str, str]] = []
     if decision.is_optimization(results.path):
         content = decision.decision_section(
-            results.path, manifest, lambda n, c: _figure(images, n, c), table_html
+            results.path, manifest, lambda n, c: figure_html(images, n, c), table_html
         )
         sections.append(("decision", "Decision", content))
     if results.comparison is not None and not results.comparison.empty:
@@ -194,7 +194,7 @@ def _page(
         )
     if _shows_markups(results.timeseries, variants):
         caption = "Distributors' mean markup by variant (band: 5-95% of replications)."
-        figure = _figure(images, "distributor_markups", caption)
+        figure = figure_html(images, "distributor_markups", caption)
         section = markup_section(results.timeseries, reference=reference, figure_html=figure)
         sections.append(("markups", "Distributor markups", section))
     if (results.path / "channel_pnl.csv").is_file():
@@ -301,7 +301,7 @@ def _comparison_section(
         "excludes zero: green where that is better for the firm, red where worse.</p>",
         f'<div style="overflow-x:auto"><table><thead><tr><th>Metric</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>",
-        _figure(
+        figure_html(
             images,
             "compare_contribution_margin",
             "Contribution margin of every variant on one axis, weekly (4-week moving average) "
@@ -315,10 +315,10 @@ def _comparison_section(
         "which channel (and product) the sales went through and the price each realises. "
         "Costs enter with their sign (more cost is a negative bar). The bars sum exactly to "
         "the total.</p>",
-        _figure(images, "margin_bridge", "Margin bridge by variant (whiskers: 95% CI)."),
+        figure_html(images, "margin_bridge", "Margin bridge by variant (whiskers: 95% CI)."),
         _bridge_table(results.timeseries, variants, reference),
-        _figure(images, "revenue_shift", "Change in revenue by channel over the horizon."),
-        _figure(
+        figure_html(images, "revenue_shift", "Change in revenue by channel over the horizon."),
+        figure_html(
             images,
             "compare_outcomes",
             "Customers, distributors, conflicts, effort and adoption by variant.",
@@ -509,7 +509,7 @@ CAPTIONS: dict[str, str] = {
 def _overview_section(variants: list[str], reference: str, images: Mapping[str, Path]) -> str:
     def figures_of(variant: str) -> str:
         return "".join(
-            _figure(images, f"{variant}_{name}", text) for name, text in CAPTIONS.items()
+            figure_html(images, f"{variant}_{name}", text) for name, text in CAPTIONS.items()
         )
 
     parts = [
@@ -526,7 +526,8 @@ def _overview_section(variants: list[str], reference: str, images: Mapping[str, 
     return "".join(parts)
 
 
-def _figure(images: Mapping[str, Path], name: str, caption: str) -> str:
+def figure_html(images: Mapping[str, Path], name: str, caption: str) -> str:
+    """A PNG of ``images`` embedded in the page (base64), with its caption; "" if missing."""
     path = images.get(name)
     if path is None or not path.is_file():
         return ""

@@ -34,6 +34,7 @@ from sim.model.distributors import business
 from sim.model.distributors.agent import Distributor
 from sim.model.distributors.book import line_outlook
 from sim.model.distributors.business import DistributorState, DistributorStatus
+from sim.model.distributors.players import Play, Seats
 from sim.model.policy import ChannelPlan
 from sim.model.population import ACTIVE, PROSPECT, Population, put_cells, take_cells
 from sim.model.week import Needs, World
@@ -93,6 +94,8 @@ class DistributorNetwork:
         self.resale_price = self._resale_prices()
         self.week_pnl = business.WeekPnl(0.0, 0.0)
         """The active distributors' P&L on our line in the week last booked."""
+        self.seats = Seats(0, len(model.books.list_price))
+        """Decisions of distributors played by people (:mod:`.players`); empty: the model's."""
         self._keep_table: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -123,6 +126,7 @@ class DistributorNetwork:
                 slot, weights=expected[:, p], minlength=count + 1
             )[1:]
         self.agents = [Distributor(self.model, d, self.state) for d in range(count)]
+        self.seats = Seats(count, len(self.model.books.list_price))
         self.resale_price = self._resale_prices()
 
     def _price_at_equilibrium(self, tolerance: float = 1e-10) -> np.ndarray:
@@ -291,7 +295,8 @@ class DistributorNetwork:
         if self.agents:
             line_keep = self.line_keep(week, needs.buyer[rows], needs.product[rows])
             d = pop.distributor[needs.buyer[rows]]
-            steer = cfg.retaliation_steer * (line_keep < self.state.convert_below[d])
+            pays = line_keep < self.state.convert_below[d]
+            steer = cfg.retaliation_steer * self.seats.pushes(d, needs.product[rows], pays)
             u = rng.random(len(rows))
             converted[rows] = u < steer
             keep[rows] = u >= steer + cfg.effort_leak * (1.0 - self.state.effort[d])
@@ -406,7 +411,11 @@ class DistributorNetwork:
         state.threat[rows] = 1.0 - keep
         business.set_markup(state, rows, cfg, self.rules.market.choice.price_weight)
         fee = self.model.scenario.policy.distributor_referral_fee
-        exits = business.decide(state, rows, cfg, fee, (keep, lowest, follow)).tolist()
+        exits = business.decide(state, rows, cfg, fee, (keep, lowest, follow))
+        if self.seats.taken:
+            self.seats.set_markup(state, rows)
+            exits = self.seats.decide(state, rows, exits)
+        exits = exits.tolist()
         for d in exits:
             self.model.books.written_off(float(state.stock_units[d].sum()))
             state.stock_units[d] = 0.0
@@ -456,6 +465,40 @@ class DistributorNetwork:
             pop.distributor[accounts] = rng.choice(remaining, size=len(accounts), p=weight)
         else:
             pop.distributor[accounts] = -1
+
+    # ------------------------------------------------------------------ people in the loop
+
+    def seat(self, distributor: int, play: Play | None) -> None:
+        """Seat a team's decisions in ``distributor``'s chair (``None``: the model's rules).
+
+        Its markup takes effect at once (its resale price this coming week); the other
+        decisions at its next update (:mod:`.players`).
+
+        Raises
+        ------
+        ValueError
+            If there is no such distributor, or it has already dropped our line.
+        """
+        if not 0 <= distributor < len(self.agents):
+            raise ValueError(f"no distributor {distributor}: the network has {len(self.agents)}")
+        if self.state.status[distributor] == DistributorStatus.EXITED and play is not None:
+            raise ValueError(f"distributor {distributor} has dropped our line")
+        self.seats.seat(distributor, play)
+        if play is not None and play.markup is not None:
+            self.state.markup[distributor] = play.markup
+            self.resale_price = self._resale_prices()
+
+    def reprice(self) -> None:
+        """Read our wholesale price and the competitor line's terms again (``self.cfg``).
+
+        After the model's scenario was amended between weeks (:meth:`ChannelModel.amend`).
+        """
+        self.cfg = self.model.scenario.distributors
+        self.unit_cost = self.model.books.list_price * (1.0 - self.cfg.margin)
+        for agent in self.agents:
+            agent.cfg = self.cfg
+        self._keep_table = None
+        self.resale_price = self._resale_prices()
 
     # ------------------------------------------------------------------ what a book holds
 

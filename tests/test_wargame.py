@@ -263,7 +263,7 @@ def test_bots_play_a_game_and_a_retaliator_pushes_the_moved_lines(tmp_path: Path
     assert second["distributor:1"] == {"markup": 0.3, "effort": 1.0, "exit": False}
     assert game.model.distributors[1].markup == 0.3
     # a seat is for its round: undecided next round, the model's rule moves the markup again
-    again = wg.create(SHIFT, tmp_path / "again", overrides=SMALL)
+    again = wg.create(SHIFT, tmp_path / "again", roles="distributor:1", overrides=SMALL)
     wg.submit(again, "distributor:1", {"markup": 0.3})
     wg.advance(again)
     assert again.model.distributors[1].markup == 0.3
@@ -390,7 +390,7 @@ def test_a_killed_server_resumes_at_the_last_round_with_nothing_lost(tmp_path: P
     finally:
         _stop(server)
     # the same decisions played in Python give the same game
-    again = wg.create(SHIFT, tmp_path / "again", overrides=SMALL)
+    again = wg.create(SHIFT, tmp_path / "again", roles="distributor:1", overrides=SMALL)
     wg.submit(again, "distributor:0", first)
     wg.advance(again)
     wg.submit(again, "manufacturer", second)

@@ -390,7 +390,7 @@ def test_a_killed_server_resumes_at_the_last_round_with_nothing_lost(tmp_path: P
     finally:
         _stop(server)
     # the same decisions played in Python give the same game
-    again = wg.create(SHIFT, tmp_path / "again", roles="distributor:1", overrides=SMALL)
+    again = wg.create(SHIFT, tmp_path / "again", overrides=SMALL)
     wg.submit(again, "distributor:0", first)
     wg.advance(again)
     wg.submit(again, "manufacturer", second)

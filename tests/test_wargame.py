@@ -274,7 +274,7 @@ def test_bots_play_a_game_and_a_retaliator_pushes_the_moved_lines(tmp_path: Path
     assert second["distributor:1"] == {"markup": 0.3, "effort": 1.0, "exit": False}
     assert game.model.distributors[1].markup == 0.3
     # a seat is for its round: undecided next round, the model's rule moves the markup again
-    again = wg.create(SHIFT, tmp_path / "again", overrides=SMALL)
+    again = wg.create(SHIFT, tmp_path / "again", roles="distributor:1", overrides=SMALL)
     wg.submit(again, "distributor:1", {"markup": 0.3})
     wg.advance(again)
     assert again.model.distributors[1].markup == 0.3

@@ -23,7 +23,8 @@ import math
 import secrets
 import socket
 import sys
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +94,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Pages, and the API's reads."""
+        self._guarded(self._get)
+
+    def do_POST(self) -> None:
+        """The API's writes."""
+        self._guarded(self._post)
+
+    def _guarded(self, handle: Callable[[], None]) -> None:
+        """Answer 500 with the error, not a dropped connection; the traceback to the terminal."""
+        try:
+            handle()
+        except Exception as exc:  # a defect: the page says so, the game goes on
+            traceback.print_exc(file=sys.stderr)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {exc!r}"})
+
+    def _get(self) -> None:
         url = urlsplit(self.path)
         if url.path in ("/", "/index.html"):
             return self._page(pages.index_page())
@@ -109,8 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._report()
         return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {url.path}"})
 
-    def do_POST(self) -> None:
-        """The API's writes."""
+    def _post(self) -> None:
         url = urlsplit(self.path)
         routes = {
             "/api/decision": self._decision,

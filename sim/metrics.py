@@ -54,8 +54,10 @@ class Unit(StrEnum):
     DISTRIBUTORS = "distributors"
     INCIDENTS = "incidents"
     LEADS = "leads"
+    LINES = "lines (buyer x product)"
     SHARE = "share (0-1)"
     SCORE = "score (0-1)"
+    RATIO = "ratio"
 
     @property
     def scales_with_firm(self) -> bool:
@@ -65,19 +67,20 @@ class Unit(StrEnum):
         distributor and rep of the firm is simulated, and shares and scores do not add up
         (:mod:`sim.model.sample`).
         """
-        return self not in (Unit.DISTRIBUTORS, Unit.SHARE, Unit.SCORE)
+        return self not in (Unit.DISTRIBUTORS, Unit.SHARE, Unit.SCORE, Unit.RATIO)
 
     @property
     def bounds(self) -> tuple[float, float]:
         """The values a metric of this unit can take: ``(low, high)``, infinite if unbounded.
 
         Shares and scores lie in [0, 1]; counts (units, accounts, distributors, incidents,
-        leads) are never negative; money can have either sign. Intervals of a mean stay
-        within these bounds (:func:`sim.results.stats.mean_ci`).
+        leads, lines) are never negative; money and ratios (one sum over another that may
+        change sign) can have either sign. Intervals of a mean stay within these bounds
+        (:func:`sim.results.stats.mean_ci`).
         """
         if self in (Unit.SHARE, Unit.SCORE):
             return (0.0, 1.0)
-        if self is Unit.CURRENCY:
+        if self in (Unit.CURRENCY, Unit.RATIO):
             return (-math.inf, math.inf)
         return (0.0, math.inf)
 
@@ -254,6 +257,11 @@ WEEKLY: tuple[Metric, ...] = (
     ),
     _level("distributor_profit", "Distributors' operating profit on our line", Unit.CURRENCY),
     _level("distributors_exited", "Distributors exited (cumulative)", Unit.DISTRIBUTORS),
+    _level(
+        "lines_lost_to_competitor",
+        "Lines distributors moved to competitors' lines (cumulative)",
+        Unit.LINES,
+    ),
     _level("channel_inventory_units", "Channel inventory", Unit.UNITS),
     _level("ecommerce_adopters_share", "E-commerce adopters among active buyers", Unit.SHARE),
     _level("customer_effort_mean", "Customer effort", Unit.SCORE),
@@ -317,11 +325,23 @@ def customer_equity_end(run: pd.DataFrame, _rate: float) -> float:
 
 def npv_contribution_with_terminal(run: pd.DataFrame, discount_rate_annual: float) -> float:
     """``npv_contribution`` plus ``customer_equity_end`` discounted from the last week to 0."""
+    return npv_contribution(run, discount_rate_annual) + _terminal_value(run, discount_rate_annual)
+
+
+def terminal_value_share(run: pd.DataFrame, discount_rate_annual: float) -> float:
+    """The discounted terminal value's share of ``npv_contribution_with_terminal``.
+
+    NaN when that is 0; above 1 when the NPV of the weeks simulated is negative.
+    """
+    total = npv_contribution_with_terminal(run, discount_rate_annual)
+    return _terminal_value(run, discount_rate_annual) / total if total else math.nan
+
+
+def _terminal_value(run: pd.DataFrame, discount_rate_annual: float) -> float:
+    """``customer_equity_end`` discounted from the last week to week 0."""
     weeks = float(run["week"].iloc[-1])
-    terminal = customer_equity_end(run, discount_rate_annual)
-    return npv_contribution(run, discount_rate_annual) + terminal * (
-        1.0 + discount_rate_annual
-    ) ** (-weeks / 52.0)
+    discount = (1.0 + discount_rate_annual) ** (-weeks / 52.0)
+    return customer_equity_end(run, discount_rate_annual) * discount
 
 
 SUMMARY: tuple[SummaryMetric, ...] = (
@@ -386,12 +406,24 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         headline=True,
     ),
     SummaryMetric(
+        "terminal_value_share",
+        "Terminal value's share of the NPV",
+        Unit.RATIO,
+        terminal_value_share,
+    ),
+    SummaryMetric(
         "distributor_exit_share",
         "Share of distributors exited",
         Unit.SHARE,
         distributor_exit_share,
         better=-1,
         headline=True,
+    ),
+    _end(
+        "lines_lost_to_competitor",
+        "lines_lost_to_competitor",
+        "Lines lost to competitors' lines",
+        better=-1,
     ),
 )
 """Per-run metrics in ``summary.csv`` column order (SPEC §6)."""

@@ -866,3 +866,24 @@ def test_the_distributors_price_docks_with_the_logit_bertrand_equilibrium(one_pr
     assert np.mean(prices) == pytest.approx(price, rel=0.02)
     assert np.mean(shares) == pytest.approx(share(price), rel=0.02)
     assert distributor.cost_rate == pytest.approx(c, rel=1e-6)
+
+
+def test_lines_lost_to_competitor_counts_the_lines_moved_for_good():
+    """``lines_lost_to_competitor`` (SPEC §6) never falls, is 0 where no distributor converts
+    a line or leaves, and at the horizon is the firm's count of lines on a competitor's line
+    (the sample's flagged cells x the accounts each stands for: a verification of the
+    bookkeeping, not of a mechanism). The fast shift at a quarter of the firm, 52 weeks."""
+    scenario = direct_shift("market.sample_share=0.25", "horizon_weeks=52", variant="fast")
+    model = run(scenario, 3)
+    lost = model.ledger.rows["lines_lost_to_competitor"]
+    assert (np.diff(lost) >= 0).all() and lost[-1] > 0
+    flagged = np.count_nonzero(model.population.alternative_line)
+    assert lost[-1] == pytest.approx(flagged * model.sample.weight)
+    calm = direct_shift(
+        "market.sample_share=0.25",
+        "horizon_weeks=52",
+        "distributors.retaliation_steer=0",
+        "distributors.exit_after_weeks=260",
+        variant="status_quo",
+    )
+    assert run(calm, 3).ledger.rows["lines_lost_to_competitor"].max() == 0

@@ -48,6 +48,7 @@ def _points(value: float) -> str:
 FORMATS: dict[Unit, Formatter] = {
     Unit.CURRENCY: _money,
     Unit.SHARE: _share,
+    Unit.RATIO: _share,
     Unit.DISTRIBUTORS: _decimal,  # a mean over replications is rarely whole
 }
 """Format of each unit in the tables (counts otherwise)."""
@@ -62,7 +63,7 @@ METRICS: dict[str, tuple[str, Formatter]] = {
 }
 """Summary metrics shown, in ``summary.csv`` order, with labels and formats (sim.metrics)."""
 
-SHARES = frozenset(m.name for m in SUMMARY if m.unit is Unit.SHARE)
+SHARES = frozenset(m.name for m in SUMMARY if m.unit in (Unit.SHARE, Unit.RATIO))
 """Metrics whose differences read in percentage points."""
 
 BETTER: dict[str, int] = {m.name: m.better for m in SUMMARY}

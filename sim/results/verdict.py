@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 SCALES: dict[str, tuple[float, str]] = {
     Unit.CURRENCY: (1e6, "M"),
     Unit.SHARE: (0.01, "%"),
+    Unit.RATIO: (0.01, "%"),
     Unit.UNITS: (1e3, "k"),
     Unit.INCIDENTS: (1e3, "k"),
 }

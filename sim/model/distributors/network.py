@@ -642,6 +642,7 @@ class DistributorNetwork:
             "distributor_gross_margin_mean": self.week_pnl.gross_margin_mean,
             "distributor_profit": self.week_pnl.operating_profit,
             "distributors_exited": len(self.agents) - len(working),
+            "lines_lost_to_competitor": int(np.count_nonzero(self.pop.alternative_line)),
             "channel_inventory_units": self.channel_inventory_units(),
         }
 

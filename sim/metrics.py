@@ -406,12 +406,6 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         headline=True,
     ),
     SummaryMetric(
-        "terminal_value_share",
-        "Terminal value's share of the NPV",
-        Unit.RATIO,
-        terminal_value_share,
-    ),
-    SummaryMetric(
         "distributor_exit_share",
         "Share of distributors exited",
         Unit.SHARE,
@@ -424,6 +418,12 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         "lines_lost_to_competitor",
         "Lines lost to competitors' lines",
         better=-1,
+    ),
+    SummaryMetric(
+        "terminal_value_share",
+        "Terminal value's share of the NPV",
+        Unit.RATIO,
+        terminal_value_share,
     ),
 )
 """Per-run metrics in ``summary.csv`` column order (SPEC §6)."""

@@ -80,6 +80,8 @@ SUMMARY_COLUMNS = [
     "customer_equity_end",
     "npv_contribution_with_terminal",
     "distributor_exit_share",
+    "lines_lost_to_competitor",
+    "terminal_value_share",
 ]
 """SPEC §6 ``summary.csv`` columns, then ours."""
 

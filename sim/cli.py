@@ -268,14 +268,15 @@ def print_recommendation(outcome: Recommendation) -> None:
     largest = finalists[f"{metric}_mean"].abs().max() if len(finalists) else 0.0
     scale, suffix = display_scale(unit, float(largest))
     table = _table(
-        f"finalists vs the scenario as written: {SUMMARY_BY_NAME[metric].label}, paired 95% CI",
+        f"finalists vs the scenario as written: {SUMMARY_BY_NAME[metric].label}, paired 95% "
+        "CI; * = recommended",
         ["plan", "feasible", "mean", "difference vs baseline", "95% CI"],
         numbers=3,
     )
     for row in finalists.itertuples():
         diff = paired.get(row.variant)
         table.add_row(
-            f"{row.variant}{' (recommended)' if row.recommended else ''}",
+            f"{row.variant}{' *' if row.recommended else ''}",
             "yes" if row.feasible else f"no: {row.violated}",
             f"{getattr(row, f'{metric}_mean') / scale:,.2f}{suffix}",
             "" if diff is None else f"{diff.mean_difference / scale:+,.2f}{suffix}",

@@ -243,7 +243,7 @@ def test_constraints_no_plan_meets_end_in_a_message_exit_2_and_kept_results(
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
     assert "Traceback" not in result.output and "EmptyDataError" not in result.output
-    assert "searched 4 candidates over 9 levers" in message  # what was searched
+    assert "searched 4 candidates over 10 levers" in message  # what was searched
     assert "optimize.constraints.0 distributors_active_end >= 1000: met by 0" in message
     assert "the best reached" in message and "to change: relax it" in message
     assert (

@@ -71,10 +71,12 @@ class DistributorState:
     revenue_recent: np.ndarray  # our line's resale revenue, averaged
     cost_recent: np.ndarray  # its cost to serve our line's buyers, averaged
     profit_recent: np.ndarray  # our line's profit, averaged
+    referral_recent: np.ndarray  # referral fees from us on lines moved off it, averaged
     # This week's facts, reset when the week is booked.
     week_revenue: np.ndarray  # our line's sales to its buyers
     week_cost_to_serve: np.ndarray  # what serving them cost it
     week_income: np.ndarray  # from us: rebates, referral fees, promotion savings
+    week_referral_income: np.ndarray  # the referral fees among them
     week_alternative_revenue: np.ndarray  # competitor line's sales on converted lines
     week_conversion_cost: np.ndarray  # the cost of converting lines
     week_offered_value: np.ndarray  # its accounts' needs it could serve, value at list
@@ -93,7 +95,7 @@ class DistributorState:
         for name in ("status", "exit_weeks", "weeks_seen"):
             columns[name] = np.zeros(distributors, dtype=np.int64)
         averages = ("sales_recent", "sales_trend", "sales_variance", "revenue_recent")
-        for name in (*averages, "cost_recent", "profit_recent"):
+        for name in (*averages, "cost_recent", "profit_recent", "referral_recent"):
             columns[name] = np.full(distributors, np.nan)
         for name in ("stock_units", "forecast_units", "week_demand_units", "week_sold_units"):
             columns[name] = np.zeros((distributors, products))
@@ -213,6 +215,7 @@ def book_week(
         state.alternative_margin_rate(cfg, rows) - s.cost_rate[rows]
     ) - s.week_conversion_cost[rows]
     _average(s.profit_recent, rows, our + moved * margin_rate, window)
+    _average(s.referral_recent, rows, s.week_referral_income[rows], window)
     # Sales of the lines it serves, converted ones included: its own conversions are not
     # volume leaving.
     sales = seen + s.week_alternative_revenue[rows]
@@ -229,6 +232,7 @@ def book_week(
         "week_revenue",
         "week_cost_to_serve",
         "week_income",
+        "week_referral_income",
         "week_alternative_revenue",
         "week_conversion_cost",
         "week_offered_value",
@@ -328,11 +332,13 @@ def decide(
     share), then the referral fee ``f`` on its direct revenue once we have moved it. Converted
     to the competitor's line it is worth ``a``, that line's margin less its cost to serve and
     the conversion cost, for the whole horizon. Converting pays on lines with ``v(k) < a``,
-    i.e. ``k < (a - f) / (r - f)`` (``convert_below``): it retaliates while its most
-    threatened line is one. Its push of our line moves toward ``v(k) / a`` over its book (1
-    at most); it drops our line when the book's value, less the line's fixed cost, falls
-    below what the lines that would follow it earn on the competitor's line. Only
-    distributors with ``threat_window_weeks`` of figures and some revenue decide.
+    i.e. ``k < (a - f) / (r - f)`` (``convert_below``) while ``r > f``; with ``f >= r`` on
+    every line if ``a > f``, else on none. It retaliates while its most threatened line is one.
+    ``r`` leaves out the referral fees: income on lines it no longer sells. Its push of our
+    line moves toward ``v(k) / a`` over its book (1 at most); it drops our line when the
+    book's value, less the line's fixed cost, falls below what the lines that would follow it
+    earn on the competitor's line. Only distributors with ``threat_window_weeks`` of figures
+    and some revenue decide.
 
     Parameters
     ----------
@@ -350,14 +356,20 @@ def decide(
     keep, lowest, follow = (x[ready] for x in outlook)
     revenue = revenue[ready]
     fixed = s.line_fixed_cost_weekly[rows]
-    # Per unit of sales, before the line's fixed cost (the same whichever line it pushes).
-    rate = (s.profit_recent[rows] + fixed) / revenue
+    # Per unit of sales of the lines it still sells, before the line's fixed cost (the same
+    # whichever line it pushes); the referral fees are income on lines it no longer sells,
+    # valued in ``worth`` below, not margin on these.
+    rate = (s.profit_recent[rows] - s.referral_recent[rows] + fixed) / revenue
     alternative = state.alternative_margin_rate(cfg, rows) - s.cost_rate[rows]
     alternative = alternative - cfg.conversion_cost
     worth = rate * keep + referral_fee * (1.0 - keep)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # With a fee above its margin, a moved line is worth more to it than a kept one: only
+        # a competitor's line paying more than the fee makes converting pay (on any line).
         s.convert_below[rows] = np.where(
-            rate > referral_fee, (alternative - referral_fee) / (rate - referral_fee), np.inf
+            rate > referral_fee,
+            (alternative - referral_fee) / (rate - referral_fee),
+            np.where(alternative > referral_fee, np.inf, -np.inf),
         )
         target = np.where(
             alternative <= 0, 1.0, np.minimum(1.0, np.maximum(0.0, worth / alternative))

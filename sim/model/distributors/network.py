@@ -366,13 +366,14 @@ class DistributorNetwork:
             fill[active] = np.where(demand > 0, sold / demand, 1.0)
         needs.filled[at] = fill[distributor, product]
 
-    def invoice(self, needs: Needs, payments: tuple[np.ndarray, ...]) -> None:
+    def invoice(self, needs: Needs, payments: tuple[np.ndarray, np.ndarray]) -> None:
         """Each distributor's sales to its buyers this week, their cost to serve, our payments.
 
         One order = one buyer's lines with its distributor (:meth:`ServiceCosts.of_week`) at
         the distributors' rates (:attr:`service_costs`), invoiced at its
-        resale price; ``payments`` are (D,) amounts we paid each (rebates, referral fees), in
-        the order they are received.
+        resale price; ``payments`` are (D,) amounts we paid each (rebates, referral fees), added
+        to its income in that order; the referral fees are also kept apart (``decide`` does
+        not read them as margin on the lines it still sells).
         """
         if not self.agents:
             return
@@ -385,8 +386,10 @@ class DistributorNetwork:
             distributor = self.pop.distributor[b]
             cost = self.service_costs.totals_by_buyer(b, value, needs.orders[at])
             self._credit(distributor, {"week_revenue": value, "week_cost_to_serve": cost})
-        for amounts in payments:
-            self.state.week_income += amounts
+        rebates, referral_fees = payments
+        self.state.week_income += rebates
+        self.state.week_income += referral_fees
+        self.state.week_referral_income += referral_fees
 
     # ------------------------------------------------------------------ phase 8
 

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from sim.channels import DISTRIBUTOR
 from sim.cli import app
 from sim.model.model import ChannelModel
+from sim.model.population import ACTIVE
 from sim.scenario.loader import ScenarioError, load_scenario, load_study, variant_of
 from sim.scenario.schema import CHANNELS, Scenario
 
@@ -907,3 +908,44 @@ def test_lines_lost_to_competitor_counts_the_lines_moved_for_good():
         variant="status_quo",
     )
     assert run(calm, 3).ledger.rows["lines_lost_to_competitor"].max() == 0
+
+
+def test_an_exit_unsettles_only_the_accounts_it_served():
+    """An exiting distributor's accounts that never bought through it notice nothing (issue
+    20): the same seed with ``rehome_effort`` 0 and 0.5 is the same run up to the first
+    exit, whose week then leaves the effort of every account that had no line through it
+    unchanged and raises (up to 1) that of each active one it served."""
+    overrides = (
+        "market.sample_share=0.25",
+        "horizon_weeks=60",
+        "distributors.alternative_margin=0.6",
+        "distributors.exit_after_weeks=1",
+        "policy.channel_plan=[]",
+        "variants={}",
+    )
+    models = [
+        ChannelModel(direct_shift(*overrides, f"distributors.rehome_effort={e}"), 3)
+        for e in (0.0, 0.5)
+    ]
+    calm, bumped = models
+    while calm.week < 60 and all(d.active for d in calm.distributors):
+        accounts_of = calm.population.distributor.copy()
+        active_before = calm.population.status == ACTIVE
+        for model in models:
+            model.step()
+    # the lines as the exit saw them: the week's orders are remembered before phase 8
+    bought = (calm.population.current_channel == DISTRIBUTOR).any(axis=1)
+    gone = [i for i, d in enumerate(calm.distributors) if not d.active]
+    assert gone and [not d.active for d in bumped.distributors] == [
+        not d.active for d in calm.distributors
+    ]
+    theirs = np.isin(accounts_of, gone)
+    change = bumped.population.effort - calm.population.effort
+    assert (change[theirs & ~bought] == 0).all() and (theirs & ~bought).any()
+    # active through the week (an account entering this week turns active after phase 8)
+    served = theirs & bought & active_before & (calm.population.status == ACTIVE)
+    expected = (
+        np.minimum(1.0, calm.population.effort[served] + 0.5) - calm.population.effort[served]
+    )
+    np.testing.assert_allclose(change[served], expected, rtol=1e-6)
+    assert (change[~theirs] == 0).all()

@@ -442,9 +442,10 @@ class DistributorNetwork:
 
         Only its own lines are touched: each buyer x product line last bought through it
         follows it to its competitor line with :meth:`follow_probability` (lost to us for
-        good); its accounts move to a remaining distributor (by size weight), lose their
-        relationship with the distributor channel and gain ``rehome_effort``, so each re-homes
-        with the new distributor or one of our direct channels by its own choice.
+        good); its accounts move to a remaining distributor (by size weight) and lose their
+        relationship with the distributor channel; those it served (a line last bought
+        through it) gain ``rehome_effort``, so each re-homes with the new distributor or one of
+        our direct channels by its own choice.
         """
         pop, cfg = self.pop, self.cfg
         self.open[distributor] = False
@@ -460,8 +461,13 @@ class DistributorNetwork:
         pop.moved_off_distributor_week[accounts] = -1
         pop.registered_until[accounts] = -1
         pop.relationship[accounts, DISTRIBUTOR] = 0.0
-        active = accounts[pop.status[accounts] == ACTIVE]
-        pop.effort[active] = np.minimum(1.0, pop.effort[active] + cfg.rehome_effort)
+        # Only the accounts it served must find another source; the others never bought
+        # through it and notice nothing.
+        bought = (pop.current_channel[accounts] == DISTRIBUTOR).any(axis=1)
+        served_accounts = accounts[bought & (pop.status[accounts] == ACTIVE)]
+        pop.effort[served_accounts] = np.minimum(
+            1.0, pop.effort[served_accounts] + cfg.rehome_effort
+        )
         remaining = np.flatnonzero(self.state.status != DistributorStatus.EXITED)
         if len(remaining):
             weight = self.size_weight[remaining] / self.size_weight[remaining].sum()

@@ -120,11 +120,8 @@ class DistributorNetwork:
         probability = self._price_at_equilibrium()
         weekly_units = pop.units_per_order * pop.orders_per_week[:, None]
         expected = weekly_units * probability * pop.active_mask()[:, None]
-        slot = pop.distributor + 1  # slot 0 holds buyers without a distributor
         for p in range(expected.shape[1]):
-            self.state.forecast_units[:, p] = np.bincount(
-                slot, weights=expected[:, p], minlength=count + 1
-            )[1:]
+            self.state.forecast_units[:, p] = self._by_distributor(expected[:, p])
         self.agents = [Distributor(self.model, d, self.state) for d in range(count)]
         self.seats = Seats(count, len(self.model.books.list_price))
         self.resale_price = self._resale_prices()

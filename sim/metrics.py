@@ -241,6 +241,11 @@ WEEKLY: tuple[Metric, ...] = (
     _flow("won_outbound", "Outbound leads won", Unit.LEADS),
     _level("active_customers", "Active customers", Unit.ACCOUNTS),
     _level("churned_customers", "Customers churned (cumulative)", Unit.ACCOUNTS),
+    _level(
+        "customers_lost_to_competitor_lines",
+        "Active accounts with every line on a competitor's line (in churned)",
+        Unit.ACCOUNTS,
+    ),
     _level("distributors_active", "Distributors active", Unit.DISTRIBUTORS),
     _level("distributors_retaliating", "Distributors retaliating", Unit.DISTRIBUTORS),
     _level("distributor_effort_mean", "Distributors' effort", Unit.SCORE),
@@ -325,7 +330,7 @@ def customer_equity_end(run: pd.DataFrame, _rate: float) -> float:
 
 def npv_contribution_with_terminal(run: pd.DataFrame, discount_rate_annual: float) -> float:
     """``npv_contribution`` plus ``customer_equity_end`` discounted from the last week to 0."""
-    return npv_contribution(run, discount_rate_annual) + _terminal_value(run, discount_rate_annual)
+    return npv_contribution(run, discount_rate_annual) + terminal_value(run, discount_rate_annual)
 
 
 def terminal_value_share(run: pd.DataFrame, discount_rate_annual: float) -> float:
@@ -334,10 +339,10 @@ def terminal_value_share(run: pd.DataFrame, discount_rate_annual: float) -> floa
     NaN when that is 0; above 1 when the NPV of the weeks simulated is negative.
     """
     total = npv_contribution_with_terminal(run, discount_rate_annual)
-    return _terminal_value(run, discount_rate_annual) / total if total else math.nan
+    return terminal_value(run, discount_rate_annual) / total if total else math.nan
 
 
-def _terminal_value(run: pd.DataFrame, discount_rate_annual: float) -> float:
+def terminal_value(run: pd.DataFrame, discount_rate_annual: float) -> float:
     """``customer_equity_end`` discounted from the last week to week 0."""
     weeks = float(run["week"].iloc[-1])
     discount = (1.0 + discount_rate_annual) ** (-weeks / 52.0)
@@ -424,6 +429,20 @@ SUMMARY: tuple[SummaryMetric, ...] = (
         "Terminal value's share of the NPV",
         Unit.RATIO,
         terminal_value_share,
+    ),
+    SummaryMetric(
+        "terminal_value",
+        "Terminal value (customer equity, discounted)",
+        Unit.CURRENCY,
+        terminal_value,
+        better=1,
+        headline=True,
+    ),
+    _end(
+        "customers_lost_to_competitor_lines",
+        "customers_lost_to_competitor_lines_end",
+        "Customers lost to competitors' lines (in churned)",
+        better=-1,
     ),
 )
 """Per-run metrics in ``summary.csv`` column order (SPEC §6)."""

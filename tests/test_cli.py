@@ -82,6 +82,8 @@ SUMMARY_COLUMNS = [
     "distributor_exit_share",
     "lines_lost_to_competitor",
     "terminal_value_share",
+    "terminal_value",
+    "customers_lost_to_competitor_lines_end",
 ]
 """SPEC §6 ``summary.csv`` columns, then ours."""
 
@@ -522,7 +524,8 @@ def test_summary_agrees_with_the_channel_pnl_and_the_agents_of_a_fresh_model(api
 
 def test_summary_churn_rate_is_the_hazard_the_scenario_sets(tmp_path):
     """Theory: with effort unable to raise churn (``effort_churn_multiplier`` 1), no new
-    accounts (no inbound, no prospects, no reps) and no purchase-process dropout, every
+    accounts (no inbound, no prospects, no reps), no purchase-process dropout and no line a
+    distributor moves to its competitor's (an account with all its lines there is lost too), every
     account churns at the constant hazard of ``base_churn_annual`` = 0.30, so the summary's
     annualised churn rate over a year is 0.30 up to binomial noise: SD sqrt(0.3 x 0.7 /
     4,000) = 0.0072; checked within 4 SD (false failure < 1e-4); measured when written 0.291
@@ -537,6 +540,7 @@ def test_summary_churn_rate_is_the_hazard_the_scenario_sets(tmp_path):
             "market.inbound_accounts_annual=0",
             "market.base_churn_annual=0.3",
             "market.effort_churn_multiplier=1",
+            "distributors.retaliation_steer=0",
             "reps.field.count=0",
             "reps.inside.count=0",
             "horizon_weeks=52",
@@ -641,7 +645,9 @@ def test_a_number_is_shown_at_the_largest_scale_it_reaches(unit, value, shown):
 def test_the_verdict_names_only_differences_the_replications_can_tell_apart():
     """Three variants against the plan as written: one better (its interval above 0), one
     worse (below 0), one straddling 0; the best is the better one, and churn and exits are
-    reported beside each. The judgements are worked out by hand from the intervals."""
+    reported beside each. The NPV of the weeks simulated and the terminal value come first
+    where the comparison has them, and a judgement the weeks simulated do not share says it
+    rests on the terminal value. The judgements are worked out by hand from the intervals."""
     import pandas as pd
 
     from sim.results.verdict import verdict_lines
@@ -665,10 +671,18 @@ def test_the_verdict_names_only_differences_the_replications_can_tell_apart():
             row("slow", npv, -1.5e6, -5.1e6, 2.2e6),
             row("status_quo", "churn_rate_annual", -0.0045, -0.006, -0.003),
             row("status_quo", "distributor_exit_share", -0.1, -0.3, 0.1),
+            row("status_quo", "npv_contribution", 0.8e6, -0.4e6, 2.0e6),
+            row("status_quo", "terminal_value", 5.0e6, 2.4e6, 7.6e6),
+            row("fast", "npv_contribution", -1.1e6, -1.9e6, -0.3e6),
         ]
     )
     lines = verdict_lines(comparison, "baseline")
-    assert "status_quo: +5.80M [+2.00, +9.60] (status_quo is better" in lines[1]
+    assert lines[1].startswith(
+        "  status_quo: NPV of contribution +0.80M [-0.40, +2.00]; terminal value (customer"
+        " equity, discounted) +5.00M [+2.40, +7.60]; with terminal value +5.80M [+2.00, +9.60]"
+        " (status_quo is better, only with the terminal value"
+    )
+    assert "(baseline is better; n" in lines[2]  # the weeks simulated say the same
     assert "churn rate per year -0.45% [-0.60, -0.30]" in lines[1]
     assert "share of distributors exited -10.00% [-30.00, +10.00]" in lines[1]
     assert "(baseline is better" in lines[2]

@@ -17,6 +17,7 @@ from sim.metrics import summarise_run
 from sim.model.costs import ServiceCosts
 from sim.model.model import ChannelModel
 from sim.model.population import ACTIVE, CHURNED
+from sim.model.valuation import customer_equity
 from sim.report.pnl import UNTRACED, line_comparison
 from sim.scenario.loader import load_scenario, load_study
 
@@ -214,11 +215,53 @@ def test_a_variant_that_loses_accounts_late_has_a_lower_npv_with_terminal_value(
     assert npv[False] - npv[True] > equity[False] * discount / 3
 
 
+def test_accounts_with_every_line_on_a_competitors_line_are_churned_and_worth_nothing():
+    """Paired runs, same seed; in one, before the last week, every line of 30 % of the
+    active accounts with a distributor goes to its competitor's line (as a converting or
+    exiting distributor would do), and half the lines of another 10 %. The first are lost
+    customers: out of ``active_customers``, in ``churned_customers`` and counted in
+    ``customers_lost_to_competitor_lines`` (checked account by account); the partly converted
+    stay customers. Customer equity is what it would be were the lost accounts churned."""
+    scenario = small(SCENARIOS / "baseline.yaml", "horizon_weeks=20")
+    rows, lost = {}, np.array([], dtype=int)
+    for convert in (False, True):
+        model = ChannelModel(scenario, 5)
+        for _ in range(scenario.horizon_weeks - 1):
+            model.step()
+        pop = model.population
+        if convert:
+            rng = np.random.default_rng(0)
+            served = np.flatnonzero((pop.status == ACTIVE) & (pop.distributor >= 0))
+            draw = rng.random(len(served))
+            lost, partly = served[draw < 0.3], served[(draw >= 0.3) & (draw < 0.4)]
+            pop.alternative_line[lost] = True
+            pop.alternative_line[partly, : pop.alternative_line.shape[1] // 2] = True
+        model.step()
+        rows[convert] = {name: column[-1] for name, column in model.ledger.rows.items()}
+    bought = pop.units_per_order > 0
+    by_hand = [
+        b
+        for b in np.flatnonzero(pop.status == ACTIVE)
+        if all(pop.alternative_line[b, p] for p in np.flatnonzero(bought[b]))
+    ]
+    assert len(lost) > 50 and set(lost[pop.status[lost] == ACTIVE]) <= set(by_hand)
+    assert rows[True]["customers_lost_to_competitor_lines"] == len(by_hand)
+    assert rows[True]["active_customers"] == np.count_nonzero(pop.status == ACTIVE) - len(by_hand)
+    assert rows[True]["churned_customers"] == np.count_nonzero(pop.status == CHURNED) + len(by_hand)
+    assert rows[False]["customers_lost_to_competitor_lines"] == 0
+    assert rows[True]["customer_equity"] < rows[False]["customer_equity"]
+    pop.status[by_hand] = CHURNED  # worth what a churned account is worth: nothing
+    rate = scenario.discount_rate_annual
+    equity = customer_equity(pop, model.rules, model.books, rate) * model.books.weight
+    assert rows[True]["customer_equity"] == pytest.approx(equity, rel=1e-12)
+
+
 def test_customer_equity_of_one_line_by_a_second_computation(write_yaml):
     """E-commerce only, one product, no effort: each active account is worth
     u q w c x a / (1 - a) (a century's cut-off is negligible), a = (1 - h) d with the weekly
     churn h = 1 - exp(-(-ln 0.9) / 52) and d = 1.08 ** (-1 / 52); c the line's contribution
-    per unit and w the share of needs' units won, both from the channel P&L."""
+    per unit and w the share of needs' units won, both from the channel P&L, less the
+    platform's fixed cost a week shared among them (the only cost no line carries here)."""
     path = write_yaml(
         "web.yaml",
         """\
@@ -253,7 +296,11 @@ def test_customer_equity_of_one_line_by_a_second_computation(write_yaml):
     h = -np.expm1(np.log(0.9) / 52)
     a = (1 - h) * 1.08 ** (-1 / 52)
     units = (pop.units_per_order[active, 0] * pop.orders_per_week[active]).sum()
-    expected = units * won * per_unit * a / (1 - a)
+    # The platform's fixed cost and its first capacity step, the same every week here.
+    platform = pnl.loc[pnl["channel"] == "ecommerce", "cost_platform"].sum() / 20
+    ecommerce = model.scenario.channels.ecommerce
+    assert platform == ecommerce.fixed_cost_weekly + ecommerce.capacity_step_cost_weekly
+    expected = (units * won * per_unit - platform) * a / (1 - a)
     assert model.ledger.rows["customer_equity"][-1] == pytest.approx(expected, rel=1e-6)
 
 

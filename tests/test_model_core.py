@@ -180,10 +180,12 @@ def test_churned_plus_active_counts_every_account(accounting_run):
     pop = model.population
     rows = model.ledger.rows
     # Every account is counted once: the ledger's counts and the prospects left make up the
-    # population, and the churned count agrees with the churn weeks recorded per buyer.
+    # population.
     prospects = np.count_nonzero(pop.status == PROSPECT)
     assert rows["active_customers"][-1] + rows["churned_customers"][-1] + prospects == pop.size
-    assert rows["churned_customers"][-1] == np.count_nonzero(pop.churn_week < NEVER)
+    # Churned: the churn weeks recorded, and the accounts wholly on a competitor's line.
+    lost = rows["customers_lost_to_competitor_lines"][-1]
+    assert rows["churned_customers"][-1] == np.count_nonzero(pop.churn_week < NEVER) + lost
 
 
 def test_exits_write_stock_off():
@@ -404,6 +406,7 @@ def survival_run() -> ChannelModel:
             f"market.base_churn_annual={CHURN}",
             "market.effort_churn_multiplier=1",
             "distributors.exit_after_weeks=260",
+            "distributors.retaliation_steer=0",  # no account lost to a competitor's line
             "reps.field.count=0",
             "reps.inside.count=0",
             f"horizon_weeks={SURVIVAL_WEEKS}",

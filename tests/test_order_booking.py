@@ -13,16 +13,18 @@ import math
 from collections import defaultdict
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import BASELINE, small
 from scipy import stats
 
 from sim.channels import CHANNELS, DISTRIBUTOR, FIELD, INSIDE
+from sim.metrics import CONTRIBUTION_COSTS
 from sim.model.books import PNL_ITEMS
 from sim.model.costs import ACTIVITIES, ServiceCosts, cost_order_line
 from sim.model.model import ChannelModel
 from sim.model.population import ACTIVE
-from sim.model.valuation import customer_equity, line_contribution_per_unit, win_share
+from sim.model.valuation import customer_equity, win_share
 from sim.model.week import Needs
 
 ALL = -1
@@ -202,23 +204,76 @@ def test_a_distributors_order_costs_per_line_equal_the_numpy_costing():
 PROCESS = "{order_rate_shape: 0.7, dropout_a: 2.0, dropout_b: 6.0}"
 
 
+def _line_value_per_unit(model: ChannelModel) -> dict[tuple[str, str, str], float]:
+    """Contribution per unit of each product x segment x channel line, from the P&L table;
+    a distributor line less its restocks' cost to serve per unit the journal shows sold in."""
+    table = model.books.pnl_table()
+    sold_in = pd.concat(model.books.journal["sell_in"]).groupby("product")["units"].sum()
+    names = [p.name for p in model.scenario.products]
+    stock = table[(table["segment"] == "all") & (table["channel"] == "distributor")]
+    restock = {
+        row["product"]: row["cost_to_serve"]
+        / model.books.weight
+        / sold_in[names.index(row["product"])]
+        for _, row in stock.iterrows()
+        if row["product"] != "all"
+    }
+    lines = table[(table[["product", "segment", "channel"]] != "all").all(axis=1)]
+    value = {}
+    for _, row in lines[lines["units"] > 0].iterrows():
+        per_unit = row["contribution_margin"] / row["units"]
+        if row["channel"] == "distributor":
+            per_unit -= restock.get(row["product"], 0.0)
+        value[(row["product"], row["segment"], row["channel"])] = per_unit
+    return value
+
+
+def _fixed_cost_weekly(model: ChannelModel) -> float:
+    """The weekly cost no line carries over a run shorter than a quarter, from the P&L table:
+    the ``all`` rows' costs less the restocks' (the distributors' stock lines)."""
+    table = model.books.pnl_table()
+    costs = table[list(CONTRIBUTION_COSTS)].sum(axis=1)
+    unlined = (table[["product", "segment", "channel"]] == "all").any(axis=1)
+    restock = (
+        (table["product"] != "all")
+        & (table["segment"] == "all")
+        & (table["channel"] == "distributor")
+    )
+    return float(costs[unlined & ~restock].sum()) / model.books.weight / model.week
+
+
 def test_customer_equity_equals_an_account_by_account_sum():
-    """Each active account's weekly contribution at its channels, times its survival annuity
+    """Each customer's weekly contribution at its channels on the lines still ours, less its
+    share of the weekly cost no line carries, times its survival annuity
     ``Σ_k ((1 - h) d) ** k``; ``h`` from the churn hazard at its effort, or for an account
-    with a dropout, 1 - E[s ** K] with K the most orders on its lines (scipy's Poisson)."""
+    with a dropout, 1 - E[s ** K] with K the most orders on its lines (scipy's Poisson).
+    Some lines are put on a competitor's line, all of some accounts' lines (no longer
+    customers). Line values and fixed costs come from the P&L table and the sell-in journal."""
     scenario = small(BASELINE, f"market.segments.1.purchase_process={PROCESS}", "horizon_weeks=6")
-    model = ChannelModel(scenario, 2)
+    model = ChannelModel(scenario, 2, journal=True)
     model.run()
     pop, rules = model.population, model.rules
     rng = np.random.default_rng(1)
     pop.effort[:] = rng.choice([0.0, 0.3, 1.0], pop.size).astype(np.float32)
+    pop.alternative_line[:] = rng.random(pop.alternative_line.shape) < 0.1
+    lost = np.flatnonzero(pop.status == ACTIVE)[:25]
+    pop.alternative_line[lost] = True
     rate = scenario.discount_rate_annual
     engine = customer_equity(pop, rules, model.books, rate)
-    per_unit = line_contribution_per_unit(model.books) * win_share(model.books)[:, :, None]
+    value = _line_value_per_unit(model)
+    won = win_share(model.books)
+    products = [p.name for p in scenario.products]
+    segments = [s.name for s in scenario.market.segments]
     discount = (1.0 + rate) ** (-1 / 52)
     slope = scenario.market.effort_churn_multiplier - 1.0
+    customers = [
+        b
+        for b in np.flatnonzero(pop.status == ACTIVE)
+        if ((pop.units_per_order[b] > 0) & ~pop.alternative_line[b]).any()
+    ]
+    fixed = _fixed_cost_weekly(model) / len(customers)
     total = 0.0
-    for b in np.flatnonzero(pop.status == ACTIVE):
+    for b in customers:
         multiplier = 1.0 + slope * float(pop.effort[b])
         if pop.dropout[b] > 0:
             lines = int((pop.units_per_order[b] > 0).sum())
@@ -230,9 +285,13 @@ def test_customer_equity_equals_an_account_by_account_sum():
         else:
             hazard = 1.0 - math.exp(-rules.churn_hazard_annual * multiplier / 52)
         keep = (1.0 - hazard) * discount
-        weight = pop.orders_per_week[b] * min(keep / (1.0 - keep), 5_200)
+        weeks = min(keep / (1.0 - keep), 5_200)
+        total -= fixed * weeks
         for p, c in enumerate(pop.current_channel[b]):
-            if c >= 0:
-                total += pop.units_per_order[b, p] * weight * per_unit[p, pop.segment[b], c]
+            if c >= 0 and not pop.alternative_line[b, p]:
+                line = (products[p], segments[pop.segment[b]], CHANNELS[c])
+                weekly_units = pop.units_per_order[b, p] * pop.orders_per_week[b]
+                total += weekly_units * weeks * won[p, pop.segment[b]] * value.get(line, 0.0)
     assert (pop.dropout[pop.status == ACTIVE] > 0).any()
+    assert fixed * len(customers) > 0 and len(customers) < np.count_nonzero(pop.status == ACTIVE)
     assert engine == pytest.approx(total, rel=1e-5)  # the engine's hazards are float32

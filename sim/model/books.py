@@ -43,6 +43,14 @@ PNL_ITEMS: tuple[str, ...] = (
 
 _ITEM = {name: i for i, name in enumerate(PNL_ITEMS)}
 
+COST_ITEMS: list[int] = [
+    i for i, name in enumerate(PNL_ITEMS) if name not in ("units", "revenue", "cogs")
+]
+"""Indices of the P&L's cost items (everything contribution margin subtracts after COGS)."""
+
+FIXED_COST_WEEKS = 13
+"""Weeks of the recent cost not carried by a line that customer equity charges (a quarter)."""
+
 PNL_COLUMNS: tuple[str, ...] = (
     "units",
     "revenue",
@@ -100,7 +108,11 @@ class Books:
         self.pnl = np.zeros_like(self.week_pnl)
         """The channel P&L over the weeks settled so far."""
         self.lost_units_by_line = np.zeros(shape[1:])
-        """Units of needs lost to a competitor's line so far, by product x segment."""
+        """Units of needs lost to a competitor's line so far, by product x segment, on lines
+        still ours (not on lines a distributor converted to its competitor's line)."""
+        self.fixed_costs: list[float] = []
+        """Each settled week's costs carried by no line: headcount, platforms, coordination,
+        campaigns (the P&L's ``all`` cells, less the restocks' cost to serve)."""
 
     def reprice(self, scenario: Scenario) -> None:
         """Read the amended ``scenario``'s policy and our wholesale price from next week on.
@@ -137,8 +149,16 @@ class Books:
             ledger.book(f"revenue_{name}", float(revenue[c]))
         for item in ("cogs", *COST_FLOWS, "commissions", "referral_fees", "campaign_costs"):
             ledger.book(item, float(week[_ITEM[item]].sum()))
+        costs = week[COST_ITEMS]
+        lines, restocks = costs[:, :-1, :-1, :-1].sum(), costs[:, :-1, ALL, DISTRIBUTOR].sum()
+        self.fixed_costs.append(float(costs.sum() - lines - restocks))
         self.pnl += week
         week[:] = 0.0
+
+    def recent_fixed_cost_weekly(self) -> float:
+        """Mean weekly cost carried by no line over the last :data:`FIXED_COST_WEEKS` weeks."""
+        recent = self.fixed_costs[-FIXED_COST_WEEKS:]
+        return float(np.mean(recent)) if recent else 0.0
 
     def pnl_table(self) -> pd.DataFrame:
         """The channel P&L so far as rows (``channel_pnl.csv``, SPEC §6).
@@ -258,9 +278,23 @@ class Books:
 
     # ------------------------------------------------------------------ units and counts
 
-    def lost_units(self, segment: np.ndarray, product: np.ndarray, units: np.ndarray) -> None:
-        """Needs' units that went to a competitor's line (by the buyer's segment, product)."""
+    def lost_units(
+        self,
+        segment: np.ndarray,
+        product: np.ndarray,
+        units: np.ndarray,
+        *,
+        converted_lines: bool = False,
+    ) -> None:
+        """Needs' units that went to a competitor's line (by the buyer's segment, product).
+
+        ``converted_lines``: the needs are of lines a distributor moved to its competitor's
+        line for good; customer equity leaves those lines out, so their losses stay out of
+        :attr:`lost_units_by_line`, the losses of the lines still ours.
+        """
         self.ledger.book("lost_to_competitor_units", float(units.sum()))
+        if converted_lines:
+            return
         cell = np.ravel_multi_index((product, segment), self.lost_units_by_line.shape)
         self.lost_units_by_line += np.bincount(
             cell, weights=units, minlength=self.lost_units_by_line.size

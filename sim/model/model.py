@@ -217,7 +217,8 @@ class ChannelModel(mesa.Model):
 
     def _collect(self) -> None:
         pop = self.population
-        active = pop.status == ACTIVE
+        lost = pop.lost_to_competitor_lines()
+        active = pop.active_mask() & ~lost
         n_active = int(np.count_nonzero(active))
         capacity = sum(r.capacity_calls / r.selling_time for r in self.reps)
         self.books.settle_week()
@@ -225,7 +226,9 @@ class ChannelModel(mesa.Model):
             self.week,
             {
                 "active_customers": n_active,
-                "churned_customers": int(np.count_nonzero(pop.status == CHURNED)),
+                "churned_customers": int(np.count_nonzero(pop.status == CHURNED))
+                + int(np.count_nonzero(lost)),
+                "customers_lost_to_competitor_lines": int(np.count_nonzero(lost)),
                 **self.network.levels(),
                 "ecommerce_adopters_share": np.count_nonzero(pop.adopter & active)
                 / max(n_active, 1),

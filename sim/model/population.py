@@ -97,8 +97,24 @@ class Population:
         return len(self.segment)
 
     def active_mask(self) -> np.ndarray:
-        """Boolean mask of active customers."""
+        """Boolean mask of active accounts (buyers still placing needs)."""
         return self.status == ACTIVE
+
+    def lost_to_competitor_lines(self) -> np.ndarray:
+        """Boolean mask of active accounts with every line they buy on a competitor's line.
+
+        Their distributor moved each of their lines to its competitor's line (or took them
+        there when it left): they still buy, from the distributor, but nothing from us, so a
+        strategist counts them as lost customers.
+        """
+        lost = self.active_mask() & rows_any(self.alternative_line)
+        rows = np.flatnonzero(lost)
+        lost[rows] = ~rows_any((self.units_per_order[rows] > 0) & ~self.alternative_line[rows])
+        return lost
+
+    def customer_mask(self) -> np.ndarray:
+        """Boolean mask of our customers: active accounts with a line still bought from us."""
+        return self.active_mask() & ~self.lost_to_competitor_lines()
 
     def age_relationships(self, buyers: np.ndarray, week: int, half_life_weeks: float) -> None:
         """Decay the relationships of ``buyers`` to ``week`` (lazy exponential ageing).

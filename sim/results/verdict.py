@@ -43,6 +43,8 @@ def display_scale(unit: Unit, value: float) -> tuple[float, str]:
 VERDICT_METRIC = "npv_contribution_with_terminal"
 """The decision metric of the verdict: NPV of contribution with the terminal value, so a plan
 that loses accounts late does not look free (SPEC §6)."""
+VERDICT_PARTS: tuple[str, str] = ("npv_contribution", "terminal_value")
+"""What the decision metric adds up, said first: the weeks simulated, then the value beyond."""
 VERDICT_CONTEXT: tuple[str, ...] = ("churn_rate_annual", "distributor_exit_share")
 """What the verdict says beside it: churn and distributors' exits."""
 
@@ -67,13 +69,20 @@ def verdict_lines(comparison: pd.DataFrame, baseline: str) -> list[str]:
             judgement = f"{winner} is better"
         else:
             judgement = "not told apart"
-        others = "; ".join(
-            f"{metrics.label(name).lower()} {_signed(context.loc[(row.variant, name)], name)}"
-            for name in VERDICT_CONTEXT
-            if (row.variant, name) in context.index
+        parts, others = (
+            "; ".join(
+                f"{_in_a_sentence(metrics.label(name))} "
+                f"{_signed(context.loc[(row.variant, name)], name)}"
+                for name in names
+                if (row.variant, name) in context.index
+            )
+            for names in (VERDICT_PARTS, VERDICT_CONTEXT)
         )
+        judgement += _resting_on_terminal_value(row, context)
         lines.append(
-            f"  {row.variant}: {_signed(row, VERDICT_METRIC)} ({judgement}; n = {row.n})"
+            f"  {row.variant}: "
+            + (f"{parts}; with terminal value " if parts else "")
+            + f"{_signed(row, VERDICT_METRIC)} ({judgement}; n = {row.n})"
             + (f"; {others}" if others else "")
         )
     winners = rows[rows["distinguishable"] & (rows["mean_difference"] > 0)]
@@ -83,6 +92,28 @@ def verdict_lines(comparison: pd.DataFrame, baseline: str) -> list[str]:
         best = winners.loc[winners["mean_difference"].idxmax()]
         lines.append(f"  best: {best['variant']} ({_signed(best, VERDICT_METRIC)})")
     return lines
+
+
+def _resting_on_terminal_value(row: Any, context: pd.DataFrame) -> str:
+    """``", only with the terminal value"`` where the weeks simulated do not say the same.
+
+    That is where the decision metric tells the variants apart but the NPV of the weeks
+    simulated does not, or points the other way: the finding rests on the customer equity
+    at the horizon, an extrapolation (docs/ODD.md, "Terminal value").
+    """
+    key = (row.variant, VERDICT_PARTS[0])
+    if not row.distinguishable or key not in context.index:
+        return ""
+    simulated = context.loc[key]
+    agrees = simulated["distinguishable"] and (simulated["mean_difference"] > 0) == (
+        row.mean_difference > 0
+    )
+    return "" if agrees else ", only with the terminal value"
+
+
+def _in_a_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless it starts an acronym."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 def _signed(row: Any, metric: str) -> str:

@@ -235,7 +235,7 @@ class DistributorNetwork:
         if not gone.any():
             return buyer, product, orders, units
         b, p = buyer[gone], product[gone]
-        books.lost_units(pop.segment[b], p, units[gone])
+        books.lost_units(pop.segment[b], p, units[gone], converted_lines=True)
         d = pop.distributor[b]
         sold = (d >= 0) & self.open[d]
         value = units[gone] * books.list_price[p] * self.resale_price[d]
@@ -298,10 +298,14 @@ class DistributorNetwork:
             converted[rows] = u < steer
             keep[rows] = u >= steer + cfg.effort_leak * (1.0 - self.state.effort[d])
         self._convert(needs, converted)
-        leaked = np.flatnonzero(~keep)
-        self.model.books.lost_units(
-            pop.segment[needs.buyer[leaked]], needs.product[leaked], needs.units[leaked]
-        )
+        for lost, on_converted_line in ((~keep & ~converted, False), (converted, True)):
+            rows = np.flatnonzero(lost)
+            self.model.books.lost_units(
+                pop.segment[needs.buyer[rows]],
+                needs.product[rows],
+                needs.units[rows],
+                converted_lines=on_converted_line,
+            )
         if not keep.all():
             needs.keep(keep)
 

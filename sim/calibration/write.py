@@ -82,8 +82,9 @@ def scenario_text(calibration: Calibration, *, name: str, extends: str, base: Sc
         (1, "inbound_accounts_annual", round(c.inbound.per_account_annual, 6),
          f"SE {c.inbound.se:.3g} (Poisson); {c.inbound.new_customers} first orders in the "
          f"{c.inbound.window_weeks:g} weeks before {c.until.date()}, per active account a year"),
-        (1, "prospects", round(c.buyers * base.market.prospects / base.market.buyers),
-         f"the extended scenario's {base.market.prospects / base.market.buyers:.3g} per account"),
+        (1, "prospects", _prospects(c, base),
+         f"the extended scenario's {base.market.prospects / base.market.buyers:.3g} per account "
+         f"plus the inbound wins over its {base.horizon_weeks} weeks (docs/calibration.md §6)"),
         (1, "segments", None, f"segments: {c.segment_source}"),
     ]  # fmt: skip
     shares = _exact_shares([s.active_expected for s in c.segments])
@@ -105,6 +106,16 @@ def scenario_text(calibration: Calibration, *, name: str, extends: str, base: Sc
         f"# and data; everything else comes from {extends}. Method: docs/calibration.md.\n"
     )
     return header + "".join(_render(*line) for line in lines)
+
+
+def _prospects(c: Calibration, base: Scenario) -> int:
+    """Prospects enough for the fitted inbound rate over the horizon, plus prospecting's pool.
+
+    Inbound wins draw on ``market.prospects`` (docs/ODD.md §7.9); a pool that runs dry stops
+    them, the firm shrinks and its distributors read the falling sales as volume leaving.
+    """
+    inbound = c.inbound.per_account_annual * c.buyers * base.horizon_weeks / 52.0
+    return round(c.buyers * base.market.prospects / base.market.buyers + inbound)
 
 
 def _rep_lines(buyers: int, base: Scenario) -> list[Line]:

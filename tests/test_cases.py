@@ -95,8 +95,10 @@ def test_orchestration_running_cost_follows_the_live_account_count():
         [[scenario.market.buyers], rows["orchestrated"]["active_customers"][:-1]]
     )
     assert len(np.unique(active)) > 5  # the count moves
-    expected = policy.orchestration_fixed_cost_weekly + (
-        policy.orchestration_cost_per_account_annual * 0.6 * active / 52
+    expected = (
+        policy.orchestration_fixed_cost_weekly
+        + policy.orchestration_cost_per_account_annual * 0.6 * active / 52
+        + policy.orchestration_cost_per_capacity_weekly * policy.orchestration_capacity_weekly
     )
     np.testing.assert_allclose(rows["orchestrated"]["cost_coordination"], expected, rtol=1e-9)
 

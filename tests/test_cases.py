@@ -318,3 +318,36 @@ def test_campaign_offer_cuts_only_its_products_and_channel():
     # The distributor channel charges each buyer's distributor's resale price.
     resale = model.resale_price[pop.distributor[offered]]
     np.testing.assert_allclose(prices(pumps)[:, 2], resale, rtol=1e-12)
+
+
+def test_orchestrator_resolves_min_of_seen_and_capacity():
+    """Resolved incidents follow load, not ``1 - coverage``; checked against a second count.
+
+    Deterministic, 8 weeks at a tenth of the firm (the campaign starts in week 8). With
+    unlimited capacity the week-1 resolved count is what the data saw (no draw before
+    phase 5 depends on capacity, the conflict draws being counter-based); with a capacity
+    ``K`` the same week resolves ``min(seen, K)``, and when ``K`` binds two coverages (0.8
+    and 0.4) resolve the same ``K`` every week. Fails if resolution were a share of
+    incidents (0.8 vs 0.4 would differ by about half).
+    """
+    base = ("market.sample_share=0.1", "horizon_weeks=8", "policy.coordination=orchestrated")
+
+    def resolved(coverage: float, capacity: float) -> np.ndarray:
+        scenario = sim.load_scenario(
+            SCENARIOS / "orchestration.yaml",
+            (
+                *base,
+                f"policy.orchestration_coverage={coverage}",
+                f"policy.orchestration_capacity_weekly={capacity}",
+            ),
+        )
+        model = sim.ChannelModel(scenario, seed=3)
+        model.run()
+        return np.asarray(model.ledger.rows["conflicts_resolved"]) / model.sample.weight
+
+    seen = resolved(0.8, 1e9)[0]
+    capacity = 200.0  # firm-wide: 20 a week in the tenth
+    assert seen > 20
+    assert resolved(0.8, capacity)[0] == pytest.approx(min(seen, 20.0))
+    np.testing.assert_allclose(resolved(0.4, capacity), 20.0)
+    np.testing.assert_allclose(resolved(0.8, capacity), 20.0)

@@ -53,13 +53,14 @@ def orchestration(tmp_path_factory):
 
 
 def test_orchestration_lowers_conflicts_effort_and_churn(orchestration):
-    # Coverage 0.8 resolves 80% of resolvable incidents, so conflicts must fall by roughly
-    # that share (account_taken_direct is not resolvable, but there is no channel plan here).
-    # n = 4: MDD90 of conflicts 1.2e3 (2% of 56e3; observed -45e3); of annual churn 0.0046
-    # (4.6% of 0.100; observed -0.0104).
+    # Coverage 0.8 records 80% of touches; an incident is seen only when every touch it
+    # involves is recorded (0.8^(1+|T|)) and resolved up to the orchestrator's capacity, so
+    # conflicts fall by less than the coverage share: 1 - 0.8 = 0.2 of the siloed firm's
+    # would be the old echo of the input; measured 0.375 (n = 4, 78 weeks).
+    # n = 4: MDD90 of conflicts 1.2e3 (2% of 56e3); of annual churn 0.0046 (4.6% of 0.100).
     conflicts = paired(orchestration, "orchestrated", "conflict_incidents")
     assert conflicts.ci_high < 0
-    assert conflicts.variant_mean / conflicts.reference_mean == pytest.approx(0.2, abs=0.05)
+    assert 0.25 < conflicts.variant_mean / conflicts.reference_mean < 0.6
     churn = paired(orchestration, "orchestrated", "churn_rate_annual")
     assert churn.ci_high < 0
     effort = weekly(orchestration, "orchestrated", "customer_effort_mean").mean(axis=1)

@@ -203,11 +203,14 @@ class Books:
                 self._post("cost_platform", ALL, ALL, c, fixed)
         policy = self.scenario.policy
         if orchestration_coverage > 0:
-            cost = policy.orchestration_fixed_cost_weekly + (
-                policy.orchestration_cost_per_account_annual
+            cost = (
+                policy.orchestration_fixed_cost_weekly
+                + policy.orchestration_cost_per_account_annual
                 * orchestration_coverage
                 * active_accounts
                 / 52
+                + policy.orchestration_cost_per_capacity_weekly
+                * policy.orchestration_capacity_weekly
             )
             self._post("cost_coordination", ALL, ALL, ALL, cost)
         if targeting:

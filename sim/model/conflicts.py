@@ -1,8 +1,11 @@
 """Phase 5, conflict: the incidents of each week's needs, and the orchestrator that resolves some.
 
 A ``conflict_incident`` has one of the types in :data:`sim.model.ledger.CONFLICT_TYPES`. Under
-orchestration each resolvable incident is seen and resolved with probability
-``policy.orchestration_coverage`` (docs/ODD.md, "Conflict").
+orchestration the orchestrator's data records each touch of a need with probability
+``policy.orchestration_coverage``; it sees an incident only when every touch the incident
+involves is recorded, and resolves the seen incidents up to its capacity
+(``policy.orchestration_capacity_weekly`` a week), so the share resolved falls with load
+(docs/ODD.md §7.5).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sim.channels import ASSISTED, ECOMMERCE, FIELD, INSIDE
 from sim.model.books import Books
 from sim.model.buyers import PRICE_TOLERANCE
 from sim.model.choice import ChoiceColumns, ChoiceTerms, choice_terms, price_row
-from sim.model.draws import BLOCK, blocks, uniform
+from sim.model.draws import BLOCK, blocks, uniform, uniforms4
 from sim.model.kernel import records_kernel
 from sim.model.ledger import CONFLICT_TYPES
 from sim.model.population import Population, put_cells
@@ -31,12 +34,13 @@ CONFLICT_REP_CALLS = 0.1
 
 
 class Orchestrator:
-    """Records conflict incidents and resolves a share of them.
+    """Records conflict incidents and resolves those its data sees, up to its capacity.
 
     Parameters
     ----------
     scenario
-        Its ``policy.coordination`` and ``policy.orchestration_coverage`` set the resolved share.
+        Its ``policy.coordination``, ``policy.orchestration_coverage`` (share of touches
+        recorded) and ``policy.orchestration_capacity_weekly`` (incidents resolved a week).
     rng
         The ``orchestration`` stream.
     books
@@ -45,32 +49,75 @@ class Orchestrator:
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator, books: Books) -> None:
         policy = scenario.policy
-        self.coverage = (
-            policy.orchestration_coverage if policy.coordination == "orchestrated" else 0.0
-        )
-        """Share of resolvable incidents resolved (0 in a siloed firm)."""
+        orchestrated = policy.coordination == "orchestrated"
+        self.coverage = policy.orchestration_coverage if orchestrated else 0.0
+        """Share of touches the orchestrator's data records (0 in a siloed firm)."""
+        self.capacity = policy.orchestration_capacity_weekly if orchestrated else 0.0
+        """Incidents it can resolve a week, in the sample (0 in a siloed firm)."""
         self.rng = rng
         self.books = books
+
+        self.left = self._week_capacity()
+        """Capacity left this week (campaign clashes in phase 2 use it before phase 5)."""
+
+    def _week_capacity(self) -> int:
+        """A week's capacity in whole incidents (fractional capacity rounded without bias)."""
+        return int(np.floor(self.capacity + self.rng.random()))
+
+    def _take(self, seen: np.ndarray) -> np.ndarray:
+        """Which of the ``seen`` incident positions get resolved: at most the capacity left."""
+        if len(seen) <= self.left:
+            self.left -= len(seen)
+            return seen
+        chosen = self.rng.choice(seen, self.left, replace=False)
+        self.left = 0
+        return chosen
+
+    def resolve(self, outcome: np.ndarray) -> None:
+        """Resolve the ``SEEN`` incidents of ``outcome`` up to the capacity left, in place.
+
+        When more are seen than it can handle, a random subset the size of the capacity left
+        is resolved and the rest stay ``UNRESOLVED``: ``resolved = min(seen, capacity)``.
+        Closes the orchestrator's week (phase 5): the next week's capacity is set.
+        """
+        flat = outcome.reshape(-1)
+        seen = np.flatnonzero(flat == SEEN)
+        flat[seen] = UNRESOLVED
+        flat[self._take(seen)] = RESOLVED
+        self.left = self._week_capacity()
+
+    def record(self, kind: str, buyers: np.ndarray) -> np.ndarray:
+        """Record two-touch incidents of ``kind`` for ``buyers``; return which stay unresolved.
+
+        Seen when both touches are recorded (probability ``coverage ** 2``), then resolved
+        within the capacity left this week.
+        """
+        recorded = self.rng.random((len(buyers), 2)) < self.coverage
+        seen = np.flatnonzero(recorded.all(axis=1))
+        unresolved = np.ones(len(buyers), dtype=bool)
+        unresolved[self._take(seen)] = False
+        count = int(np.count_nonzero(unresolved))
+        self.books.count_conflicts(kind, count, len(buyers) - count)
+        return unresolved
 
     def count(self, kind: str, outcome: np.ndarray) -> None:
         """Count incidents of ``kind`` from each need's ``RESOLVED`` / ``UNRESOLVED`` outcome."""
         tally = np.bincount(outcome, minlength=UNRESOLVED + 1)
         self.books.count_conflicts(kind, int(tally[UNRESOLVED]), int(tally[RESOLVED]))
 
-    def record(self, kind: str, buyers: np.ndarray, *, resolvable: bool = True) -> np.ndarray:
-        """Record incidents of ``kind`` for ``buyers``; return which stay unresolved."""
-        share = self.coverage if resolvable else 0.0
-        resolved = self.rng.random(len(buyers)) < share
-        unresolved = int(np.count_nonzero(~resolved))
-        self.books.count_conflicts(kind, unresolved, len(resolved) - unresolved)
-        return ~resolved
+    def record_unresolvable(self, kind: str, count: int) -> None:
+        """Record ``count`` incidents of ``kind`` no orchestrator can resolve."""
+        self.books.count_conflicts(kind, count, 0)
 
 
-NONE, RESOLVED, UNRESOLVED = 0, 1, 2
-"""Outcome of each conflict type for a need (:data:`CONFLICT_TYPES` order)."""
+NONE, RESOLVED, UNRESOLVED, SEEN = 0, 1, 2, 3
+"""Outcome of each conflict type for a need (:data:`CONFLICT_TYPES` order); ``SEEN``: the
+orchestrator's data saw it, before its capacity decides (:meth:`Orchestrator.resolve`)."""
 DOUBLE_COVERAGE, CONTRADICTORY_PRICE, REPEATED_INFORMATION, REP_VS_WEB_CREDIT = range(4)
 PULL_DRAW = len(CONFLICT_TYPES)
 """Draw index of a rep's pull of a web order (after one draw per conflict type)."""
+RECORD_DRAW = PULL_DRAW + 1
+"""Draw index of the four uniforms that decide which channels' touches the data records."""
 
 
 def find_conflicts(needs: Needs, world: World) -> None:
@@ -107,6 +154,8 @@ def find_conflicts(needs: Needs, world: World) -> None:
         outcome,
         pulled,
     )
+    orchestrator.resolve(outcome)
+    pulled &= outcome[:, REP_VS_WEB_CREDIT] == UNRESOLVED
     for kind in CONFLICT_TYPES[: REP_VS_WEB_CREDIT + channel_specific]:
         unresolved = outcome[:, CONFLICT_TYPES.index(kind)] == UNRESOLVED
         needs.incidents += unresolved
@@ -126,15 +175,15 @@ def find_conflicts(needs: Needs, world: World) -> None:
 class Odds(NamedTuple):
     """Probabilities the conflict rules draw against."""
 
-    coverage: float  # an incident is resolved (orchestration; 0 when siloed)
+    coverage: float  # a touch is recorded by the orchestrator's data (0 when siloed)
     resist_web_orders: float  # a rep who fights a web order pulls it back
     channel_specific: bool  # reps are paid by channel: they fight web orders
 
 
 @njit(cache=True, inline="always")
-def _settle(key: np.ndarray, b: int, week: int, p: int, kind: int, odds: Odds) -> int:
-    """An incident of type ``kind``: resolved with probability ``odds.coverage``."""
-    return RESOLVED if uniform(key, b, week, p, kind) < odds.coverage else UNRESOLVED
+def _settle(seen: bool) -> int:
+    """An incident: ``SEEN`` if every touch it involves is recorded, else ``UNRESOLVED``."""
+    return SEEN if seen else UNRESOLVED
 
 
 @records_kernel
@@ -156,33 +205,35 @@ def _incidents(
     n = len(buyer)
     for block in prange(blocks(n)):
         price = np.empty(len(ASSISTED))
+        recorded = np.empty(len(ASSISTED), dtype=np.bool_)
         for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             b, p, c = buyer[i], product[i], channel[i]
+            draws = uniforms4(key, b, week, p, RECORD_DRAW)
+            for k in range(len(ASSISTED)):
+                recorded[k] = draws[k] < odds.coverage
             worked_another = other_assisted = undercut = False
+            journey_seen = recorded[c]  # the order's touch and every other touch recorded
             for k in range(len(ASSISTED)):
                 if touched[i, k]:
                     worked_another = True
                     other_assisted |= ASSISTED[k]
+                    journey_seen &= recorded[k]
             if worked_another:
                 price_row(cols, terms, b, p, week, price)
                 for k in range(len(ASSISTED)):
                     undercut |= touched[i, k] and price[k] < paid[i] - PRICE_TOLERANCE
             if ASSISTED[c] and other_assisted:
-                outcome[i, DOUBLE_COVERAGE] = _settle(key, b, week, p, DOUBLE_COVERAGE, odds)
+                outcome[i, DOUBLE_COVERAGE] = _settle(journey_seen)
             if undercut:
-                outcome[i, CONTRADICTORY_PRICE] = _settle(
-                    key, b, week, p, CONTRADICTORY_PRICE, odds
-                )
+                outcome[i, CONTRADICTORY_PRICE] = _settle(journey_seen)
             if ASSISTED[c] and worked_another:
-                outcome[i, REPEATED_INFORMATION] = _settle(
-                    key, b, week, p, REPEATED_INFORMATION, odds
-                )
+                outcome[i, REPEATED_INFORMATION] = _settle(journey_seen)
             has_rep = cols.field_rep[b] >= 0 or cols.inside_rep[b] >= 0
             if odds.channel_specific and c == ECOMMERCE and has_rep:
-                fight = _settle(key, b, week, p, REP_VS_WEB_CREDIT, odds)
-                outcome[i, REP_VS_WEB_CREDIT] = fight
-                pull = uniform(key, b, week, p, PULL_DRAW) < odds.resist_web_orders
-                pulled[i] = fight == UNRESOLVED and pull
+                rep_channel = FIELD if cols.field_rep[b] >= 0 else INSIDE
+                outcome[i, REP_VS_WEB_CREDIT] = _settle(recorded[c] and recorded[rep_channel])
+                # the rep pulls the order back unless the orchestrator resolves the fight
+                pulled[i] = uniform(key, b, week, p, PULL_DRAW) < odds.resist_web_orders
 
 
 def record_accounts_taken(
@@ -195,7 +246,7 @@ def record_accounts_taken(
     """
     d = pop.distributor[needs.buyer]
     taken = np.flatnonzero(needs.taken & (d >= 0))
-    orchestrator.record("account_taken_direct", needs.buyer[taken], resolvable=False)
+    orchestrator.record_unresolvable("account_taken_direct", len(taken))
     needs.incidents[taken] += 1
     put_cells(
         pop.moved_off_distributor_week,

@@ -97,7 +97,12 @@ class FirmSample:
                 "reps": reps,
                 "distributors": _scaled(firm.distributors, s, "accounts_per_distributor"),
                 "campaigns": tuple(_scaled(c, s, "cost_weekly") for c in firm.campaigns),
-                "policy": _scaled(firm.policy, s, "orchestration_fixed_cost_weekly"),
+                "policy": _scaled(
+                    firm.policy,
+                    s,
+                    "orchestration_fixed_cost_weekly",
+                    "orchestration_capacity_weekly",
+                ),
             }
         )
 

@@ -75,8 +75,21 @@ class Policy(Block):
     coordination: Literal["siloed", "orchestrated"] = "siloed"
     orchestration_coverage: float = unit_interval(
         0.0,
-        "share of resolvable conflict incidents the orchestrator sees and resolves (conflicts "
-        "only: call targeting is reps.next_best_action_share)",
+        "share of touches the orchestrator's data records (each channel's touch of a need "
+        "is recorded with this probability; an incident is seen only when every touch it "
+        "involves is recorded). Conflicts only: call targeting is reps.next_best_action_share",
+    )
+    orchestration_capacity_weekly: float = Field(
+        default=3_000.0,
+        ge=0.0,
+        description="incidents a week the orchestrator (system and account managers) can "
+        "resolve, firm-wide; seen incidents beyond it stay unresolved; assumption",
+    )
+    orchestration_cost_per_capacity_weekly: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="money a week per incident a week of orchestration capacity (account "
+        "managers' time and system throughput); assumption",
     )
     orchestration_cost_per_account_annual: float = Field(
         default=20.0,
